@@ -1,0 +1,64 @@
+// The paper's basic objects over a probability vector θ: the temperature map τ_T, the
+// Lyapunov function V_I and entropy. Pure functions over arrays; everything else builds on them.
+
+/**
+ * τ_T(θ)_i = θ_i^{1/T} / Σ_j θ_j^{1/T}. Computed in log space so small θ_i and small T
+ * do not underflow. Zero entries stay zero. T must be > 0.
+ */
+export function tau(theta: ArrayLike<number>, T: number): number[] {
+  if (!(T > 0)) throw new RangeError(`temperature must be > 0, got ${T}`);
+  const n = theta.length;
+  const logs = new Array<number>(n);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    logs[i] = theta[i] > 0 ? Math.log(theta[i]) / T : -Infinity;
+    if (logs[i] > max) max = logs[i];
+  }
+  if (max === -Infinity) return new Array<number>(n).fill(0);
+  let z = 0;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = logs[i] === -Infinity ? 0 : Math.exp(logs[i] - max);
+    z += out[i];
+  }
+  for (let i = 0; i < n; i++) out[i] /= z;
+  return out;
+}
+
+/**
+ * V_I(θ) = max_{i∈I} θ_i/Σ_I θ − min_{i∈I} θ_i/Σ_I θ. `index` defaults to all indices.
+ * Returns 0 for an index set whose mass is 0 or that has fewer than two members.
+ */
+export function lyapunovV(theta: ArrayLike<number>, index?: readonly number[]): number {
+  const I = index ?? Array.from({ length: theta.length }, (_, i) => i);
+  if (I.length < 2) return 0;
+  let sum = 0,
+    max = -Infinity,
+    min = Infinity;
+  for (const i of I) {
+    sum += theta[i];
+    if (theta[i] > max) max = theta[i];
+    if (theta[i] < min) min = theta[i];
+  }
+  return sum > 0 ? (max - min) / sum : 0;
+}
+
+/** Shannon entropy in nats of a vector, normalised to sum 1 first (counts are fine). */
+export function entropy(p: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < p.length; i++) sum += p[i];
+  if (!(sum > 0)) return 0;
+  let h = 0;
+  for (let i = 0; i < p.length; i++) {
+    const q = p[i] / sum;
+    if (q > 0) h -= q * Math.log(q);
+  }
+  return h;
+}
+
+/** Counts (or weights) → probabilities summing to 1 (all zeros stays all zeros). */
+export function normalize(counts: ArrayLike<number>): number[] {
+  let sum = 0;
+  for (let i = 0; i < counts.length; i++) sum += counts[i];
+  return Array.from(counts, (c) => (sum > 0 ? c / sum : 0));
+}
