@@ -1,0 +1,36 @@
+// `heatdeath resume <run>`: continue after the last committed generation, optionally to a new
+// target G. Refused (exit 2, nothing changed) when the run is unknown, complete, or its corpus
+// changed since it started.
+
+import type { Command } from 'commander';
+import { openDatabase } from '../store/open.js';
+import { getRun, lastGeneration } from '../store/runs.js';
+import { UserError } from '../errors.js';
+import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR, parseCount } from './common.js';
+import { execute } from './execute.js';
+
+export function register(program: Command): void {
+  program
+    .command('resume')
+    .description('continue a run from its last committed generation (optionally extend it)')
+    .argument('<run>', 'run name or id')
+    .option('--generations <G>', 'new target number of generations', parseCount)
+    .option('--backend <name>', 'tfjs backend: auto, node, wasm, cpu', 'auto')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--models-dir <dir>', 'checkpoint folder', DEFAULT_MODELS_DIR)
+    .option('--corpora-dir <dir>', 'folder of user corpora', DEFAULT_CORPORA_DIR)
+    .option('--json', 'print the final result as one JSON document on stdout')
+    .action(async (runName: string, opts: Record<string, unknown>) => {
+      const db = openDatabase(String(opts.db));
+      try {
+        const run = getRun(db, runName);
+        const G = (opts.generations as number | undefined) ?? run.generations;
+        if (G < 1) throw new UserError('--generations must be ≥ 1');
+        const last = lastGeneration(db, run.id);
+        if (last >= G) throw new UserError(`run '${run.name}' is complete (${last}/${G} generations); pass --generations to extend it`);
+        await execute(db, opts, () => run.name, G);
+      } finally {
+        db.close();
+      }
+    });
+}

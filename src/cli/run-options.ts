@@ -1,0 +1,64 @@
+// The options of `run` (CLI.md), shared with `sweep`, which accepts a comma list for each.
+// Values stay strings here; normalizeRunConfig validates them all with one clear line each.
+
+import type { Command } from 'commander';
+import { defaultRunConfig, type RunConfig } from '../loop/config.js';
+import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR } from './common.js';
+
+/** option flag → RunConfig key, with its help line. */
+export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][] = [
+  ['--corpus <name|path>', 'corpus', 'names, brown, synthetic, or a .txt / .jsonl file'],
+  ['--tokenizer <kind>', 'tokenizer', 'char or bpe'],
+  ['--model <kind>', 'model', 'ngram or transformer'],
+  ['--size <preset>', 'size', 'transformer preset: tiny, small, base'],
+  ['--order <n>', 'order', 'n-gram order'],
+  ['--buckets <n>', 'buckets', 'n-gram hashed context rows'],
+  ['--temperature <T>', 'temperature', 'sampling temperature, T > 0'],
+  ['--fresh <λ>', 'freshFraction', 'fraction of new documents drawn from real data, 0 ≤ λ ≤ 1'],
+  ['--policy <policy>', 'policy', 'accumulate, replace or augment'],
+  ['--retrain <mode>', 'retrain', 'continue (fine-tune) or scratch (re-initialise)'],
+  ['--generations <G>', 'generations', 'generations after the initial model'],
+  ['--samples <N>', 'samples', 'new documents per generation'],
+  ['--steps <S>', 'steps', 'optimizer steps per generation (keeps cost per generation flat)'],
+  ['--epochs <e>', 'epochs', 'passes over the training set per generation instead (cost grows with the data)'],
+  ['--initial-steps <S>', 'initialSteps', 'steps for generation 0 and for scratch retraining'],
+  ['--coarse <list>', 'coarse', 'coarse-grainings to track: first, length, label, token'],
+  ['--seed <n>', 'seed', 'one seed decides everything'],
+  ['--max-length <n>', 'maxLength', 'longest sampled document in tokens'],
+  ['--keep-checkpoints <n>', 'keepCheckpoints', 'checkpoints kept besides generation 0'],
+  ['--val-fraction <f>', 'valFraction', 'held-out share of the seed corpus'],
+  ['--stop-when <verdict>', 'stopWhen', 'end early once this verdict holds: mode-collapse, heat-death, stable'],
+  ['--patience <n>', 'patience', 'generations the --stop-when verdict must hold'],
+  ['--stop-coarse <name>', 'stopCoarse', 'coarse-graining read by --stop-when'],
+];
+
+function describeDefault(key: keyof RunConfig): string {
+  const d = defaultRunConfig[key];
+  if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? '2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : 'off';
+  return Array.isArray(d) ? d.join(',') : String(d);
+}
+
+/** Adds the run options to a command; `list` says each may be a comma list (sweep). */
+export function addRunOptions(cmd: Command, list = false): Command {
+  for (const [flag, key, help] of runOptionTable) {
+    cmd.option(flag, `${help}${list && key !== 'coarse' ? ' (comma list)' : ''} (default: ${describeDefault(key)})`);
+  }
+  return cmd
+    .option('--measure-delta', 'estimate δ̂ for every coarse-graining from T = 1 samples (slower)')
+    .option('--name <name>', 'run name, unique per database (default: generated from the settings)')
+    .option('--backend <name>', 'tfjs backend: auto, node, wasm, cpu', 'auto')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--models-dir <dir>', 'checkpoint folder', DEFAULT_MODELS_DIR)
+    .option('--corpora-dir <dir>', 'folder of user corpora', DEFAULT_CORPORA_DIR);
+}
+
+/** commander option values → a Partial<RunConfig> (strings; validated by normalizeRunConfig). */
+export function configFromOptions(opts: Record<string, unknown>): Partial<RunConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [flag, key] of runOptionTable) {
+    const prop = flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (opts[prop] !== undefined) out[key] = opts[prop];
+  }
+  if (opts.measureDelta) out.measureDelta = true;
+  return out as Partial<RunConfig>;
+}

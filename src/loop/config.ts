@@ -1,0 +1,144 @@
+// The run config: defaults, validation, normalisation (STYLE.md §3). User input is a Partial;
+// `normalizeRunConfig` rejects unknown keys and bad values with one clear line and returns a
+// frozen full config, which is stored with the run and decides everything with the seed.
+
+import { UserError } from '../errors.js';
+import type { ModelKind, SizePreset } from '../model/types.js';
+import type { TokenizerKind } from '../tokenizer/types.js';
+
+export type Policy = 'accumulate' | 'replace' | 'augment';
+export type Retrain = 'continue' | 'scratch';
+export type StopWhen = 'mode-collapse' | 'heat-death' | 'stable';
+
+export const policies: readonly Policy[] = ['accumulate', 'replace', 'augment'];
+export const retrains: readonly Retrain[] = ['continue', 'scratch'];
+export const stopWhens: readonly StopWhen[] = ['mode-collapse', 'heat-death', 'stable'];
+export const coarseNames = ['first', 'length', 'label', 'token'] as const;
+
+export interface RunConfig {
+  corpus: string;
+  tokenizer: TokenizerKind;
+  model: ModelKind;
+  size: SizePreset;
+  /** n-gram order and hash buckets (ngram only). */
+  order: number;
+  buckets: number;
+  temperature: number;
+  /** λ: fraction of each generation's new documents drawn from real held-in data. */
+  freshFraction: number;
+  policy: Policy;
+  retrain: Retrain;
+  generations: number;
+  /** N: new documents per generation. */
+  samples: number;
+  /** Optimizer steps per generation; null = the model preset's default. */
+  steps: number | null;
+  /** Passes over the training set per generation instead of fixed steps (cost grows with the data). */
+  epochs: number | null;
+  /** Optimizer steps for generation 0 (fitting the seed); null = 2 × steps. */
+  initialSteps: number | null;
+  coarse: string[];
+  seed: number;
+  /** Longest sampled document in tokens; null = a little over the longest seed document. */
+  maxLength: number | null;
+  /** Checkpoints kept besides generation 0. */
+  keepCheckpoints: number;
+  /** Fraction of the seed corpus held out for validation (perplexity, classifier accuracy). */
+  valFraction: number;
+  /** Estimate δ̂ for coarse-grainings other than `first` from T = 1 samples (costs a sampling pass). */
+  measureDelta: boolean;
+  stopWhen: StopWhen | null;
+  /** Generations the stop-when verdict must hold before the run ends early. */
+  patience: number;
+  /** Coarse-graining the stop-when verdict is read on. */
+  stopCoarse: string;
+}
+
+export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
+  corpus: 'names',
+  tokenizer: 'char',
+  model: 'transformer',
+  size: 'small',
+  order: 3,
+  buckets: 65536,
+  temperature: 1,
+  freshFraction: 0,
+  policy: 'accumulate',
+  retrain: 'continue',
+  generations: 10,
+  samples: 1000,
+  steps: null,
+  epochs: null,
+  initialSteps: null,
+  coarse: ['first', 'length', 'label'],
+  seed: 1,
+  maxLength: null,
+  keepCheckpoints: 2,
+  valFraction: 0.1,
+  measureDelta: false,
+  stopWhen: null,
+  patience: 3,
+  stopCoarse: 'first',
+});
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new UserError(`unknown ${name} '${String(value)}' (choose from ${allowed.join(', ')})`);
+  }
+  return value as T;
+}
+
+function num(name: string, value: unknown, ok: (x: number) => boolean, rule: string): number {
+  const x = typeof value === 'string' ? Number(value) : (value as number);
+  if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) {
+    throw new UserError(`--${name} must be ${rule}, got '${String(value)}'`);
+  }
+  return x;
+}
+
+const int = (x: number) => Number.isInteger(x);
+
+export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfig> {
+  for (const key of Object.keys(input)) {
+    if (!(key in defaultRunConfig)) throw new UserError(`unknown run option '${key}'`);
+  }
+  const c: RunConfig = { ...defaultRunConfig, ...(Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<RunConfig>) };
+  if (typeof c.corpus !== 'string' || c.corpus === '') throw new UserError('--corpus must name a corpus');
+  c.tokenizer = oneOf('tokenizer', c.tokenizer, ['char', 'bpe']);
+  c.model = oneOf('model', c.model, ['ngram', 'transformer']);
+  c.size = oneOf('size', c.size, ['tiny', 'small', 'base']);
+  c.order = num('order', c.order, (x) => int(x) && x >= 1 && x <= 8, 'a whole number from 1 to 8');
+  c.buckets = num('buckets', c.buckets, (x) => int(x) && x >= 1 && x <= 1 << 22, 'a whole number from 1 to 4194304');
+  c.temperature = num('temperature', c.temperature, (x) => x > 0, 'a number > 0');
+  c.freshFraction = num('fresh', c.freshFraction, (x) => x >= 0 && x <= 1, 'a number from 0 to 1');
+  c.policy = oneOf('policy', c.policy, policies);
+  c.retrain = oneOf('retrain', c.retrain, retrains);
+  c.generations = num('generations', c.generations, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  c.samples = num('samples', c.samples, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  if (c.steps !== null) c.steps = num('steps', c.steps, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  if (c.epochs !== null) c.epochs = num('epochs', c.epochs, (x) => x > 0, 'a number > 0');
+  if (c.steps !== null && c.epochs !== null) throw new UserError('give --steps or --epochs, not both');
+  if (c.initialSteps !== null) c.initialSteps = num('initial-steps', c.initialSteps, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  const coarse = Array.isArray(c.coarse) ? c.coarse : String(c.coarse).split(',');
+  c.coarse = [...new Set(coarse.map((s) => s.trim()).filter(Boolean))];
+  if (c.coarse.length === 0) throw new UserError('--coarse needs at least one coarse-graining');
+  for (const name of c.coarse) oneOf('coarse-graining', name, coarseNames);
+  c.seed = num('seed', c.seed, (x) => int(x) && x >= 0 && x <= 2 ** 31 - 1, 'a whole number from 0 to 2147483647');
+  if (c.maxLength !== null) c.maxLength = num('max-length', c.maxLength, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  c.keepCheckpoints = num('keep-checkpoints', c.keepCheckpoints, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  c.valFraction = num('val-fraction', c.valFraction, (x) => x > 0 && x < 0.5, 'a number in (0, 0.5)');
+  c.measureDelta = Boolean(c.measureDelta);
+  if (c.stopWhen !== null) c.stopWhen = oneOf('stop-when', c.stopWhen, stopWhens);
+  c.patience = num('patience', c.patience, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  c.stopCoarse = oneOf('stop-coarse', c.stopCoarse, coarseNames);
+  if (c.stopWhen !== null && !c.coarse.includes(c.stopCoarse)) {
+    throw new UserError(`--stop-coarse '${c.stopCoarse}' is not among the tracked coarse-grainings (${c.coarse.join(', ')})`);
+  }
+  return Object.freeze({ ...c, coarse: Object.freeze([...c.coarse]) as string[] });
+}
+
+/** The settings that must not change when a run is resumed (everything but the target G). */
+export function resumeKey(c: Readonly<RunConfig>): string {
+  const { generations: _g, stopWhen: _s, patience: _p, ...rest } = c;
+  return JSON.stringify(rest);
+}

@@ -1,0 +1,92 @@
+// Everything a run needs besides its model, built once when the run is created and stored
+// (tokenizer, coarse-grainings, classifier) so that `resume` rebuilds exactly the same objects.
+// The corpus itself is re-read and checked against the stored hash.
+
+import type Database from 'better-sqlite3';
+import { loadCorpus, splitCorpus, corpusHash } from '../corpus/index.js';
+import type { Doc } from '../corpus/types.js';
+import { buildTokenizer, loadTokenizer } from '../tokenizer/index.js';
+import type { Tokenizer, TokenizerState } from '../tokenizer/types.js';
+import { trainClassifier, Classifier, type ClassifierState, type Evaluation } from '../metrics/classifier.js';
+import { buildCoarseGrainings, loadCoarseGrainings, type CoarseGraining } from '../metrics/coarse.js';
+import { UserError } from '../errors.js';
+import { getRunState, setRunState } from '../store/runs.js';
+import type { RunConfig } from './config.js';
+
+/** A seed document, tokenized. */
+export interface SeedDoc {
+  text: string;
+  tokens: number[];
+  label: string | null;
+}
+
+export interface RunState {
+  tokenizer: Tokenizer;
+  classifier: Classifier | null;
+  coarse: CoarseGraining[];
+  seedTrain: SeedDoc[];
+  seedVal: SeedDoc[];
+  corpusHash: string;
+  /** Longest sampled document (tokens). */
+  maxLength: number;
+}
+
+/** Held-out documents used for perplexity each generation: enough for a stable estimate, cheap. */
+const MAX_VAL_DOCS = 1000;
+
+function tokenize(tokenizer: Tokenizer, docs: readonly Doc[]): SeedDoc[] {
+  return docs.map((d) => ({ text: d.text, tokens: tokenizer.encode(d.text), label: d.label }));
+}
+
+function loadSplit(config: Readonly<RunConfig>, corporaDir: string) {
+  const corpus = loadCorpus(config.corpus, { corporaDir });
+  if (corpus.docs.length < 20) throw new UserError(`corpus '${config.corpus}' has ${corpus.docs.length} documents; heatdeath needs at least 20`);
+  return { corpus, split: splitCorpus(corpus, config.valFraction), hash: corpusHash(corpus) };
+}
+
+function finish(config: Readonly<RunConfig>, tokenizer: Tokenizer, classifier: Classifier | null, coarse: CoarseGraining[], split: ReturnType<typeof loadSplit>['split'], hash: string, seedTrain: SeedDoc[]): RunState {
+  const seedVal = tokenize(tokenizer, split.val.slice(0, MAX_VAL_DOCS));
+  let longest = 0;
+  for (const d of seedTrain) longest = Math.max(longest, d.tokens.length);
+  // A little room past the longest real document, so over-long samples are visible but bounded.
+  const maxLength = config.maxLength ?? Math.ceil(longest * 1.5) + 2;
+  return { tokenizer, classifier, coarse, seedTrain, seedVal, corpusHash: hash, maxLength };
+}
+
+/** Builds the state of a new run and stores it under `runId`. */
+export function createRunState(db: Database.Database, runId: number, config: Readonly<RunConfig>, corporaDir: string): RunState {
+  const { corpus, split, hash } = loadSplit(config, corporaDir);
+  const tokenizer = buildTokenizer(config.tokenizer, corpus.docs.map((d) => d.text));
+  const seedTrain = tokenize(tokenizer, split.train);
+  const labelled = corpus.labels.length > 0;
+  if (config.coarse.includes('label') && !labelled) {
+    throw new UserError(`corpus '${corpus.name}' has no labels, so the 'label' coarse-graining is unavailable (use --coarse first,length)`);
+  }
+  const classifier = labelled ? trainClassifier(split.train) : null;
+  const coarse = buildCoarseGrainings(config.coarse, { tokenizer, seedDocs: seedTrain, classifier: classifier ?? undefined });
+  setRunState(db, runId, 'tokenizer', tokenizer.toJSON());
+  if (classifier) {
+    setRunState(db, runId, 'classifier', classifier.toJSON());
+    setRunState(db, runId, 'classifier_eval', classifier.evaluate(split.val));
+  }
+  setRunState(db, runId, 'coarse', coarse.map((c) => c.toJSON()));
+  return finish(config, tokenizer, classifier, coarse, split, hash, seedTrain);
+}
+
+/** Rebuilds the stored state of a run; refuses when the corpus changed since the run started. */
+export function restoreRunState(db: Database.Database, runId: number, config: Readonly<RunConfig>, storedHash: string, corporaDir: string): RunState {
+  const { corpus, split, hash } = loadSplit(config, corporaDir);
+  if (hash !== storedHash) {
+    throw new UserError(`corpus '${corpus.name}' has changed since this run started (hash ${hash.slice(0, 12)} ≠ ${storedHash.slice(0, 12)}); cannot resume`);
+  }
+  const tokenizer = loadTokenizer(getRunState<TokenizerState>(db, runId, 'tokenizer')!);
+  const cstate = getRunState<ClassifierState>(db, runId, 'classifier');
+  const classifier = cstate ? Classifier.fromJSON(cstate) : null;
+  const seedTrain = tokenize(tokenizer, split.train);
+  const coarse = loadCoarseGrainings(getRunState(db, runId, "coarse")!, { tokenizer });
+  return finish(config, tokenizer, classifier, coarse, split, hash, seedTrain);
+}
+
+export function classifierEvaluation(db: Database.Database, runId: number): Evaluation | undefined {
+  return getRunState<Evaluation>(db, runId, 'classifier_eval');
+}

@@ -1,0 +1,118 @@
+// Documents, histograms and metrics: the rows one generation commits. Token ids are stored as
+// a Uint16 blob (compact; every tokenizer here has < 65,536 ids), text hashes make verbatim-copy
+// checks an index look-up instead of a scan.
+
+import type Database from 'better-sqlite3';
+import { fnv1a } from '../rng.js';
+
+export type Origin = 'seed' | 'fresh' | 'synthetic';
+
+export interface NewDocument {
+  gen: number;
+  origin: Origin;
+  text: string;
+  tokens: readonly number[];
+  label: string | null;
+  trueLabel: string | null;
+  inTrain: boolean;
+  firstToken: number;
+}
+
+export interface DocumentRow {
+  id: number;
+  gen: number;
+  origin: Origin;
+  text: string;
+  label: string | null;
+  true_label: string | null;
+  in_train: number;
+  first_token: number;
+  length: number;
+}
+
+export function encodeTokens(tokens: readonly number[]): Buffer {
+  const a = Uint16Array.from(tokens);
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+export function decodeTokens(blob: Buffer): number[] {
+  const out = new Array<number>(blob.byteLength >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = blob.readUInt16LE(i * 2);
+  return out;
+}
+
+export function textHash(text: string): number {
+  // Signed 32-bit so it fits SQLite's INTEGER without surprises in either direction.
+  return fnv1a(text) | 0;
+}
+
+export function insertDocuments(db: Database.Database, runId: number, docs: readonly NewDocument[]): number[] {
+  const stmt = db.prepare(
+    `INSERT INTO documents (run_id, gen, origin, text, tokens, label, true_label, in_train, first_token, length, text_hash)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  return docs.map((d) =>
+    Number(
+      stmt.run(runId, d.gen, d.origin, d.text, encodeTokens(d.tokens), d.label, d.trueLabel, d.inTrain ? 1 : 0, d.firstToken, d.tokens.length, textHash(d.text))
+        .lastInsertRowid,
+    ),
+  );
+}
+
+/** Ids of documents matching a SQL condition on the documents table (policy queries). */
+export function documentIds(db: Database.Database, runId: number, where: string, params: unknown[] = []): Int32Array {
+  const rows = db.prepare(`SELECT id FROM documents WHERE run_id = ? AND (${where}) ORDER BY id`).pluck().all(runId, ...params) as number[];
+  return Int32Array.from(rows);
+}
+
+/** A point look-up of token ids by document id (training batches read only what they use). */
+export function tokenReader(db: Database.Database): (id: number) => number[] {
+  const stmt = db.prepare(`SELECT tokens FROM documents WHERE id = ?`).pluck();
+  return (id) => decodeTokens(stmt.get(id) as Buffer);
+}
+
+export interface HistogramRow {
+  gen: number;
+  coarse: string;
+  kind: 'samples' | 'train';
+  counts: number[];
+}
+
+export function insertHistogram(db: Database.Database, runId: number, h: HistogramRow): void {
+  const stmt = db.prepare(`INSERT INTO histograms (run_id, gen, coarse, kind, category, count) VALUES (?, ?, ?, ?, ?, ?)`);
+  // Only non-zero counts are stored; readers fill in zeros from the coarse-graining's size.
+  h.counts.forEach((c, i) => {
+    if (c !== 0) stmt.run(runId, h.gen, h.coarse, h.kind, i, c);
+  });
+}
+
+/** Histograms of one coarse-graining and kind, one array per generation (index = gen). */
+export function readHistograms(db: Database.Database, runId: number, coarse: string, kind: 'samples' | 'train', size: number): number[][] {
+  const rows = db
+    .prepare(`SELECT gen, category, count FROM histograms WHERE run_id = ? AND coarse = ? AND kind = ? ORDER BY gen`)
+    .all(runId, coarse, kind) as { gen: number; category: number; count: number }[];
+  const out: number[][] = [];
+  for (const r of rows) {
+    while (out.length <= r.gen) out.push(new Array<number>(size).fill(0));
+    out[r.gen][r.category] = r.count;
+  }
+  return out;
+}
+
+export interface MetricRow {
+  gen: number;
+  coarse: string;
+  key: string;
+  value: number | null;
+}
+
+export function insertMetrics(db: Database.Database, runId: number, rows: readonly MetricRow[]): void {
+  const stmt = db.prepare(`INSERT OR REPLACE INTO metrics (run_id, gen, coarse, key, value) VALUES (?, ?, ?, ?, ?)`);
+  for (const r of rows) stmt.run(runId, r.gen, r.coarse, r.key, r.value === null || Number.isFinite(r.value) ? r.value : null);
+}
+
+export function readMetrics(db: Database.Database, runId: number, coarse?: string): MetricRow[] {
+  return (coarse === undefined
+    ? db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? ORDER BY gen, coarse, key`).all(runId)
+    : db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? AND coarse = ? ORDER BY gen, key`).all(runId, coarse)) as MetricRow[];
+}

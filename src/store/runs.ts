@@ -1,0 +1,134 @@
+// Typed queries over runs, their state blobs, generations and live progress. Every function
+// takes an open Database (STYLE.md §8); timestamps are passed in (the library reads no clock).
+
+import type Database from 'better-sqlite3';
+import { UserError } from '../errors.js';
+
+export type RunStatus = 'running' | 'complete' | 'interrupted' | 'failed';
+
+export interface RunRow {
+  id: number;
+  name: string;
+  created_at: string;
+  status: RunStatus;
+  config_json: string;
+  seed: number;
+  backend: string | null;
+  corpus_hash: string;
+  sweep_id: string | null;
+  generations: number;
+  heartbeat_at: string | null;
+  phase: string | null;
+  progress_json: string | null;
+  pid: number | null;
+  note: string | null;
+}
+
+export interface GenerationRow {
+  run_id: number;
+  gen: number;
+  started_at: string;
+  finished_at: string;
+  train_loss: number | null;
+  val_loss: number | null;
+  n_docs: number;
+  checkpoint: string | null;
+  timings_json: string | null;
+}
+
+export interface NewRun {
+  name: string;
+  createdAt: string;
+  config: unknown;
+  seed: number;
+  backend: string;
+  corpusHash: string;
+  generations: number;
+  sweepId?: string | null;
+  pid?: number | null;
+}
+
+export function insertRun(db: Database.Database, run: NewRun): number {
+  if (findRun(db, run.name)) throw new UserError(`a run named '${run.name}' already exists in this database`);
+  const info = db
+    .prepare(
+      `INSERT INTO runs (name, created_at, status, config_json, seed, backend, corpus_hash, sweep_id, generations, heartbeat_at, pid)
+       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(run.name, run.createdAt, JSON.stringify(run.config), run.seed, run.backend, run.corpusHash, run.sweepId ?? null, run.generations, run.createdAt, run.pid ?? null);
+  return Number(info.lastInsertRowid);
+}
+
+export function findRun(db: Database.Database, nameOrId: string | number): RunRow | undefined {
+  const byName = db.prepare(`SELECT * FROM runs WHERE name = ?`).get(String(nameOrId)) as RunRow | undefined;
+  if (byName) return byName;
+  return /^\d+$/.test(String(nameOrId))
+    ? (db.prepare(`SELECT * FROM runs WHERE id = ?`).get(Number(nameOrId)) as RunRow | undefined)
+    : undefined;
+}
+
+/** A run by name or id, or a UserError naming it. */
+export function getRun(db: Database.Database, nameOrId: string | number): RunRow {
+  const run = findRun(db, nameOrId);
+  if (!run) throw new UserError(`no run '${nameOrId}' in this database`, 'E_NO_RUN');
+  return run;
+}
+
+export function listRuns(db: Database.Database, sweepId?: string): RunRow[] {
+  return (sweepId
+    ? db.prepare(`SELECT * FROM runs WHERE sweep_id = ? ORDER BY id`).all(sweepId)
+    : db.prepare(`SELECT * FROM runs ORDER BY id`).all()) as RunRow[];
+}
+
+export function setRunState(db: Database.Database, runId: number, key: string, value: unknown): void {
+  db.prepare(`INSERT OR REPLACE INTO run_state (run_id, key, json) VALUES (?, ?, ?)`).run(runId, key, JSON.stringify(value));
+}
+
+export function getRunState<T>(db: Database.Database, runId: number, key: string): T | undefined {
+  const row = db.prepare(`SELECT json FROM run_state WHERE run_id = ? AND key = ?`).get(runId, key) as { json: string } | undefined;
+  return row ? (JSON.parse(row.json) as T) : undefined;
+}
+
+export function updateRun(
+  db: Database.Database,
+  runId: number,
+  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note'>>,
+): void {
+  const keys = Object.keys(fields);
+  if (keys.length === 0) return;
+  const sets = keys.map((k) => `${k} = @${k}`).join(', ');
+  db.prepare(`UPDATE runs SET ${sets} WHERE id = @id`).run({ ...fields, id: runId });
+}
+
+export function insertGeneration(db: Database.Database, row: GenerationRow): void {
+  db.prepare(
+    `INSERT INTO generations (run_id, gen, started_at, finished_at, train_loss, val_loss, n_docs, checkpoint, timings_json)
+     VALUES (@run_id, @gen, @started_at, @finished_at, @train_loss, @val_loss, @n_docs, @checkpoint, @timings_json)`,
+  ).run(row);
+}
+
+export function listGenerations(db: Database.Database, runId: number): GenerationRow[] {
+  return db.prepare(`SELECT * FROM generations WHERE run_id = ? ORDER BY gen`).all(runId) as GenerationRow[];
+}
+
+/** The last committed generation, or -1 when not even generation 0 is. */
+export function lastGeneration(db: Database.Database, runId: number): number {
+  const row = db.prepare(`SELECT max(gen) AS g FROM generations WHERE run_id = ?`).get(runId) as { g: number | null };
+  return row.g ?? -1;
+}
+
+export function clearCheckpoint(db: Database.Database, runId: number, gen: number): void {
+  db.prepare(`UPDATE generations SET checkpoint = NULL WHERE run_id = ? AND gen = ?`).run(runId, gen);
+}
+
+/**
+ * Removes everything of generations > gen (a half-finished generation cannot exist — each is
+ * one transaction — but this keeps resume robust against rows written outside one).
+ */
+export function deleteAfter(db: Database.Database, runId: number, gen: number): void {
+  db.transaction(() => {
+    for (const t of ['documents', 'histograms', 'metrics', 'generations']) {
+      db.prepare(`DELETE FROM ${t} WHERE run_id = ? AND gen > ?`).run(runId, gen);
+    }
+  })();
+}
