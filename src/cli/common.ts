@@ -29,3 +29,35 @@ export function printJson(value: unknown): void {
 export function log(line: string): void {
   process.stderr.write(line + '\n');
 }
+
+/** Whether a process id is alive on this machine (null: no pid recorded). */
+export function pidAlive(pid: number | null): boolean | null {
+  if (!pid) return null;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A fixed-width text table: header row, then rows; numbers right-aligned. */
+export function table(header: string[], rows: (string | number | null)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '–' : String(c))))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const right = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] === null));
+  return cells.map((r) => r.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+}
+
+/** A number for a table cell: 3 decimals for fractions, fewer for big numbers. */
+export function num(x: number | null | undefined, digits = 3): number | null {
+  if (x === null || x === undefined || !Number.isFinite(x)) return null;
+  return Number(x.toFixed(Math.abs(x) >= 100 ? 1 : digits));
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

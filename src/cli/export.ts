@@ -1,0 +1,39 @@
+// `heatdeath export <run>`: write a run's documents to stdout, one per line, as JSONL (with
+// generation, origin, categories) or plain text. Streams: works for any size.
+
+import type { Command } from 'commander';
+import { openDatabase } from '../store/open.js';
+import { getRun } from '../store/runs.js';
+import { iterateDocuments } from '../loop/documents.js';
+import { runView } from '../loop/view.js';
+import { UserError } from '../errors.js';
+import { DEFAULT_DB, parseCount } from './common.js';
+
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description('write documents to stdout')
+    .argument('<run>', 'run name or id')
+    .option('--gen <g>', 'only this generation (default: all)', parseCount)
+    .option('--origin <origin>', 'seed, fresh or synthetic')
+    .option('--format <format>', 'jsonl or txt', 'jsonl')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .action(async (runName: string, opts: { gen?: number; origin?: string; format: string; db: string }) => {
+      if (!['jsonl', 'txt'].includes(opts.format)) throw new UserError(`unknown format '${opts.format}' (choose from jsonl, txt)`);
+      const db = openDatabase(opts.db, { readonly: true });
+      try {
+        const view = runView(db, getRun(db, runName));
+        let buf = '';
+        for (const d of iterateDocuments(db, view, { gen: opts.gen, origin: opts.origin })) {
+          buf += (opts.format === 'txt' ? d.text : JSON.stringify(d)) + '\n';
+          if (buf.length > 1 << 16) {
+            if (!process.stdout.write(buf)) await new Promise((r) => process.stdout.once('drain', r));
+            buf = '';
+          }
+        }
+        process.stdout.write(buf);
+      } finally {
+        db.close();
+      }
+    });
+}

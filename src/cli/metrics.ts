@@ -1,0 +1,60 @@
+// `heatdeath metrics <run>`: the per-generation metrics of one coarse-graining plus the run-level
+// ones (perplexity, distinct-n, copy rate), as a table, CSV or JSON.
+
+import type { Command } from 'commander';
+import { openDatabase } from '../store/open.js';
+import { getRun } from '../store/runs.js';
+import { readMetrics } from '../store/documents.js';
+import { coarseOf, runView } from '../loop/view.js';
+import { UserError } from '../errors.js';
+import { DEFAULT_DB, num, printJson, table } from './common.js';
+
+/** Columns of the human table; csv and json carry every key. */
+const TABLE_KEYS = ['top_share', 'entropy_norm', 'V', 'support', 'tv_seed', 'kl_seed', 'delta'];
+const RUN_KEYS = ['train_loss', 'val_loss', 'perplexity', 'distinct_2', 'copy_rate', 'mean_length'];
+
+export function metricsRows(db: Parameters<typeof readMetrics>[0], runId: number, coarse: string) {
+  const byGen = new Map<number, Record<string, number | null>>();
+  for (const m of readMetrics(db, runId)) {
+    if (m.coarse !== '' && m.coarse !== coarse) continue;
+    const row = byGen.get(m.gen) ?? { gen: m.gen };
+    row[m.coarse === '' ? m.key : m.key] = m.value;
+    byGen.set(m.gen, row);
+  }
+  return [...byGen.values()];
+}
+
+export function register(program: Command): void {
+  program
+    .command('metrics')
+    .description('per-generation metrics of a run')
+    .argument('<run>', 'run name or id')
+    .option('--coarse <name>', 'coarse-graining: first, length, label, token', 'first')
+    .option('--format <format>', 'table, csv or json', 'table')
+    .option('--json', 'same as --format json')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .action((runName: string, opts: { coarse: string; format: string; json?: boolean; db: string }) => {
+      const format = opts.json ? 'json' : opts.format;
+      if (!['table', 'csv', 'json'].includes(format)) throw new UserError(`unknown format '${format}' (choose from table, csv, json)`);
+      const db = openDatabase(opts.db, { readonly: true });
+      try {
+        const run = getRun(db, runName);
+        coarseOf(runView(db, run), opts.coarse);
+        const rows = metricsRows(db, run.id, opts.coarse);
+        if (format === 'json') {
+          printJson({ run: run.name, coarse: opts.coarse, rows });
+          return;
+        }
+        const keys = format === 'csv' ? [...new Set(rows.flatMap((r) => Object.keys(r)).filter((k) => k !== 'gen'))].sort() : [...TABLE_KEYS, ...RUN_KEYS];
+        if (format === 'csv') {
+          console.log(['gen', ...keys].join(','));
+          for (const r of rows) console.log([r.gen, ...keys.map((k) => (r[k] === null || r[k] === undefined ? '' : String(r[k])))].join(','));
+          return;
+        }
+        console.log(`run ${run.name}, coarse-graining ${opts.coarse}`);
+        console.log(table(['gen', ...keys], rows.map((r) => [r.gen, ...keys.map((k) => num(r[k]))])));
+      } finally {
+        db.close();
+      }
+    });
+}

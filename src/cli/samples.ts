@@ -1,0 +1,46 @@
+// `heatdeath samples <run>`: read the documents of a generation — filter by origin, by category
+// of a coarse-graining, by substring — with each document's category under every coarse-graining.
+
+import type { Command } from 'commander';
+import { openDatabase } from '../store/open.js';
+import { getRun, lastGeneration } from '../store/runs.js';
+import { selectDocuments } from '../loop/documents.js';
+import { runView } from '../loop/view.js';
+import { DEFAULT_DB, parseCount, printJson } from './common.js';
+
+export function register(program: Command): void {
+  program
+    .command('samples')
+    .description('read the documents of a generation')
+    .argument('<run>', 'run name or id')
+    .option('--gen <g>', 'generation (default: the last committed)', parseCount)
+    .option('--origin <origin>', 'seed, fresh or synthetic')
+    .option('--coarse <name>', 'coarse-graining for --category')
+    .option('--category <k>', 'category name or index of --coarse')
+    .option('--grep <text>', 'only documents containing this text (case-insensitive)')
+    .option('--limit <n>', 'at most n documents', parseCount, 20)
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--json', 'one JSON document on stdout')
+    .action((runName: string, opts: { gen?: number; origin?: string; coarse?: string; category?: string; grep?: string; limit: number; db: string; json?: boolean }) => {
+      const db = openDatabase(opts.db, { readonly: true });
+      try {
+        const run = getRun(db, runName);
+        const view = runView(db, run);
+        const gen = opts.gen ?? Math.max(0, lastGeneration(db, run.id));
+        const { total, docs } = selectDocuments(db, view, { gen, origin: opts.origin, coarse: opts.coarse, category: opts.category, grep: opts.grep, limit: opts.limit });
+        if (opts.json) {
+          printJson({ run: run.name, gen, total, shown: docs.length, documents: docs });
+          return;
+        }
+        console.log(`run ${run.name}, generation ${gen}: ${total} matching document${total === 1 ? '' : 's'}, showing ${docs.length}`);
+        const w = Math.max(4, ...docs.map((d) => String(d.id).length));
+        for (const d of docs) {
+          const cats = Object.entries(d.categories).map(([c, k]) => `${c}=${k}`).join(' ');
+          console.log(`${String(d.id).padStart(w)}  ${d.origin.padEnd(9)}${d.inTrain ? ' ' : '*'} ${JSON.stringify(d.text)}  [${cats}]`);
+        }
+        if (docs.some((d) => !d.inTrain)) console.log(`* not in the training set (held-out seed document, or a sample replaced by a fresh one)`);
+      } finally {
+        db.close();
+      }
+    });
+}

@@ -1,0 +1,108 @@
+// `heatdeath status [<run>]`: every run (name, status, generation g/G, phase, ETA, backend, the
+// headline numbers of the last generation, verdicts) or one run in detail. Reads only; works
+// while another process is writing the run (WAL). A run whose writer died shows `interrupted`.
+
+import type { Command } from 'commander';
+import { statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from '../store/open.js';
+import { getRun, listRuns, listGenerations, getRunState, type RunRow } from '../store/runs.js';
+import { readMetrics } from '../store/documents.js';
+import { liveStatus, runView, folderBytes } from '../loop/view.js';
+import { runVerdicts } from '../loop/verdicts.js';
+import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, num, pidAlive, printJson, table } from './common.js';
+import { verdictLines } from './progress.js';
+
+function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: number) {
+  const out: Record<string, Record<string, number | null>> = {};
+  for (const m of db.prepare(`SELECT coarse, key, value FROM metrics WHERE run_id = ? AND gen = ?`).all(run.id, gen) as { coarse: string; key: string; value: number | null }[]) {
+    (out[m.coarse || 'run'] ??= {})[m.key] = m.value;
+  }
+  return out;
+}
+
+function dbBytes(file: string): number {
+  return ['', '-wal', '-shm'].reduce((n, s) => n + (existsSync(file + s) ? statSync(file + s).size : 0), 0);
+}
+
+function summarize(db: Parameters<typeof readMetrics>[0], run: RunRow, modelsDir: string) {
+  const live = liveStatus(db, run, Date.now(), pidAlive);
+  const view = runView(db, run);
+  const metrics = live.gen >= 0 ? lastMetrics(db, run, live.gen) : {};
+  const verdicts = live.gen >= 0 ? runVerdicts(db, run.id, view) : [];
+  const checkpoints = listGenerations(db, run.id).filter((g) => g.checkpoint);
+  return {
+    id: run.id,
+    name: run.name,
+    ...live,
+    backend: run.backend,
+    createdAt: run.created_at,
+    sweep: run.sweep_id,
+    note: run.note,
+    settings: {
+      model: view.config.model, corpus: view.config.corpus, temperature: view.config.temperature, fresh: view.config.freshFraction,
+      policy: view.config.policy, retrain: view.config.retrain, samples: view.config.samples, seed: view.config.seed,
+    },
+    metrics,
+    verdicts,
+    checkpointBytes: folderBytes(join(modelsDir, run.name)),
+    checkpoints: checkpoints.map((g) => g.gen),
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('all runs (name, status, generation g/G, backend, last metrics), or one run')
+    .argument('[run]', 'run name or id')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--models-dir <dir>', 'checkpoint folder', DEFAULT_MODELS_DIR)
+    .option('--json', 'one JSON document on stdout')
+    .action((runName: string | undefined, opts: { db: string; modelsDir: string; json?: boolean }) => {
+      const db = openDatabase(opts.db, { readonly: true });
+      try {
+        const runs = runName ? [getRun(db, runName)] : listRuns(db);
+        const rows = runs.map((r) => summarize(db, r, opts.modelsDir));
+        const databaseBytes = dbBytes(opts.db);
+        if (opts.json) {
+          if (runName) {
+            const r = rows[0];
+            printJson({
+              ...r, databaseBytes, config: JSON.parse(runs[0].config_json),
+              classifier: getRunState(db, runs[0].id, 'classifier_eval') ?? null,
+              generationsDone: listGenerations(db, runs[0].id).map((g) => ({ gen: g.gen, trainLoss: g.train_loss, valLoss: g.val_loss, nDocs: g.n_docs, checkpoint: g.checkpoint, timings: g.timings_json ? JSON.parse(g.timings_json) : null })),
+            });
+          } else printJson({ database: opts.db, databaseBytes, runs: rows });
+          return;
+        }
+        if (rows.length === 0) {
+          console.log(`no runs in ${opts.db}`);
+          return;
+        }
+        const eta = (s: number | null) => (s === null ? '' : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
+        console.log(
+          table(
+            ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'first top', 'H norm', 'V', 'verdicts'],
+            rows.map((r) => [
+              r.id, r.name, r.status, `${Math.max(r.gen, 0)}/${r.generations}`,
+              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), eta(r.etaS), r.backend,
+              num(r.metrics.first?.top_share), num(r.metrics.first?.entropy_norm), num(r.metrics.first?.V),
+              r.verdicts.map((v) => `${v.coarse}=${v.verdict}`).join(' '),
+            ]),
+          ),
+        );
+        console.log(`\ndatabase ${opts.db}: ${bytes(databaseBytes)}; checkpoints: ${bytes(rows.reduce((a, r) => a + r.checkpointBytes, 0))}`);
+        if (runName) {
+          const r = rows[0];
+          if (r.note) console.log(`note: ${r.note}`);
+          console.log(`checkpoints kept: generations ${r.checkpoints.join(', ')} (${bytes(r.checkpointBytes)})`);
+          const c = getRunState<{ accuracy: number; baseline: number; n: number }>(db, runs[0].id, 'classifier_eval');
+          if (c) console.log(`label classifier: held-out accuracy ${c.accuracy.toFixed(3)} on ${c.n} documents (majority baseline ${c.baseline.toFixed(3)})`);
+          console.log('verdicts:');
+          for (const l of verdictLines(r.verdicts)) console.log(l);
+        }
+      } finally {
+        db.close();
+      }
+    });
+}

@@ -1,0 +1,77 @@
+// Selecting stored documents for reading: by generation, origin, substring and coarse-graining
+// category, each returned with its category under every coarse-graining of the run.
+
+import type Database from 'better-sqlite3';
+import { UserError } from '../errors.js';
+import { decodeTokens, type Origin } from '../store/documents.js';
+import { coarseOf, type RunView } from './view.js';
+
+export interface DocumentView {
+  id: number;
+  gen: number;
+  origin: Origin;
+  inTrain: boolean;
+  text: string;
+  label: string | null;
+  trueLabel: string | null;
+  length: number;
+  categories: Record<string, string>;
+}
+
+export interface DocumentQuery {
+  gen?: number;
+  origin?: string;
+  coarse?: string;
+  category?: string;
+  grep?: string;
+  limit?: number;
+}
+
+const origins = ['seed', 'fresh', 'synthetic'];
+
+/** The category index named by `k` (a category name, or its index). */
+function categoryIndex(categories: readonly string[], k: string, coarse: string): number {
+  const byName = categories.indexOf(k);
+  if (byName >= 0) return byName;
+  if (/^\d+$/.test(k) && Number(k) < categories.length) return Number(k);
+  const shown = categories.length > 12 ? `${categories.slice(0, 12).join(', ')}, …` : categories.join(', ');
+  throw new UserError(`no category '${k}' in coarse-graining '${coarse}' (categories: ${shown})`);
+}
+
+/** Iterates the matching documents in id order (all of them when no limit). */
+export function* iterateDocuments(db: Database.Database, view: RunView, q: DocumentQuery): Generator<DocumentView> {
+  if (q.origin !== undefined && !origins.includes(q.origin)) throw new UserError(`unknown origin '${q.origin}' (choose from ${origins.join(', ')})`);
+  if ((q.coarse === undefined) !== (q.category === undefined)) throw new UserError('--coarse and --category go together');
+  const filter = q.coarse !== undefined ? { cg: coarseOf(view, q.coarse), k: -1 } : null;
+  if (filter) {
+    if (filter.cg.name === 'token') throw new UserError(`'token' has no category per document; filter by first, length or label`);
+    filter.k = categoryIndex(filter.cg.categories, q.category!, filter.cg.name);
+  }
+  const where = ['run_id = ?'];
+  const params: unknown[] = [view.run.id];
+  if (q.gen !== undefined) where.push('gen = ?'), params.push(q.gen);
+  if (q.origin) where.push('origin = ?'), params.push(q.origin);
+  if (q.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(q.grep);
+  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
+  for (const r of stmt.iterate(...params) as Iterable<{ id: number; gen: number; origin: Origin; in_train: number; text: string; tokens: Buffer; label: string | null; true_label: string | null; length: number }>) {
+    const doc = { text: r.text, tokens: decodeTokens(r.tokens) };
+    if (filter && filter.cg.categoryOf(doc) !== filter.k) continue;
+    const categories: Record<string, string> = {};
+    for (const cg of view.coarse) {
+      const k = cg.categoryOf(doc);
+      if (k !== null) categories[cg.name] = cg.categories[k];
+    }
+    yield { id: r.id, gen: r.gen, origin: r.origin, inTrain: r.in_train === 1, text: r.text, label: r.label, trueLabel: r.true_label, length: r.length, categories };
+  }
+}
+
+/** The first `limit` matching documents and how many match in all. */
+export function selectDocuments(db: Database.Database, view: RunView, q: DocumentQuery): { total: number; docs: DocumentView[] } {
+  const docs: DocumentView[] = [];
+  let total = 0;
+  for (const d of iterateDocuments(db, view, q)) {
+    total++;
+    if (docs.length < (q.limit ?? Infinity)) docs.push(d);
+  }
+  return { total, docs };
+}

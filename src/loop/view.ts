@@ -1,0 +1,83 @@
+// Read-side views of a stored run for the reading commands (status, metrics, samples, export,
+// compare, report): the config, the rebuilt tokenizer and coarse-grainings, the live status.
+// Nothing here writes.
+
+import type Database from 'better-sqlite3';
+import { statSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTokenizer } from '../tokenizer/index.js';
+import type { Tokenizer, TokenizerState } from '../tokenizer/types.js';
+import { loadCoarseGrainings, type CoarseGraining, type CoarseState } from '../metrics/coarse.js';
+import { UserError } from '../errors.js';
+import { getRunState, lastGeneration, listGenerations, type RunRow } from '../store/runs.js';
+import { normalizeRunConfig, type RunConfig } from './config.js';
+
+export interface RunView {
+  run: RunRow;
+  config: Readonly<RunConfig>;
+  tokenizer: Tokenizer;
+  coarse: CoarseGraining[];
+}
+
+export function runView(db: Database.Database, run: RunRow): RunView {
+  const config = normalizeRunConfig(JSON.parse(run.config_json));
+  const tokenizer = loadTokenizer(getRunState<TokenizerState>(db, run.id, 'tokenizer')!);
+  const coarse = loadCoarseGrainings(getRunState<CoarseState[]>(db, run.id, 'coarse') ?? [], { tokenizer });
+  return { run, config, tokenizer, coarse };
+}
+
+export function coarseOf(view: RunView, name: string): CoarseGraining {
+  const cg = view.coarse.find((c) => c.name === name);
+  if (!cg) throw new UserError(`run '${view.run.name}' does not track coarse-graining '${name}' (it tracks ${view.coarse.map((c) => c.name).join(', ')})`);
+  return cg;
+}
+
+/** Seconds a heartbeat may be old before a 'running' run counts as interrupted. */
+export const STALE_HEARTBEAT_S = 120;
+
+export interface LiveStatus {
+  status: string;
+  gen: number;
+  generations: number;
+  phase: string | null;
+  progress: { gen: number; phase: string; done: number; total: number } | null;
+  heartbeatAgeS: number | null;
+  /** Mean seconds per finished generation (the last 5) and the whole run's remaining time. */
+  secondsPerGen: number | null;
+  etaS: number | null;
+}
+
+/**
+ * Status as a reader sees it: a 'running' row whose writer is gone (its pid is dead on this
+ * machine, as `pidAlive` tells; null = cannot tell), or its heartbeat is older than STALE_HEARTBEAT_S) is `interrupted`.
+ */
+export function liveStatus(db: Database.Database, run: RunRow, nowMs: number, pidAlive: (pid: number | null) => boolean | null = () => null): LiveStatus {
+  const gen = lastGeneration(db, run.id);
+  const age = run.heartbeat_at ? (nowMs - Date.parse(run.heartbeat_at)) / 1000 : null;
+  let status: string = run.status;
+  if (status === 'running' && (pidAlive(run.pid) === false || (age !== null && age > STALE_HEARTBEAT_S))) status = 'interrupted';
+  const gens = listGenerations(db, run.id).filter((g) => g.gen > 0).slice(-5);
+  const spg = gens.length ? gens.reduce((a, g) => a + (Date.parse(g.finished_at) - Date.parse(g.started_at)) / 1000, 0) / gens.length : null;
+  const progress = status === 'running' && run.progress_json ? JSON.parse(run.progress_json) : null;
+  return {
+    status,
+    gen,
+    generations: run.generations,
+    phase: status === 'running' ? run.phase : null,
+    progress,
+    heartbeatAgeS: age,
+    secondsPerGen: spg,
+    etaS: status === 'running' && spg !== null ? spg * (run.generations - gen) : null,
+  };
+}
+
+/** Bytes of a folder tree (checkpoint sizes). */
+export function folderBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? folderBytes(p) : statSync(p).size;
+  }
+  return n;
+}
