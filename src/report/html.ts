@@ -1,0 +1,175 @@
+// Renders a run or a sweep into one self-contained HTML file (charts are inline SVG). Pure:
+// data in, string out; the caller writes the file. Used by the `report` command.
+
+import { categoryColour, esc, fmt, short } from './format.js';
+import { badge, page, settingsList, table, verdictDetail } from './page.js';
+import { lineChart, type LineSeries, stackedArea } from './svg.js';
+import type { CoarseReport, HistogramMetrics, RunReportData } from './types.js';
+
+/** Histogram metrics drawn for every coarse-graining, all on the [0, 1] scale. */
+const HIST_CURVES: { key: keyof HistogramMetrics; label: string; colour: string }[] = [
+  { key: 'entropy_norm', label: 'normalised entropy', colour: categoryColour(0) },
+  { key: 'V', label: 'V (Lyapunov)', colour: categoryColour(1) },
+  { key: 'top_share', label: 'top share', colour: categoryColour(2) },
+  { key: 'delta', label: 'δ̂ (learner error)', colour: categoryColour(3) },
+];
+
+/** Turns free text into a fragment for element ids. */
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'x';
+}
+
+const figure = (svg: string, caption: string) => `<figure>${svg}<figcaption>${esc(caption)}</figcaption></figure>`;
+
+function coarseSection(c: CoarseReport, i: number): string {
+  const id = `c${i}-${slug(c.coarse)}`;
+  const gens = c.generations.map((g) => g.gen);
+  const predicted = c.predicted ? c.generations.map((g) => c.predicted![g.gen] ?? null) : null;
+  const m = c.categories.length;
+  const area = stackedArea({
+    id: `${id}-hist`,
+    title: `Category shares by generation, coarse-graining "${c.coarse}"`,
+    desc:
+      `Stacked shares of the ${m} categories from generation ${gens[0] ?? 0} (seed) to ${gens[gens.length - 1] ?? 0}; ` +
+      `the largest categories are drawn separately, the rest pooled as "other".` +
+      (predicted ? ' Dashed lines: where the theory puts the top edge of each band.' : ''),
+    gens,
+    categories: c.categories,
+    counts: c.generations.map((g) => g.counts),
+    predicted,
+  });
+  const series: LineSeries[] = HIST_CURVES.filter((k) => c.generations.some((g) => g.metrics[k.key] !== null)).map((k) => ({
+    name: k.label,
+    colour: k.colour,
+    values: c.generations.map((g) => g.metrics[k.key]),
+  }));
+  if (predicted)
+    series.push({
+      name: 'top share (theory)',
+      colour: categoryColour(2),
+      dash: '5 3',
+      overlay: true,
+      values: predicted.map((p) => (p && p.length ? Math.max(...p) : null)),
+    });
+  const curves = lineChart({
+    id: `${id}-metrics`,
+    title: `Histogram metrics by generation, coarse-graining "${c.coarse}"`,
+    desc: `${series.map((s) => s.name).join(', ')} per generation, on a 0 to 1 scale.`,
+    xs: gens,
+    series,
+    yMin: 0,
+    yMax: 1,
+    yLabel: 'value',
+  });
+  const last = c.generations[c.generations.length - 1];
+  const first = c.generations[0];
+  const headline = last
+    ? `Top share ${fmt(first?.metrics.top_share, 2)} → ${fmt(last.metrics.top_share, 2)}, ` +
+      `normalised entropy ${fmt(first?.metrics.entropy_norm, 2)} → ${fmt(last.metrics.entropy_norm, 2)}, ` +
+      `V ${fmt(first?.metrics.V, 2)} → ${fmt(last.metrics.V, 2)}; ` +
+      `total variation from the seed histogram ${fmt(last.metrics.tv_seed, 2)} at generation ${last.gen}.`
+    : 'No generations recorded.';
+  return (
+    `<section class="coarse" id="${id}"><h2>Coarse-graining “${esc(c.coarse)}” (${m} categories) ${badge(c.verdict.verdict)}</h2>` +
+    `<p>${esc(headline)}</p>` +
+    figure(area, 'Shares of each category per generation (generation 0 is the seed corpus).') +
+    figure(
+      curves,
+      'Entropy is normalised by log m; V is the spread of shares over the surviving categories' +
+        (series.some((x) => x.name.startsWith('δ̂')) ? '; δ̂ is the measured learner error.' : '.'),
+    ) +
+    '</section>'
+  );
+}
+
+function runLevelSection(d: RunReportData): string {
+  const xs = d.runMetrics.map((r) => r.gen);
+  const has = (vs: (number | null)[]) => vs.some((v) => v !== null);
+  const perplexity = d.runMetrics.map((r) => r.perplexity);
+  const text: LineSeries[] = [
+    { name: 'distinct-2', colour: categoryColour(0), values: d.runMetrics.map((r) => r.distinct_2) },
+    { name: 'copy rate', colour: categoryColour(5), values: d.runMetrics.map((r) => r.copy_rate) },
+  ].filter((s) => has(s.values));
+  const charts: string[] = [];
+  if (has(perplexity))
+    charts.push(
+      figure(
+        lineChart({
+          id: 'run-perplexity',
+          title: 'Held-out perplexity by generation',
+          desc: 'Perplexity on the seed validation split; a rise means the model forgets the real data.',
+          xs,
+          series: [{ name: 'perplexity', colour: categoryColour(0), values: perplexity }],
+          yLabel: 'perplexity',
+        }),
+        'Held-out perplexity on the original seed validation split (forgetting).',
+      ),
+    );
+  if (text.length)
+    charts.push(
+      figure(
+        lineChart({
+          id: 'run-text',
+          title: 'Text diversity by generation',
+          desc: 'Distinct bigram share and the share of samples copied verbatim from the training set.',
+          xs,
+          series: text,
+          yMin: 0,
+          yMax: 1,
+          yLabel: 'share',
+        }),
+        'distinct-2: distinct bigrams / all bigrams; copy rate: samples that already were in the training set.',
+      ),
+    );
+  const rows = d.runMetrics.map((r) => [
+    String(r.gen),
+    fmt(r.perplexity, 2),
+    fmt(r.train_loss, 3),
+    fmt(r.distinct_2, 3),
+    fmt(r.copy_rate, 3),
+    fmt(r.mean_length, 1),
+  ]);
+  return (
+    '<section class="run-level"><h2>Run-level metrics</h2>' +
+    charts.join('') +
+    table(['gen', 'perplexity', 'train loss', 'distinct-2', 'copy rate', 'mean length'], rows, { num: [0, 1, 2, 3, 4, 5] }) +
+    '</section>'
+  );
+}
+
+function examplesSection(d: RunReportData): string {
+  if (!d.examples.length) return '';
+  const catHead = d.examplesCoarse ? `category (${d.examplesCoarse})` : 'category';
+  const blocks = d.examples.map((e) => {
+    const rows = e.docs.map((doc) => [esc(doc.text), esc(doc.category ?? '–'), esc(doc.origin)]);
+    const what = e.gen === 0 ? 'seed corpus' : `${e.docs.length} documents`;
+    return (
+      `<details><summary>Generation ${esc(e.gen)} — ${esc(what)}</summary>` +
+      table(['text', catHead, 'origin'], rows, { colClass: { 0: 'doc' } }) +
+      '</details>'
+    );
+  });
+  return `<section class="examples"><h2>Example documents</h2>${blocks.join('')}</section>`;
+}
+
+/** The report of one run: settings, verdicts, one section per coarse-graining, run metrics, examples. */
+export function renderRunReport(d: RunReportData): string {
+  const s = d.settings;
+  const verdictRows = d.coarse.map((c) => [esc(c.coarse), badge(c.verdict.verdict), ...verdictDetail(c.verdict)]);
+  const body =
+    `<header><h1>Run ${esc(d.name)}</h1>` +
+    `<p class="sub">T = ${esc(short(s.temperature))}, λ = ${esc(short(s.freshFraction))}, ${esc(s.policy)}/${esc(s.retrain)}, ` +
+    `${esc(s.generations)} generations of ${esc(s.samples)} documents` +
+    (d.createdAt ? ` · data read ${esc(d.createdAt)}` : '') +
+    '</p>' +
+    settingsList(s) +
+    '<h2>Verdicts</h2>' +
+    table(['coarse-graining', 'verdict', 'reasons', 'numbers'], verdictRows, { cls: 'verdicts' }) +
+    '</header>' +
+    d.coarse.map(coarseSection).join('') +
+    runLevelSection(d) +
+    examplesSection(d);
+  return page(`heatdeath run ${d.name}`, body);
+}
+
+export { renderSweepReport } from './sweep-html.js';

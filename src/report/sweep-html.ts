@@ -1,0 +1,133 @@
+// The sweep report: every run of a λ × T grid on one coarse-graining. Curves are coloured by λ
+// on a sequential scale (and dashed by T), the heat map shows final top share and verdict per
+// grid cell, and a table lists the runs. Pure: data in, HTML string out.
+
+import { esc, fmt, sequentialColour, short } from './format.js';
+import { badge, page, settingsList, table } from './page.js';
+import { heatMap, type HeatCell, lineChart, type LineSeries, sparkline } from './svg.js';
+import type { HistogramMetrics, RunSettings, SweepReportData, SweepRun, Verdict } from './types.js';
+
+/** The metrics drawn as one chart each, all on [0, 1]. */
+const SWEEP_CURVES: { key: keyof HistogramMetrics; label: string }[] = [
+  { key: 'top_share', label: 'top share' },
+  { key: 'entropy_norm', label: 'normalised entropy' },
+  { key: 'V', label: 'V (Lyapunov)' },
+];
+
+/** Dash patterns that tell temperatures apart within one λ colour. */
+const DASHES = ['', '7 3', '2 3', '10 3 2 3', '1 2'];
+
+const uniqueSorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
+
+/** λ → colour: viridis stopped short of its pale yellow end, which vanishes on white paper. */
+function lambdaColour(lambdas: number[]): (l: number) => string {
+  const [lo, hi] = [lambdas[0] ?? 0, lambdas[lambdas.length - 1] ?? 0];
+  return (l) => sequentialColour(hi > lo ? ((l - lo) / (hi - lo)) * 0.8 : 0.35);
+}
+
+/** Settings that are not the same in every run; shown as "varies" in the header. */
+function varyingSettings(runs: SweepRun[]): Set<string> {
+  const keys = Object.keys(runs[0]?.settings ?? {}) as (keyof RunSettings)[];
+  return new Set(keys.filter((k) => runs.some((r) => r.settings[k] !== runs[0].settings[k])));
+}
+
+/** "mode-collapse" when all runs of a cell agree, else e.g. "2/3 mode-collapse". */
+function cellVerdict(verdicts: Verdict[]): string {
+  const counts = new Map<Verdict, number>();
+  for (const v of verdicts) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const [top, n] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
+  return n === verdicts.length ? top : `${n}/${verdicts.length} ${top}`;
+}
+
+export function renderSweepReport(d: SweepReportData): string {
+  const runs = d.runs;
+  const lambdas = uniqueSorted(runs.map((r) => r.settings.freshFraction));
+  const temps = uniqueSorted(runs.map((r) => r.settings.temperature));
+  const seeds = new Set(runs.map((r) => r.settings.seed));
+  const colour = lambdaColour(lambdas);
+  const label = (r: SweepRun) =>
+    `λ=${short(r.settings.freshFraction)} T=${short(r.settings.temperature)}` + (seeds.size > 1 ? ` seed ${r.settings.seed}` : '');
+  // Runs ordered by λ, then T, so the legend reads like the grid.
+  const ordered = runs
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => a.r.settings.freshFraction - b.r.settings.freshFraction || a.r.settings.temperature - b.r.settings.temperature || a.i - b.i)
+    .map((x) => x.r);
+  const maxGen = Math.max(0, ...runs.map((r) => r.series.length - 1));
+  const xs = Array.from({ length: maxGen + 1 }, (_, g) => g);
+
+  const charts = SWEEP_CURVES.map(({ key, label: name }) => {
+    const series: LineSeries[] = ordered.map((r) => ({
+      name: label(r),
+      colour: colour(r.settings.freshFraction),
+      dash: DASHES[temps.indexOf(r.settings.temperature) % DASHES.length] || undefined,
+      values: xs.map((g) => r.series[g]?.[key] ?? null),
+    }));
+    const svg = lineChart({
+      id: `sweep-${key}`,
+      title: `${name} by generation, all runs`,
+      desc: `${name} on coarse-graining "${d.coarse}" for ${runs.length} runs; colour is λ (darker = less fresh data), dash pattern is T.`,
+      xs,
+      series,
+      yMin: 0,
+      yMax: 1,
+      yLabel: name,
+    });
+    return `<figure>${svg}<figcaption>${esc(name)} per generation; colour encodes λ, dash pattern encodes T.</figcaption></figure>`;
+  });
+
+  const cells: HeatCell[] = [];
+  lambdas.forEach((l, row) =>
+    temps.forEach((t, col) => {
+      const here = runs.filter((r) => r.settings.freshFraction === l && r.settings.temperature === t);
+      if (!here.length) return;
+      const shares = here.map((r) => r.final.top_share).filter((v) => Number.isFinite(v));
+      cells.push({
+        row,
+        col,
+        value: shares.length ? shares.reduce((a, b) => a + b, 0) / shares.length : null,
+        label: cellVerdict(here.map((r) => r.verdict.verdict)),
+        note: here.map((r) => `${r.name}: ${r.verdict.verdict}, top share ${fmt(r.final.top_share, 3)}`).join('\n'),
+      });
+    }),
+  );
+  const heat = heatMap({
+    id: 'sweep-grid',
+    title: 'Final top share and verdict over the λ × T grid',
+    desc: `Each cell is one (λ, T) pair: its colour and number are the mean final top share, its label the verdict (with a count when seeds disagree).`,
+    rowName: 'λ (fresh fraction)',
+    colName: 'T (temperature)',
+    rows: lambdas.map(short),
+    cols: temps.map(short),
+    cells,
+    valueName: 'final top share',
+  });
+
+  const rows = ordered.map((r) => [
+    esc(r.name),
+    esc(short(r.settings.temperature)),
+    esc(short(r.settings.freshFraction)),
+    esc(r.settings.seed),
+    fmt(r.final.top_share, 3),
+    fmt(r.final.entropy_norm, 3),
+    fmt(r.final.V, 3),
+    fmt(r.finalPerplexity, 2),
+    badge(r.verdict.verdict),
+    `<span class="spark" title="top share per generation, scale 0 to 1">${esc(sparkline(r.series.map((m) => m.top_share), { min: 0, max: 1 }))}</span>`,
+  ]);
+  const body =
+    `<header><h1>Sweep ${esc(d.id)}</h1>` +
+    `<p class="sub">${runs.length} runs on coarse-graining “${esc(d.coarse)}”: λ ∈ {${esc(lambdas.map(short).join(', '))}}, ` +
+    `T ∈ {${esc(temps.map(short).join(', '))}}` +
+    (d.createdAt ? ` · data read ${esc(d.createdAt)}` : '') +
+    '</p>' +
+    settingsList(runs[0]?.settings ?? {}, varyingSettings(runs)) +
+    '</header>' +
+    `<section><h2>Final verdicts over the grid</h2><figure>${heat}<figcaption>Mean final top share per (λ, T); hover a cell for its runs.</figcaption></figure></section>` +
+    `<section><h2>Trajectories</h2>${charts.join('')}</section>` +
+    '<section><h2>Runs</h2>' +
+    table(['run', 'T', 'λ', 'seed', 'top share', 'norm. entropy', 'V', 'perplexity', 'verdict', 'top share by gen'], rows, {
+      num: [1, 2, 3, 4, 5, 6, 7],
+    }) +
+    '</section>';
+  return page(`heatdeath sweep ${d.id}`, body);
+}
