@@ -23,6 +23,7 @@ import {
   clearCheckpoint, deleteAfter, getRun, insertGeneration, insertRun, lastGeneration, listGenerations, updateRun, findRun, type RunRow,
 } from '../store/runs.js';
 import { runVerdicts, stopReached } from './verdicts.js';
+import { totalVariation, l2Distance } from '../metrics/histogram.js';
 
 export interface LoopDeps {
   db: Database.Database;
@@ -216,6 +217,17 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         const delta = new Map<string, { tv: number; l2: number }>();
         const fd = await firstDelta(model!, state, normalizeShares(trainHist.get('first')));
         if (fd) delta.set('first', fd);
+        if (config.measureDelta) {
+          // δ̂ elsewhere: the model's own T = 1 samples against its training set's histogram.
+          const own = await model!.sample(config.samples, 1, genRng(config, gen, 'delta'), { maxLength: state.maxLength });
+          const ownHist = histograms(state, own.map((t) => ({ text: state.tokenizer.decode(t), tokens: t })));
+          for (const cg of state.coarse) {
+            if (cg.name === 'first') continue;
+            const p = normalizeShares(trainHist.get(cg.name));
+            const q = normalizeShares(ownHist.get(cg.name));
+            delta.set(cg.name, { tv: totalVariation(p, q), l2: l2Distance(p, q) });
+          }
+        }
         const metrics = metricRows(gen, state, rows.samples, seedHist, { delta, text: rows.text, valLoss, trainLoss, nTrain: data.size });
         mark('metrics', t0 + 0);
 

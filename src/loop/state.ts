@@ -70,7 +70,9 @@ export function createRunState(db: Database.Database, runId: number, config: Rea
     setRunState(db, runId, 'classifier_eval', classifier.evaluate(split.val));
   }
   setRunState(db, runId, 'coarse', coarse.map((c) => c.toJSON()));
-  return finish(config, tokenizer, classifier, coarse, split, hash, seedTrain);
+  const state = finish(config, tokenizer, classifier, coarse, split, hash, seedTrain);
+  setRunState(db, runId, 'max_length', state.maxLength);
+  return state;
 }
 
 /** Rebuilds the stored state of a run; refuses when the corpus changed since the run started. */

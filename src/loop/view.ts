@@ -17,13 +17,16 @@ export interface RunView {
   config: Readonly<RunConfig>;
   tokenizer: Tokenizer;
   coarse: CoarseGraining[];
+  /** Longest sampled document of the run (tokens). */
+  maxLength: number;
 }
 
 export function runView(db: Database.Database, run: RunRow): RunView {
   const config = normalizeRunConfig(JSON.parse(run.config_json));
   const tokenizer = loadTokenizer(getRunState<TokenizerState>(db, run.id, 'tokenizer')!);
   const coarse = loadCoarseGrainings(getRunState<CoarseState[]>(db, run.id, 'coarse') ?? [], { tokenizer });
-  return { run, config, tokenizer, coarse };
+  const maxLength = config.maxLength ?? getRunState<number>(db, run.id, 'max_length') ?? 256;
+  return { run, config, tokenizer, coarse, maxLength };
 }
 
 export function coarseOf(view: RunView, name: string): CoarseGraining {

@@ -1,0 +1,39 @@
+// The measured temperature map of a trained model (probe-tau): sample n documents at T = 1 and
+// n at T from the same checkpoint, build each coarse-graining's histograms θ̂ and τ̂, and test the
+// paper's assumptions on them (order preserved, V contracting/expanding) and fit the effective
+// temperature T* with τ_{T*}(θ̂) ≈ τ̂. On `first` the sampling map is exactly a softmax at T, so
+// T* ≈ T there is a check of the whole pipeline; elsewhere it is a measurement.
+
+import type { LanguageModel } from '../model/types.js';
+import { rngFor } from '../rng.js';
+import { histogram } from '../metrics/coarse.js';
+import { probeTau, type ProbeResult } from '../theory/probe.js';
+import type { RunView } from './view.js';
+
+export interface ProbeCoarse {
+  coarse: string;
+  categories: readonly string[];
+  base: number[];
+  tempered: number[];
+  result: ProbeResult;
+}
+
+export async function probeModel(
+  model: LanguageModel,
+  view: RunView,
+  opts: { temperature: number; samples: number; seed: number; maxLength: number; onProgress?: (done: number, total: number) => void },
+): Promise<ProbeCoarse[]> {
+  const draw = async (T: number, key: string) => {
+    const tokens = await model.sample(opts.samples, T, rngFor(opts.seed, 'probe', key), { maxLength: opts.maxLength, onProgress: opts.onProgress });
+    return tokens.map((t) => ({ text: view.tokenizer.decode(t), tokens: t }));
+  };
+  const base = await draw(1, 'base');
+  const tempered = await draw(opts.temperature, `T${opts.temperature}`);
+  return view.coarse
+    .filter((cg) => cg.name !== 'token') // a document adds many tokens: counts are not n draws
+    .map((cg) => {
+      const b = histogram(cg, base);
+      const t = histogram(cg, tempered);
+      return { coarse: cg.name, categories: cg.categories, base: b, tempered: t, result: probeTau(b, t, { temperature: opts.temperature }) };
+    });
+}
