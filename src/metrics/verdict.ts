@@ -54,9 +54,10 @@ export const defaultVerdictOptions: Readonly<VerdictOptions> = Object.freeze({
  *    small sample is not read as lower entropy.
  * 3. `mode-collapse` if top share rose: top̄ − top₀ > z·σ_top, entropy fell: H₀ − H̄ > z·σ_H,
  *    and the rise is not receding: top̄ ≥ top_early − z·σ_top.
- * 4. `heat-death` if V over the live categories fell: V₀ − V̄ > z·σ_V, the normalised entropy
- *    over the live categories rose: mean H_live > H_live,₀, and V is not climbing back:
- *    V̄ ≤ V_early + z·σ_V.
+ * 4. `heat-death` if V over the live categories fell: V₀ − V̄ > z·σ_V, the distribution
+ *    flattened — entropy rose beyond noise, H̄ − H₀ > z·σ_H, or the normalised entropy over
+ *    the live categories rose, mean H_live > H_live,₀ (categories died, survivors evened
+ *    out) — and V is not climbing back: V̄ ≤ V_early + z·σ_V.
  * 5. `stable` if the distance to the seed is what resampling alone gives:
  *    TV̄ ≤ μ_TV + z·σ_TV + δ (δ = the learner's measured distance, 0 unless given).
  * 6. Otherwise `drift`: the histogram moved away from the seed without a degenerate direction.
@@ -159,10 +160,17 @@ export function regimeVerdict(
       numbers,
     };
   }
-  if (n.V0 - n.V > z * sigmaV && n.H_live > n.H_live0 && n.V <= n.V_early + z * sigmaV) {
+  // Flattening shows either as entropy rising beyond noise, or — when categories die out while
+  // the survivors even out — as the normalised entropy over the live categories rising. (A few
+  // stray categories coming alive at high T lower the latter, so it cannot be the only test.)
+  const flatter = n.H - n.H0 > z * sigmaH || n.H_live > n.H_live0;
+  if (n.V0 - n.V > z * sigmaV && flatter && n.V <= n.V_early + z * sigmaV) {
+    const how = n.H - n.H0 > z * sigmaH
+      ? `entropy rose ${f(n.H0)} → ${f(n.H)} nats (> ${z}σ = ${f(z * sigmaH)})`
+      : `the normalised entropy of the live categories rose ${f(n.H_live0)} → ${f(n.H_live)}`;
     return {
       verdict: 'heat-death',
-      reasons: `V over the live categories fell ${f(n.V0)} → ${f(n.V)} (> ${z}σ = ${f(z * sigmaV)}) and their normalised entropy rose ${f(n.H_live0)} → ${f(n.H_live)}`,
+      reasons: `V over the live categories fell ${f(n.V0)} → ${f(n.V)} (> ${z}σ = ${f(z * sigmaV)}) and ${how}`,
       numbers,
     };
   }
