@@ -6,19 +6,29 @@
  * do not underflow. Zero entries stay zero. T must be > 0.
  */
 export function tau(theta: ArrayLike<number>, T: number): number[] {
+  return tauInto(new Array<number>(theta.length), theta, T);
+}
+
+/**
+ * τ_T(θ) written into `out` (which may be `theta` itself) and returned: the allocation-free
+ * form the simulation calls millions of times. Negative entries count as zero.
+ */
+export function tauInto<A extends { [i: number]: number; length: number }>(out: A, theta: ArrayLike<number>, T: number): A {
   if (!(T > 0)) throw new RangeError(`temperature must be > 0, got ${T}`);
   const n = theta.length;
-  const logs = new Array<number>(n);
   let max = -Infinity;
   for (let i = 0; i < n; i++) {
-    logs[i] = theta[i] > 0 ? Math.log(theta[i]) / T : -Infinity;
-    if (logs[i] > max) max = logs[i];
+    const l = theta[i] > 0 ? Math.log(theta[i]) / T : -Infinity;
+    out[i] = l;
+    if (l > max) max = l;
   }
-  if (max === -Infinity) return new Array<number>(n).fill(0);
+  if (max === -Infinity) {
+    for (let i = 0; i < n; i++) out[i] = 0;
+    return out;
+  }
   let z = 0;
-  const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
-    out[i] = logs[i] === -Infinity ? 0 : Math.exp(logs[i] - max);
+    out[i] = out[i] === -Infinity ? 0 : Math.exp(out[i] - max);
     z += out[i];
   }
   for (let i = 0; i < n; i++) out[i] /= z;
