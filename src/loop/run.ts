@@ -318,9 +318,11 @@ function trainingTexts(db: Database.Database, runId: number, config: Readonly<Ru
   return (text) => stmt.get(runId, textHash(text), text) !== undefined;
 }
 
+/** Keeps generation 0 and the last `keep` checkpoints; reads only rows that still have one. */
 function pruneCheckpoints(db: Database.Database, runId: number, gen: number, keep: number): void {
-  for (const g of listGenerations(db, runId)) {
-    if (g.gen === 0 || g.gen > gen - keep || !g.checkpoint) continue;
+  const kept = db.prepare(`SELECT gen, checkpoint FROM generations WHERE run_id = ? AND checkpoint IS NOT NULL AND gen > 0 AND gen <= ?`).all(runId, gen - keep) as { gen: number; checkpoint: string }[];
+  for (const g of kept) {
+    // The folder goes first: a crash in between leaves a dangling path, never an orphan folder.
     rmSync(g.checkpoint, { recursive: true, force: true });
     clearCheckpoint(db, runId, g.gen);
   }
