@@ -7,19 +7,30 @@ import { normalizeRunConfig } from '../loop/config.js';
 import { loadCorpus } from '../corpus/index.js';
 import { openDatabase } from '../store/open.js';
 import { createRun } from '../loop/run.js';
+import { checkSweepId } from '../loop/sweep.js';
+import { ensureSweep } from '../store/runs.js';
 import { addRunOptions, configFromOptions } from './run-options.js';
 import { execute } from './execute.js';
 
 export function register(program: Command): void {
   addRunOptions(program.command('run').description('start a new closed-loop run; prints a line per generation and a final verdict'))
     .option('--json', 'print the final result as one JSON document on stdout')
+    .option('--sweep-id <id>', 'group the run under this sweep (one job of `sweep --emit-jobs`)')
     .action(async (opts: Record<string, unknown>) => {
       const config = normalizeRunConfig(configFromOptions(opts));
+      const sweepId = opts.sweepId === undefined ? null : checkSweepId(String(opts.sweepId));
       // A bad corpus is refused before the database file is created or touched.
       loadCorpus(config.corpus, { corporaDir: String(opts.corporaDir) });
       const db = openDatabase(String(opts.db), { create: true });
       try {
-        await execute(db, opts, (deps) => createRun(deps, config, { name: opts.name as string | undefined }).name);
+        await execute(db, opts, (deps) =>
+          // The sweep row and the run together: a refused run leaves no sweep behind. IMMEDIATE,
+          // as in createRun: it reads before it writes, and other processes may share the file.
+          db.transaction(() => {
+            if (sweepId) ensureSweep(db, sweepId, new Date(deps.now()).toISOString());
+            return createRun(deps, config, { name: opts.name as string | undefined, sweepId }).name;
+          }).immediate(),
+        );
       } finally {
         db.close();
       }

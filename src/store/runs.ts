@@ -4,7 +4,8 @@
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 
-export type RunStatus = 'running' | 'complete' | 'interrupted' | 'failed';
+/** `queued`: created by a sweep, not started yet (a worker's `resume` makes it `running`). */
+export type RunStatus = 'queued' | 'running' | 'complete' | 'interrupted' | 'failed';
 
 export interface RunRow {
   id: number;
@@ -131,4 +132,37 @@ export function deleteAfter(db: Database.Database, runId: number, gen: number): 
       db.prepare(`DELETE FROM ${t} WHERE run_id = ? AND gen > ?`).run(runId, gen);
     }
   })();
+}
+
+export interface SweepRow {
+  id: string;
+  created_at: string;
+  grid_json: string;
+}
+
+export function findSweep(db: Database.Database, id: string): SweepRow | undefined {
+  return db.prepare(`SELECT * FROM sweeps WHERE id = ?`).get(id) as SweepRow | undefined;
+}
+
+/** A sweep by id, or a UserError naming it. */
+export function getSweep(db: Database.Database, id: string): SweepRow {
+  const sweep = findSweep(db, id);
+  if (!sweep) throw new UserError(`no sweep '${id}' in this database`, 'E_NO_SWEEP');
+  return sweep;
+}
+
+export function insertSweep(db: Database.Database, sweep: { id: string; createdAt: string; grid: unknown }): void {
+  db.prepare(`INSERT INTO sweeps (id, created_at, grid_json) VALUES (?, ?, ?)`).run(sweep.id, sweep.createdAt, JSON.stringify(sweep.grid));
+}
+
+/**
+ * Makes sure a sweeps row exists (a run started with `run --sweep-id`, e.g. one job of
+ * `sweep --emit-jobs`, carries only the id; its grid lives with whoever emitted the jobs).
+ */
+export function ensureSweep(db: Database.Database, id: string, createdAt: string): void {
+  db.prepare(`INSERT OR IGNORE INTO sweeps (id, created_at, grid_json) VALUES (?, ?, '{}')`).run(id, createdAt);
+}
+
+export function listSweeps(db: Database.Database): SweepRow[] {
+  return db.prepare(`SELECT * FROM sweeps ORDER BY created_at, id`).all() as SweepRow[];
 }

@@ -1,0 +1,62 @@
+// `heatdeath compare <run…> | --sweep <id>`: one row per run (T, λ, policy, seed, final top
+// share, normalised entropy, V, TV to the seed, held-out perplexity, verdict, trajectory
+// sparkline); with several seeds per setting, a mean ± sd row after each setting's runs.
+// Without runs or --sweep: every run in the database. Reads only.
+
+import type { Command } from 'commander';
+import { openDatabase } from '../store/open.js';
+import { getRun, getSweep, listRuns } from '../store/runs.js';
+import { UserError } from '../errors.js';
+import { compareRuns, COMPARE_KEYS, type Comparison, type Stat } from '../report/compare.js';
+import { DEFAULT_DB, num, printJson, table } from './common.js';
+
+const short = (x: number) => String(Number(x.toPrecision(6)));
+const pm = (s: Stat) => (s.mean === null ? '–' : `${num(s.mean)}${s.sd === null ? '' : ` ± ${num(s.sd)}`}`);
+
+function render(c: Comparison): string {
+  const showGroups = c.groups.some((g) => g.n > 1);
+  const header = ['run', 'T', 'λ', 'policy', 'seed', 'gen', 'top share', 'H norm', 'V', 'TV seed', 'perplexity', 'verdict', `top share by gen`];
+  const rows: (string | number | null)[][] = [];
+  for (const g of c.groups) {
+    const members = c.runs.filter((r) => g.runs.includes(r.name));
+    for (const r of members) {
+      const others = Object.entries(r.verdicts).filter(([k]) => k !== c.coarse).map(([k, v]) => `${k}=${v}`);
+      rows.push([
+        r.name, short(r.temperature), short(r.fresh), r.policy, String(r.seed), `${Math.max(0, r.generation)}/${r.generations}`,
+        ...COMPARE_KEYS.map((k) => (r.final[k] === null ? '–' : String(num(r.final[k])))),
+        [r.verdict, ...others].join(' '), r.sparkline,
+      ]);
+    }
+    if (showGroups && g.n > 1) {
+      const v = Object.entries(g.verdicts).map(([k, n]) => (n === g.n ? k : `${n}/${g.n} ${k}`)).join(', ');
+      rows.push([`  mean ± sd (${g.n} seeds)`, short(g.temperature), short(g.fresh), g.policy, '', '', ...COMPARE_KEYS.map((k) => pm(g.stats[k])), v, '']);
+    }
+  }
+  const more = c.runs.some((r) => Object.keys(r.verdicts).length > 1);
+  return `final values and trajectory on coarse-graining '${c.coarse}'${more ? `; verdict on '${c.coarse}', then on the others` : ''}\n` + table(header, rows);
+}
+
+export function register(program: Command): void {
+  program
+    .command('compare')
+    .description('one row per run: settings, final metrics, verdict, trajectory sparkline; mean ± sd over seeds')
+    .argument('[runs...]', 'run names or ids (default: every run, or the runs of --sweep)')
+    .option('--sweep <id>', 'compare the runs of this sweep')
+    .option('--coarse <name>', 'coarse-graining the final metrics and trajectory are read on (default: first)')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--json', 'one JSON document on stdout: {coarse, runs, groups}')
+    .action((names: string[], opts: { sweep?: string; coarse?: string; db: string; json?: boolean }) => {
+      if (names.length && opts.sweep !== undefined) throw new UserError('give run names or --sweep, not both');
+      const db = openDatabase(opts.db, { readonly: true });
+      try {
+        if (opts.sweep !== undefined) getSweep(db, opts.sweep);
+        const runs = names.length ? names.map((n) => getRun(db, n)) : listRuns(db, opts.sweep);
+        if (!runs.length) throw new UserError(opts.sweep !== undefined ? `sweep '${opts.sweep}' has no runs` : `no runs in ${opts.db}`);
+        const c = compareRuns(db, runs, opts.coarse);
+        if (opts.json) printJson(c);
+        else console.log(render(c));
+      } finally {
+        db.close();
+      }
+    });
+}

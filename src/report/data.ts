@@ -1,0 +1,188 @@
+// Fills the report shapes (types.ts) from the database: a run's histograms, metrics, verdicts,
+// a few example documents and the mean-field prediction; a sweep's runs on one coarse-graining.
+// Reads only. The time the data was read is passed in (the library reads no clock).
+//
+// The theory overlay. Histogram `samples` at generation g ≥ 1 counts the N documents drawn at T
+// from the model of generation g−1, which was trained on a set whose composition the mean-field
+// calls θ_{g−1} (θ_0 = p₀, the seed histogram; the ODE/recursion of theory/ode.ts moves it on
+// with the run's T, λ, policy, ℓ = seed training documents and N). So the overlay for the samples
+// histogram is predicted[0] = p₀ and predicted[g] = τ_T(θ_{g−1}): the same object the bands show.
+
+import type Database from 'better-sqlite3';
+import { UserError } from '../errors.js';
+import { readHistograms, readMetrics } from '../store/documents.js';
+import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
+import { runView, type RunView } from '../loop/view.js';
+import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
+import { decodeTokens, type Origin } from '../store/documents.js';
+import { normalize, tau } from '../theory/core.js';
+import { meanFieldMap, predictTrajectory } from '../theory/ode.js';
+import type {
+  CoarseReport, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
+} from './types.js';
+
+/** Example documents shown per generation. */
+export const EXAMPLES_PER_GEN = 5;
+
+export function runSettings(view: RunView): RunSettings {
+  const c = view.config;
+  return {
+    model: c.model === 'transformer' ? `transformer/${c.size}` : `ngram/${c.order}`,
+    corpus: c.corpus,
+    temperature: c.temperature,
+    freshFraction: c.freshFraction,
+    policy: c.policy,
+    retrain: c.retrain,
+    seed: c.seed,
+    samples: c.samples,
+    generations: view.run.generations,
+    backend: view.run.backend ?? 'unknown',
+  };
+}
+
+export function verdictReport(v: VerdictSummary): VerdictReport {
+  return { verdict: v.verdict, reasons: v.reasons ? [v.reasons] : [], evidence: v.numbers };
+}
+
+type MetricTable = Map<string, Map<number, Record<string, number | null>>>;
+
+/** coarse ('' = run level) → gen → key → value, from one query. */
+function metricTable(db: Database.Database, runId: number): MetricTable {
+  const out: MetricTable = new Map();
+  for (const m of readMetrics(db, runId)) {
+    const byGen = out.get(m.coarse) ?? new Map<number, Record<string, number | null>>();
+    const row = byGen.get(m.gen) ?? {};
+    row[m.key] = m.value;
+    byGen.set(m.gen, row);
+    out.set(m.coarse, byGen);
+  }
+  return out;
+}
+
+function histogramMetrics(row: Record<string, number | null> | undefined): HistogramMetrics {
+  const n = (k: string) => (row?.[k] ?? NaN) as number;
+  return { entropy: n('entropy'), entropy_norm: n('entropy_norm'), V: n('V'), top_share: n('top_share'), tv_seed: n('tv_seed'), delta: row?.delta ?? null };
+}
+
+/** Histogram metrics of one coarse-graining for generations 0..last (index = gen). */
+export function coarseSeries(db: Database.Database, runId: number, coarse: string, table = metricTable(db, runId)): HistogramMetrics[] {
+  const last = lastGeneration(db, runId);
+  const byGen = table.get(coarse);
+  return Array.from({ length: last + 1 }, (_, g) => histogramMetrics(byGen?.get(g)));
+}
+
+/**
+ * The predicted samples histogram per generation 0..G (see the header), or null when the theory
+ * does not apply (`token` is a histogram of tokens, not one category per document).
+ */
+export function predictedSamples(view: RunView, p0: number[], seedSize: number, G: number, coarse: string): number[][] | null {
+  if (coarse === 'token' || !p0.some((x) => x > 0) || seedSize <= 0) return null;
+  const c = view.config;
+  const f = { temperature: c.temperature, freshFraction: c.freshFraction, anchor: normalize(p0) };
+  let theta: number[][];
+  if (G < 1) theta = [normalize(p0)];
+  else if (c.policy === 'augment') {
+    // augment trains on the fixed seed set plus the N newest documents: θ_g = (ℓ p₀ + N F(θ_{g−1})) / (ℓ + N).
+    theta = [normalize(p0)];
+    for (let g = 1; g <= G; g++) {
+      const next = meanFieldMap(theta[g - 1], f);
+      theta.push(next.map((x, i) => (seedSize * f.anchor[i] + c.samples * x) / (seedSize + c.samples)));
+    }
+  } else {
+    theta = predictTrajectory({ theta0: p0, temperature: c.temperature, fresh: c.freshFraction, policy: c.policy, initialSize: seedSize, perStep: c.samples, generations: G });
+  }
+  return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], c.temperature)));
+}
+
+function examples(db: Database.Database, view: RunView, last: number, coarse: string | null): GenerationExamples[] {
+  const cg = coarse ? view.coarse.find((c) => c.name === coarse) ?? null : null;
+  // The first documents of each generation by id: seed documents at 0, then model samples and
+  // (with λ > 0) the first fresh one, so the page shows what was added.
+  const stmt = db.prepare(
+    `SELECT text, tokens, origin FROM documents WHERE run_id = ? AND gen = ? AND origin = ? ORDER BY id LIMIT ?`,
+  );
+  const out: GenerationExamples[] = [];
+  for (let g = 0; g <= last; g++) {
+    const rows = (g === 0
+      ? stmt.all(view.run.id, 0, 'seed', EXAMPLES_PER_GEN)
+      : [...stmt.all(view.run.id, g, 'synthetic', EXAMPLES_PER_GEN - (view.config.freshFraction > 0 ? 1 : 0)), ...stmt.all(view.run.id, g, 'fresh', 1)]) as {
+      text: string; tokens: Buffer; origin: Origin;
+    }[];
+    out.push({
+      gen: g,
+      docs: rows.map((r) => {
+        const k = cg ? cg.categoryOf({ text: r.text, tokens: decodeTokens(r.tokens) }) : null;
+        return { text: r.text, category: cg && k !== null ? cg.categories[k] : null, origin: r.origin };
+      }),
+    });
+  }
+  return out;
+}
+
+/** Everything the run report shows, read from the database. */
+export function buildRunReport(db: Database.Database, run: RunRow, createdAt: string | null): RunReportData {
+  const view = runView(db, run);
+  const last = lastGeneration(db, run.id);
+  const table = metricTable(db, run.id);
+  const verdicts = last >= 0 ? runVerdicts(db, run.id, view) : [];
+  const seedSize = (db.prepare(`SELECT count(*) FROM documents WHERE run_id = ? AND gen = 0 AND in_train = 1`).pluck().get(run.id) as number) ?? 0;
+  const coarse: CoarseReport[] = view.coarse.map((cg) => {
+    const hist = readHistograms(db, run.id, cg.name, 'samples', cg.categories.length);
+    const series = coarseSeries(db, run.id, cg.name, table);
+    const generations = series.map((metrics, gen) => ({ gen, counts: hist[gen] ?? new Array<number>(cg.categories.length).fill(0), metrics }));
+    const v = verdicts.find((x) => x.coarse === cg.name);
+    return {
+      coarse: cg.name,
+      categories: [...cg.categories],
+      generations,
+      predicted: last >= 0 ? predictedSamples(view, generations[0].counts, seedSize, last, cg.name) : null,
+      verdict: v ? verdictReport(v) : { verdict: 'undetermined', reasons: ['no generation committed yet'], evidence: {} },
+    };
+  });
+  const runLevel = table.get('');
+  const runMetrics: RunGenerationMetrics[] = Array.from({ length: last + 1 }, (_, gen) => {
+    const r = runLevel?.get(gen) ?? {};
+    const v = (k: string) => r[k] ?? null;
+    return { gen, perplexity: v('perplexity'), train_loss: v('train_loss'), distinct_2: v('distinct_2'), copy_rate: v('copy_rate'), mean_length: v('mean_length') };
+  });
+  const examplesCoarse = view.coarse.find((c) => c.name === 'first')?.name ?? view.coarse.find((c) => c.name !== 'token')?.name ?? null;
+  return { name: run.name, settings: runSettings(view), createdAt, coarse, runMetrics, examplesCoarse, examples: examples(db, view, last, examplesCoarse) };
+}
+
+/** The coarse-graining a sweep (or a comparison) is read on: the one asked for, else `first` when every run tracks it. */
+export function commonCoarse(views: readonly RunView[], wanted?: string): string {
+  const tracked = (v: RunView): string[] => v.coarse.map((c) => c.name);
+  if (wanted !== undefined) {
+    const missing = views.find((v) => !tracked(v).includes(wanted));
+    if (missing) throw new UserError(`run '${missing.run.name}' does not track coarse-graining '${wanted}' (it tracks ${tracked(missing).join(', ')})`);
+    return wanted;
+  }
+  const shared = (views.length ? tracked(views[0]) : ['first']).filter((c) => views.every((v) => tracked(v).includes(c)));
+  if (!shared.length) throw new UserError('these runs share no coarse-graining; pass --coarse');
+  return shared.includes('first') ? 'first' : shared[0];
+}
+
+/** One run as a sweep sees it: series, final values and verdict on one coarse-graining. */
+export function sweepRun(db: Database.Database, view: RunView, coarse: string): SweepRun {
+  const table = metricTable(db, view.run.id);
+  const series = coarseSeries(db, view.run.id, coarse, table);
+  const last = series.length - 1;
+  const verdict = last >= 0 ? runVerdicts(db, view.run.id, { coarse: view.coarse.filter((c) => c.name === coarse) })[0] : null;
+  return {
+    name: view.run.name,
+    settings: runSettings(view),
+    series,
+    final: series[last] ?? histogramMetrics(undefined),
+    finalPerplexity: (last >= 0 ? table.get('')?.get(last)?.perplexity : null) ?? null,
+    verdict: verdict ? verdictReport(verdict) : { verdict: 'undetermined', reasons: ['no generation committed yet'], evidence: {} },
+  };
+}
+
+/** Every run of a sweep on one coarse-graining (default: `first` when all runs track it). */
+export function buildSweepReport(db: Database.Database, sweepId: string, opts: { coarse?: string; createdAt: string | null }): SweepReportData {
+  getSweep(db, sweepId);
+  const views = listRuns(db, sweepId).map((r) => runView(db, r));
+  if (!views.length) throw new UserError(`sweep '${sweepId}' has no runs in this database`);
+  const coarse = commonCoarse(views, opts.coarse);
+  return { id: sweepId, coarse, createdAt: opts.createdAt, runs: views.map((v) => sweepRun(db, v, coarse)) };
+}
