@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import type { TrainingSet } from '../model/types.js';
 import type { Policy } from './config.js';
-import { documentIds, tokenReader } from '../store/documents.js';
+import { documentIds, textHash, tokenReader } from '../store/documents.js';
 
 /** SQL condition selecting the documents the model of generation `gen` trains on. */
 export function trainingWhere(policy: Policy, gen: number): { where: string; params: number[] } {
@@ -15,9 +15,9 @@ export function trainingWhere(policy: Policy, gen: number): { where: string; par
     case 'accumulate':
       return { where: `in_train = 1 AND gen <= ?`, params: [gen] };
     case 'replace':
-      return { where: `gen = ?`, params: [gen] };
+      return { where: `gen = ? AND in_train = 1`, params: [gen] };
     case 'augment':
-      return { where: `${seedTrain} OR gen = ?`, params: [gen] };
+      return { where: `${seedTrain} OR (gen = ? AND in_train = 1)`, params: [gen] };
   }
 }
 
@@ -50,6 +50,27 @@ export class IdList {
 export function loadTrainingIds(db: Database.Database, runId: number, policy: Policy, gen: number): IdList {
   const { where, params } = trainingWhere(policy, gen);
   return new IdList(documentIds(db, runId, where, params));
+}
+
+/**
+ * Whether a text is in the training set the model of generation `gen` was trained on: a look-up
+ * on the text-hash index, bounded to the id ranges of the generations that set spans (ids of one
+ * generation are consecutive for a run: it commits in one transaction). A `gen <= g` condition
+ * instead made SQLite pick the generation index and scan every stored document per sample,
+ * so the copy check grew with the run.
+ */
+export function trainingTextLookup(db: Database.Database, runId: number, policy: Policy, gen: number): (text: string) => boolean {
+  const range = (g: number) => db.prepare(`SELECT min(id) AS lo, max(id) AS hi FROM documents WHERE run_id = ? AND gen = ?`).get(runId, g) as { lo: number | null; hi: number | null };
+  const all = { lo: 0, hi: Number.MAX_SAFE_INTEGER };
+  const ranges = gen === 0 ? [range(0)] : policy === 'accumulate' ? [all] : policy === 'replace' ? [range(gen)] : [range(0), range(gen)];
+  const stmt = db
+    .prepare(`SELECT 1 FROM documents INDEXED BY documents_by_hash WHERE run_id = ? AND text_hash = ? AND id BETWEEN ? AND ? AND text = ? AND in_train = 1 LIMIT 1`)
+    .pluck();
+  const live = ranges.filter((r): r is { lo: number; hi: number } => r.lo !== null && r.hi !== null);
+  return (text) => {
+    const h = textHash(text);
+    return live.some((r) => stmt.get(runId, h, r.lo, r.hi, text) !== undefined);
+  };
 }
 
 /** Counts the rows read, so tests can check that per-generation work does not grow. */

@@ -12,13 +12,13 @@ import { UserError } from '../errors.js';
 import { rngFor } from '../rng.js';
 import { normalizeRunConfig, resumeKey, type RunConfig } from './config.js';
 import { createRunState, restoreRunState, type RunState } from './state.js';
-import { IdList, loadTrainingIds, sqliteTrainingSet, type ReadCounter } from './dataset.js';
+import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
 import {
   addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, textMetrics, toDocument, validationLoss,
   type GenerationHooks,
 } from './generation.js';
-import { insertDocuments, insertHistogram, insertMetrics, readHistograms, textHash } from '../store/documents.js';
+import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
 import {
   clearCheckpoint, deleteAfter, getRun, insertGeneration, insertRun, lastGeneration, listGenerations, updateRun, findRun, type RunRow,
 } from '../store/runs.js';
@@ -48,6 +48,13 @@ export class StopRequested extends Error {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * Lets the event loop turn, so a stop request (the CLI's signal handler) is seen. The n-gram
+ * model computes synchronously and its checkpoints are written synchronously: without a turn
+ * between phases a SIGINT is only delivered once the whole run has finished.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A readable default run name, unique in the database. */
 export function defaultRunName(db: Database.Database, c: Readonly<RunConfig>): string {
   const corpus = c.corpus.replace(/^.*[\\/]/, '').replace(/\.(txt|jsonl)$/, '');
@@ -70,7 +77,9 @@ export function createRun(deps: LoopDeps, input: Partial<RunConfig>, options: { 
   modelFactory(config.model); // unknown model → UserError before anything is written
   const name = checkRunName(options.name ?? defaultRunName(deps.db, config));
   if (findRun(deps.db, name)) throw new UserError(`a run named '${name}' already exists in this database`);
-  // Build the state before writing, so a bad corpus leaves the database as it was.
+  // Build the state before writing, so a bad corpus leaves the database as it was. IMMEDIATE:
+  // the transaction reads (is the name free?) before it writes, and a deferred one fails at once
+  // with SQLITE_BUSY when another process (a second run, a sweep worker) wrote in between.
   return deps.db.transaction(() => {
     const runId = insertRun(deps.db, {
       name, createdAt: iso(deps.now()), config, seed: config.seed, backend: deps.backend, corpusHash: '',
@@ -79,7 +88,7 @@ export function createRun(deps: LoopDeps, input: Partial<RunConfig>, options: { 
     const state = createRunState(deps.db, runId, config, deps.corporaDir);
     deps.db.prepare(`UPDATE runs SET corpus_hash = ? WHERE id = ?`).run(state.corpusHash, runId);
     return getRun(deps.db, runId);
-  })();
+  }).immediate();
 }
 
 function modelSpec(config: Readonly<RunConfig>, state: RunState, gen: number): ModelSpec {
@@ -146,6 +155,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       model = await factory.load(row.checkpoint);
       trainHist = new Map(state.coarse.map((cg) => [cg.name, readHistograms(db, run.id, cg.name, 'train', cg.categories.length)[last]]));
       trainIds = loadTrainingIds(db, run.id, config.policy, last);
+      pruneCheckpoints(db, run.id, last, config.keepCheckpoints, 1);
     } else {
       trainHist = seedHist;
       trainIds = new IdList();
@@ -154,9 +164,11 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
     for (; gen <= G; gen++) {
       const started = deps.now();
       const h = hooks(gen);
+      await yieldToEventLoop();
       h.checkStop();
       const timings: Record<string, number> = {};
-      const mark = (phase: string, t0: number) => (timings[phase] = (deps.now() - t0) / 1000);
+      // A phase may run twice in a generation (metrics: text metrics, then evaluation): add up.
+      const mark = (phase: string, t0: number) => (timings[phase] = (timings[phase] ?? 0) + (deps.now() - t0) / 1000);
       let rows: { docs: ReturnType<typeof toDocument>[]; samples: Map<string, number[]>; text: Record<string, number> | null };
 
       // 1. New documents: gen 0 = the seed corpus; gen ≥ 1 = N model samples (+ fresh ones).
@@ -172,7 +184,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         mark('sample', t0);
         t0 = deps.now();
         h.phase('metrics');
-        const trainedOn = trainingTexts(db, run.id, config, gen - 1);
+        const trainedOn = trainingTextLookup(db, run.id, config.policy, gen - 1);
         const text = textMetrics(synthetic, trainedOn);
         const docs = [
           ...synthetic.map((d, i) => toDocument(state, gen, 'synthetic', { ...d, label: null }, i < nTrainSynthetic)),
@@ -186,6 +198,8 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
 
       // 2. Retrain on the policy's training set: committed documents by id plus this
       //    generation's new ones, which are written only in the generation's transaction.
+      await yieldToEventLoop();
+      h.checkStop();
       t0 = deps.now();
       h.phase('train');
       const pending = rows.docs.filter((d) => d.inTrain).map((d) => d.tokens as number[]);
@@ -229,7 +243,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           }
         }
         const metrics = metricRows(gen, state, rows.samples, seedHist, { delta, text: rows.text, valLoss, trainLoss, nTrain: data.size });
-        mark('metrics', t0 + 0);
+        mark('metrics', t0);
 
         // 4. Checkpoint first, then one transaction with everything of this generation.
         t0 = deps.now();
@@ -250,7 +264,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           });
         })();
       }
-      pruneCheckpoints(db, run.id, gen, config.keepCheckpoints);
+      pruneCheckpoints(db, run.id, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
 
       // 5. Report, and stop early when the chosen verdict has held long enough.
       const verdicts = runVerdicts(db, run.id, state, config);
@@ -307,20 +321,15 @@ function epochsToSteps(epochs: number, tokens: number, c: { batchSize?: number; 
   return Math.max(1, Math.ceil((epochs * tokens) / perStep));
 }
 
-/** Whether a text is in the training set that generation `gen`'s model was trained on (index look-up). */
-function trainingTexts(db: Database.Database, runId: number, config: Readonly<RunConfig>, gen: number): (text: string) => boolean {
-  const where =
-    gen === 0 ? 'gen = 0 AND in_train = 1'
-      : config.policy === 'accumulate' ? `in_train = 1 AND gen <= ${gen}`
-        : config.policy === 'replace' ? `in_train = 1 AND gen = ${gen}`
-          : `in_train = 1 AND (gen = 0 OR gen = ${gen})`;
-  const stmt = db.prepare(`SELECT 1 FROM documents WHERE run_id = ? AND text_hash = ? AND text = ? AND ${where} LIMIT 1`).pluck();
-  return (text) => stmt.get(runId, textHash(text), text) !== undefined;
-}
-
-/** Keeps generation 0 and the last `keep` checkpoints; reads only rows that still have one. */
-function pruneCheckpoints(db: Database.Database, runId: number, gen: number, keep: number): void {
-  const kept = db.prepare(`SELECT gen, checkpoint FROM generations WHERE run_id = ? AND checkpoint IS NOT NULL AND gen > 0 AND gen <= ?`).all(runId, gen - keep) as { gen: number; checkpoint: string }[];
+/**
+ * Keeps generation 0 and the last `keep` checkpoints. Removes those of generations from..upTo−keep
+ * that still have one: the loop passes only the generation that just fell out of the window (a
+ * read that does not grow with the run); a resume passes from = 1 once, to catch up after a crash.
+ */
+function pruneCheckpoints(db: Database.Database, runId: number, upTo: number, keep: number, from: number): void {
+  const kept = db
+    .prepare(`SELECT gen, checkpoint FROM generations WHERE run_id = ? AND gen BETWEEN ? AND ? AND checkpoint IS NOT NULL`)
+    .all(runId, Math.max(1, from), upTo - keep) as { gen: number; checkpoint: string }[];
   for (const g of kept) {
     // The folder goes first: a crash in between leaves a dangling path, never an orphan folder.
     rmSync(g.checkpoint, { recursive: true, force: true });

@@ -117,16 +117,21 @@ export function checkSchema(db: Database.Database, file: string): { version: num
   return { version, empty };
 }
 
-/** Brings a checked database to SCHEMA_VERSION; each step in its own transaction. */
+/**
+ * Brings a checked database to SCHEMA_VERSION; each step in its own transaction. The version is
+ * read inside an IMMEDIATE transaction: two processes opening a new file at once (two runs, sweep
+ * workers) would otherwise both see version 0 and the second would fail on CREATE TABLE.
+ */
 export function migrate(db: Database.Database): void {
-  let version = db.pragma('user_version', { simple: true }) as number;
-  while (version < SCHEMA_VERSION) {
-    const sql = migrations[version];
-    db.transaction(() => {
-      db.exec(sql);
-      if (version === 0) db.pragma(`application_id = ${APPLICATION_ID}`);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-    version++;
+  const step = db.transaction((): boolean => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version >= SCHEMA_VERSION) return false;
+    db.exec(migrations[version]);
+    if (version === 0) db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma(`user_version = ${version + 1}`);
+    return true;
+  });
+  while ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+    if (!step.immediate()) break; // another process finished the migration meanwhile
   }
 }
