@@ -101,6 +101,27 @@ export function shuffle<T>(rng: Rng, xs: T[]): T[] {
   return xs;
 }
 
+/**
+ * A uniformly random permutation of 0 … n−1, drawn one element at a time (Fisher–Yates run
+ * forwards, with the swapped-out positions kept in a sparse map). Drawing k elements costs
+ * O(k) time and memory, whatever n: a training pass that uses a few thousand documents of a
+ * million-document set does not pay for shuffling all of them.
+ */
+export function permutation(rng: Rng, n: number): () => number {
+  const moved = new Map<number, number>();
+  let i = 0;
+  return () => {
+    if (i >= n) throw new RangeError(`permutation of ${n} exhausted`);
+    const j = i + rng.int(n - i);
+    const at = (k: number) => moved.get(k) ?? k;
+    const out = at(j);
+    if (j !== i) moved.set(j, at(i));
+    moved.delete(i);
+    i++;
+    return out;
+  };
+}
+
 /** A stable 32-bit FNV-1a hash of a string (splits, hashed columns). */
 export function fnv1a(str: string): number {
   let h = 0x811c9dc5;

@@ -6,11 +6,9 @@ import type { Command } from 'commander';
 import { normalizeRunConfig } from '../loop/config.js';
 import { loadCorpus } from '../corpus/index.js';
 import { openDatabase } from '../store/open.js';
-import { createRun } from '../loop/run.js';
-import { checkSweepId } from '../loop/sweep.js';
+import { checkSweepId } from '../loop/config.js';
 import { ensureSweep } from '../store/runs.js';
 import { addRunOptions, configFromOptions } from './run-options.js';
-import { execute } from './execute.js';
 
 export function register(program: Command): void {
   addRunOptions(program.command('run').description('start a new closed-loop run; prints a line per generation and a final verdict'))
@@ -21,6 +19,8 @@ export function register(program: Command): void {
       const sweepId = opts.sweepId === undefined ? null : checkSweepId(String(opts.sweepId));
       // A bad corpus is refused before the database file is created or touched.
       loadCorpus(config.corpus, { corporaDir: String(opts.corporaDir) });
+      // Loaded only now: tfjs takes a second to load, and bad input should not wait for it.
+      const [{ execute }, { createRun }] = await Promise.all([import('./execute.js'), import('../loop/run.js')]);
       const db = openDatabase(String(opts.db), { create: true });
       try {
         await execute(db, opts, (deps) =>

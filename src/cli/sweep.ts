@@ -15,8 +15,9 @@ import { defaultRunConfig, type RunConfig } from '../loop/config.js';
 import { loadCorpus } from '../corpus/index.js';
 import { openDatabase } from '../store/open.js';
 import { getSweep } from '../store/runs.js';
+import { checkSweepId } from '../loop/config.js';
 import {
-  checkSweepId, createSweep, expandGrid, planSweep, runPool, seedAxis, splitList, sweepProgress,
+  createSweep, expandGrid, planSweep, runPool, seedAxis, splitList, sweepProgress,
   type GridPoint, type SweepAxes, type SweepGrid, type WorkerOutcome,
 } from '../loop/sweep.js';
 import { addRunOptions, runOptionTable } from './run-options.js';

@@ -137,8 +137,18 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   return Object.freeze({ ...c, coarse: Object.freeze([...c.coarse]) as string[] });
 }
 
-/** The settings that must not change when a run is resumed (everything but the target G). */
-export function resumeKey(c: Readonly<RunConfig>): string {
-  const { generations: _g, stopWhen: _s, patience: _p, ...rest } = c;
-  return JSON.stringify(rest);
+/** A run name: safe in a file path (checkpoints live in models/<run>/) and not a bare id. */
+export function checkRunName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name) || /^\d+$/.test(name)) {
+    throw new UserError(`run name '${name}' must be letters, digits, '.', '_' or '-' (not only digits), at most 100 characters`);
+  }
+  return name;
+}
+
+/** A sweep id: the same rule, shorter (run names are built from it). */
+export function checkSweepId(id: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/.test(id) || /^\d+$/.test(id)) {
+    throw new UserError(`sweep id '${id}' must be letters, digits, '.', '_' or '-' (not only digits), at most 60 characters`);
+  }
+  return id;
 }

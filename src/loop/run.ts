@@ -10,7 +10,7 @@ import type { LanguageModel, ModelSpec, TrainingSet } from '../model/types.js';
 import { modelFactory } from '../model/index.js';
 import { UserError } from '../errors.js';
 import { rngFor } from '../rng.js';
-import { normalizeRunConfig, resumeKey, type RunConfig } from './config.js';
+import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
 import { createRunState, restoreRunState, type RunState } from './state.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
@@ -64,12 +64,6 @@ export function defaultRunName(db: Database.Database, c: Readonly<RunConfig>): s
   return name;
 }
 
-export function checkRunName(name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name) || /^\d+$/.test(name)) {
-    throw new UserError(`run name '${name}' must be letters, digits, '.', '_' or '-' (not only digits), at most 100 characters`);
-  }
-  return name;
-}
 
 /** Creates a run (row + stored state). Nothing is written when the config or corpus is bad. */
 export function createRun(deps: LoopDeps, input: Partial<RunConfig>, options: { name?: string; sweepId?: string | null } = {}): RunRow {
@@ -108,7 +102,6 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   const { db } = deps;
   let run = getRun(db, runName);
   const config = normalizeRunConfig(JSON.parse(run.config_json) as Partial<RunConfig>);
-  if (resumeKey(config) !== resumeKey(normalizeRunConfig(JSON.parse(run.config_json)))) throw new Error('config round trip');
   const G = opts.generations ?? run.generations;
   const last = lastGeneration(db, run.id);
   if (G < 1) throw new UserError(`--generations must be ≥ 1`);

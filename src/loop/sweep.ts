@@ -6,8 +6,8 @@
 
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import { normalizeRunConfig, type RunConfig } from './config.js';
-import { checkRunName, createRun, type LoopDeps } from './run.js';
+import { checkRunName, checkSweepId, normalizeRunConfig, type RunConfig } from './config.js';
+import { createRun, type LoopDeps } from './run.js';
 import { liveStatus } from './view.js';
 import { findRun, findSweep, insertSweep, lastGeneration, listRuns, updateRun, type RunRow } from '../store/runs.js';
 
@@ -36,12 +36,6 @@ const TAGS: Partial<Record<keyof RunConfig, string>> = {
   epochs: 'e', initialSteps: 'i', maxLength: 'L', keepCheckpoints: 'k', valFraction: 'v', patience: 'p',
 };
 
-export function checkSweepId(id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/.test(id) || /^\d+$/.test(id)) {
-    throw new UserError(`sweep id '${id}' must be letters, digits, '.', '_' or '-' (not only digits), at most 60 characters`);
-  }
-  return id;
-}
 
 /**
  * The seed axis: `--seeds k` gives k seeds counting up from each `--seed` value (from 1 when

@@ -10,7 +10,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
-import { shuffle, type Rng } from '../rng.js';
+import { permutation, type Rng } from '../rng.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { LazyAdam, PositionStream, batchLossAndGrad, rowIndex, type RowIndex } from './ngram-train.js';
 import type {
@@ -136,21 +136,24 @@ export class NgramModel implements LanguageModel {
     if (steps > 0 && data.size < 1) throw new UserError('ngram: the training set is empty', 'E_NO_DATA');
     const { batchSize, learningRate, order } = this.config;
     const V = this.vocabSize;
-    // Documents come in epochs, each a fresh shuffle of the whole set: over a pass every
+    // Documents come in epochs, each a fresh random order of the whole set: over a pass every
     // document counts once, so the model fits the training set itself rather than a draw with
-    // replacement from it (that draw alone put the first-token row ~0.02 TV off).
-    let perm: number[] = [];
-    let e = 0;
+    // replacement from it (that draw alone put the first-token row ~0.02 TV off). The order is
+    // drawn lazily, so a call costs what its steps read, not the size of the set (flat cost per
+    // generation of a long `accumulate` run).
+    let pass = permutation(rng, 0);
+    let left = 0;
     let queue: readonly (readonly number[])[] = [];
     let q = 0;
     const nextDoc = () => {
       if (q >= queue.length) {
-        if (e >= perm.length) {
-          perm = shuffle(rng, Array.from({ length: data.size }, (_, i) => i));
-          e = 0;
+        if (left === 0) {
+          pass = permutation(rng, data.size);
+          left = data.size;
         }
-        queue = data.docs(perm.slice(e, e + DRAW_CHUNK));
-        e += DRAW_CHUNK;
+        const chunk = Array.from({ length: Math.min(DRAW_CHUNK, left) }, () => pass());
+        left -= chunk.length;
+        queue = data.docs(chunk);
         q = 0;
       }
       return queue[q++];
