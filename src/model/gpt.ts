@@ -1,0 +1,194 @@
+// The GPT decoder's weights and its batched forward pass: token + position embedding, pre-LayerNorm
+// blocks (causal multi-head attention, GELU MLP 4×), final LayerNorm, a linear head to the
+// vocabulary. Linear layers have no bias (as nanoGPT's bias=False). Weights are initialised from
+// the seeded RNG in plain JS, one stream per tensor, so a seed gives the same weights on every
+// backend. Used by transformer.ts (training, logProbs) and sampler.ts (long-document fallback).
+
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../errors.js';
+import { rngFor } from '../rng.js';
+import { attention } from './attention.js';
+import { crossEntropy, embed, gelu, layerNorm, linear } from './layers.js';
+import type { PackedRows } from './packing.js';
+
+export interface GptShape {
+  vocabSize: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  context: number;
+}
+
+export interface Block {
+  ln1g: tf.Variable<tf.Rank.R1>;
+  ln1b: tf.Variable<tf.Rank.R1>;
+  wqkv: tf.Variable<tf.Rank.R2>;
+  wo: tf.Variable<tf.Rank.R2>;
+  ln2g: tf.Variable<tf.Rank.R1>;
+  ln2b: tf.Variable<tf.Rank.R1>;
+  w1: tf.Variable<tf.Rank.R2>;
+  w2: tf.Variable<tf.Rank.R2>;
+}
+
+export interface GptParams {
+  wte: tf.Variable<tf.Rank.R2>;
+  wpe: tf.Variable<tf.Rank.R2>;
+  blocks: Block[];
+  lnfg: tf.Variable<tf.Rank.R1>;
+  lnfb: tf.Variable<tf.Rank.R1>;
+  head: tf.Variable<tf.Rank.R2>;
+}
+
+/** Every weight with its checkpoint name, in a fixed order. */
+export function namedParams(p: GptParams): [string, tf.Variable][] {
+  const out: [string, tf.Variable][] = [['wte', p.wte], ['wpe', p.wpe]];
+  p.blocks.forEach((b, i) => {
+    for (const [k, v] of Object.entries(b)) out.push([`h${i}.${k}`, v as tf.Variable]);
+  });
+  out.push(['lnf.g', p.lnfg], ['lnf.b', p.lnfb], ['head', p.head]);
+  return out;
+}
+
+/** The shape and initial standard deviation (0 = ones for gains, zeros for biases) of each weight. */
+function paramSpecs(s: GptShape): [string, number[], 'normal' | 'ones' | 'zeros', number][] {
+  const d = s.dModel;
+  // GPT-2: N(0, 0.02), with the projections into the residual stream scaled by 1/√(2·layers).
+  const std = 0.02;
+  const resid = std / Math.sqrt(2 * s.nLayers);
+  const specs: [string, number[], 'normal' | 'ones' | 'zeros', number][] = [
+    ['wte', [s.vocabSize, d], 'normal', std],
+    ['wpe', [s.context, d], 'normal', std],
+  ];
+  for (let i = 0; i < s.nLayers; i++) {
+    specs.push(
+      [`h${i}.ln1g`, [d], 'ones', 0],
+      [`h${i}.ln1b`, [d], 'zeros', 0],
+      [`h${i}.wqkv`, [d, 3 * d], 'normal', std],
+      [`h${i}.wo`, [d, d], 'normal', resid],
+      [`h${i}.ln2g`, [d], 'ones', 0],
+      [`h${i}.ln2b`, [d], 'zeros', 0],
+      [`h${i}.w1`, [d, 4 * d], 'normal', std],
+      [`h${i}.w2`, [4 * d, d], 'normal', resid],
+    );
+  }
+  specs.push(['lnf.g', [d], 'ones', 0], ['lnf.b', [d], 'zeros', 0], ['head', [d, s.vocabSize], 'normal', std]);
+  return specs;
+}
+
+/** Builds the parameter structure from a name → tensor lookup (fresh init or checkpoint). */
+function assemble(s: GptShape, get: (name: string, shape: number[]) => tf.Variable): GptParams {
+  const d = s.dModel;
+  const blocks: Block[] = [];
+  for (let i = 0; i < s.nLayers; i++) {
+    blocks.push({
+      ln1g: get(`h${i}.ln1g`, [d]) as tf.Variable<tf.Rank.R1>,
+      ln1b: get(`h${i}.ln1b`, [d]) as tf.Variable<tf.Rank.R1>,
+      wqkv: get(`h${i}.wqkv`, [d, 3 * d]) as tf.Variable<tf.Rank.R2>,
+      wo: get(`h${i}.wo`, [d, d]) as tf.Variable<tf.Rank.R2>,
+      ln2g: get(`h${i}.ln2g`, [d]) as tf.Variable<tf.Rank.R1>,
+      ln2b: get(`h${i}.ln2b`, [d]) as tf.Variable<tf.Rank.R1>,
+      w1: get(`h${i}.w1`, [d, 4 * d]) as tf.Variable<tf.Rank.R2>,
+      w2: get(`h${i}.w2`, [4 * d, d]) as tf.Variable<tf.Rank.R2>,
+    });
+  }
+  return {
+    wte: get('wte', [s.vocabSize, d]) as tf.Variable<tf.Rank.R2>,
+    wpe: get('wpe', [s.context, d]) as tf.Variable<tf.Rank.R2>,
+    blocks,
+    lnfg: get('lnf.g', [d]) as tf.Variable<tf.Rank.R1>,
+    lnfb: get('lnf.b', [d]) as tf.Variable<tf.Rank.R1>,
+    head: get('head', [d, s.vocabSize]) as tf.Variable<tf.Rank.R2>,
+  };
+}
+
+/** Fresh weights from the seed: identical on every backend because they are drawn in JS. */
+export function initParams(s: GptShape, seed: number): GptParams {
+  const values = new Map<string, Float32Array>();
+  for (const [name, shape, kind, std] of paramSpecs(s)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const v = new Float32Array(size);
+    if (kind === 'ones') v.fill(1);
+    if (kind === 'normal') {
+      const rng = rngFor(seed, 'transformer-init', name);
+      for (let i = 0; i < size; i++) v[i] = std * rng.normal();
+    }
+    values.set(name, v);
+  }
+  return assemble(s, (name, shape) => {
+    const t = tf.tensor(values.get(name)!, shape, 'float32');
+    const v = tf.variable(t, true);
+    t.dispose(); // the variable holds its own reference to the data
+    return v;
+  });
+}
+
+/** Weights from checkpoint tensors (which this function disposes); a missing or misshapen tensor is a UserError. */
+export function paramsFromTensors(s: GptShape, tensors: tf.NamedTensorMap): GptParams {
+  const made: tf.Variable[] = [];
+  try {
+    return assemble(s, (name, shape) => {
+      const t = tensors[name];
+      if (!t || t.shape.join(',') !== shape.join(',')) {
+        throw new UserError(`checkpoint tensor ${name} is missing or is not [${shape.join(', ')}]`, 'E_CHECKPOINT');
+      }
+      made.push(tf.variable(t, true));
+      return made[made.length - 1];
+    });
+  } catch (e) {
+    tf.dispose(made);
+    throw e;
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+}
+
+export function paramCount(p: GptParams): number {
+  return namedParams(p).reduce((a, [, v]) => a + v.size, 0);
+}
+
+/** One-hot rows [n, V + context] of (token, position) pairs, and optionally the transpose. */
+function embeddingOneHot(batch: PackedRows, s: GptShape, transposed: boolean): { oh: tf.Tensor2D; ohT: tf.Tensor2D | null } {
+  const n = batch.inputs.length;
+  const w = s.vocabSize + s.context;
+  const oh = new Float32Array(n * w);
+  const ohT = transposed ? new Float32Array(n * w) : null;
+  for (let i = 0; i < n; i++) {
+    const t = batch.inputs[i];
+    const p = s.vocabSize + batch.positions[i];
+    oh[i * w + t] = 1;
+    oh[i * w + p] = 1;
+    if (ohT) {
+      ohT[t * n + i] = 1;
+      ohT[p * n + i] = 1;
+    }
+  }
+  return { oh: tf.tensor2d(oh, [n, w]), ohT: ohT ? tf.tensor2d(ohT, [w, n]) : null };
+}
+
+/** Logits [rows × context, V] for a packed batch. Call inside tf.tidy (or variableGrads). */
+export function forward(p: GptParams, s: GptShape, batch: PackedRows, training: boolean): tf.Tensor2D {
+  const table = tf.concat([p.wte, p.wpe], 0) as tf.Tensor2D;
+  const { oh, ohT } = embeddingOneHot(batch, s, training);
+  let x: tf.Tensor2D = ohT ? embed(oh, ohT, table) : tf.matMul(oh, table);
+  const shape = { d: s.dModel, heads: s.nHeads };
+  for (const b of p.blocks) {
+    const a = attention(linear(layerNorm(x, b.ln1g, b.ln1b), b.wqkv), batch.segStart, shape);
+    x = tf.add(x, linear(a, b.wo)) as tf.Tensor2D;
+    x = tf.add(x, linear(gelu(linear(layerNorm(x, b.ln2g, b.ln2b), b.w1)), b.w2)) as tf.Tensor2D;
+  }
+  return linear(layerNorm(x, p.lnfg, p.lnfb), p.head);
+}
+
+/** Mean token cross-entropy (nats) of a packed batch over its counted targets. */
+export function batchLoss(p: GptParams, s: GptShape, batch: PackedRows): tf.Scalar {
+  const n = batch.inputs.length;
+  const v = s.vocabSize;
+  const targets = new Float32Array(n * v);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    targets[i * v + batch.targets[i]] = 1;
+    total += batch.weights[i];
+  }
+  const logits = forward(p, s, batch, true);
+  return crossEntropy(logits, tf.tensor2d(targets, [n, v]), tf.tensor2d(batch.weights, [n, 1]), Math.max(total, 1));
+}

@@ -1,0 +1,210 @@
+// Batched sampling with a KV cache: each step feeds one new token per active slot, and a slot
+// whose document ends (EOS or maxLength) is refilled with the next document at once, so the batch
+// stays full. Only the matrix products go through tfjs (they are XNNPACK kernels on wasm); the
+// per-token glue — embedding lookup, LayerNorm, GELU, attention over the cache — is plain JS,
+// because at one row per slot a tfjs op costs ~30 µs of bookkeeping whatever its size.
+// Past the context the cache cannot be reused (positions shift as the window slides), so those
+// slots take the batched forward pass over their last `context` tokens: slower, but exact.
+// Each document draws from its own RNG stream (seeded from the caller's rng up front), so the
+// documents do not depend on the batch size.
+
+import * as tf from '@tensorflow/tfjs';
+import { drawIndex, rngFor, type Rng } from '../rng.js';
+import { attentionStep } from './attention.js';
+import { forward, type GptParams, type GptShape } from './gpt.js';
+import { GELU_K, LN_EPS } from './layers.js';
+import type { PackedRows, Vocab } from './packing.js';
+
+/** x [rows, k] · W on the backend; returns a fresh array. */
+function mm(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
+  const xt = tf.tensor2d(x, [rows, w.shape[0]]);
+  const y = tf.matMul(xt, w);
+  const out = y.dataSync() as Float32Array;
+  tf.dispose([xt, y]);
+  return out;
+}
+
+/** The MLP on the backend, x·W1 → GELU → ·W2: the sigmoid there is vectorised, Math.exp in JS is not. */
+function mlp(x: Float32Array, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): Float32Array {
+  const y = tf.tidy(() => {
+    const u = tf.matMul(tf.tensor2d(x, [rows, w1.shape[0]]), w1);
+    return tf.matMul(tf.mul(u, tf.sigmoid(tf.mul(u, GELU_K))), w2);
+  });
+  const out = y.dataSync() as Float32Array;
+  y.dispose();
+  return out;
+}
+
+function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let mean = 0;
+    for (let c = 0; c < d; c++) mean += x[o + c];
+    mean /= d;
+    let v = 0;
+    for (let c = 0; c < d; c++) v += (x[o + c] - mean) ** 2;
+    const rstd = 1 / Math.sqrt(v / d + LN_EPS);
+    for (let c = 0; c < d; c++) out[o + c] = (x[o + c] - mean) * rstd * g[c] + b[c];
+  }
+  return out;
+}
+
+/** The KV-cache decoder: weights read once, caches for `slots` concurrent documents. */
+export class Decoder {
+  private readonly d: number;
+  private readonly wte: Float32Array;
+  private readonly wpe: Float32Array;
+  private readonly ln: Float32Array[];
+  private readonly kCache: Float32Array[];
+  private readonly vCache: Float32Array[];
+
+  constructor(
+    private readonly p: GptParams,
+    private readonly s: GptShape,
+    slots: number,
+  ) {
+    this.d = s.dModel;
+    this.wte = p.wte.dataSync() as Float32Array;
+    this.wpe = p.wpe.dataSync() as Float32Array;
+    this.ln = [...p.blocks.flatMap((b) => [b.ln1g, b.ln1b, b.ln2g, b.ln2b]), p.lnfg, p.lnfb].map((t) => t.dataSync() as Float32Array);
+    const cacheSize = slots * s.context * s.dModel;
+    this.kCache = p.blocks.map(() => new Float32Array(cacheSize));
+    this.vCache = p.blocks.map(() => new Float32Array(cacheSize));
+  }
+
+  /** Logits [slots.length, V] for the tokens fed at positions pos[slot] (< context); fills the caches. */
+  step(slots: readonly number[], tokens: readonly number[], pos: Int32Array): Float32Array {
+    const { d, s } = this;
+    const m = slots.length;
+    const x = new Float32Array(m * d);
+    for (let r = 0; r < m; r++) {
+      const te = tokens[r] * d;
+      const pe = pos[slots[r]] * d;
+      for (let c = 0; c < d; c++) x[r * d + c] = this.wte[te + c] + this.wpe[pe + c];
+    }
+    this.p.blocks.forEach((b, l) => {
+      const [g1, b1, g2, b2] = this.ln.slice(4 * l, 4 * l + 4);
+      const qkv = mm(layerNormJs(x, m, d, g1, b1), m, b.wqkv);
+      const att = attentionStep(qkv, slots, pos, this.kCache[l], this.vCache[l], s.context, { d, heads: s.nHeads });
+      const proj = mm(att, m, b.wo);
+      for (let i = 0; i < x.length; i++) x[i] += proj[i];
+      const y = mlp(layerNormJs(x, m, d, g2, b2), m, b.w1, b.w2);
+      for (let i = 0; i < x.length; i++) x[i] += y[i];
+    });
+    const nl = this.ln.length;
+    return mm(layerNormJs(x, m, d, this.ln[nl - 2], this.ln[nl - 1]), m, this.p.head);
+  }
+
+  /** Logits of the next token for sequences at least `context` long: the forward pass over each one's last `context` tokens. */
+  window(seqs: readonly (readonly number[])[]): Float32Array {
+    const ctx = this.s.context;
+    const n = seqs.length * ctx;
+    const batch: PackedRows = {
+      rows: seqs.length,
+      context: ctx,
+      inputs: new Int32Array(n),
+      targets: new Int32Array(n),
+      positions: new Int32Array(n),
+      segStart: new Int32Array(n),
+      weights: new Float32Array(n),
+      owner: new Int32Array(n),
+    };
+    seqs.forEach((seq, r) => {
+      for (let k = 0; k < ctx; k++) {
+        batch.inputs[r * ctx + k] = seq[seq.length - ctx + k];
+        batch.positions[r * ctx + k] = k;
+        batch.segStart[r * ctx + k] = r * ctx;
+      }
+    });
+    const v = this.s.vocabSize;
+    const out = new Float32Array(seqs.length * v);
+    const logits = tf.tidy(() => forward(this.p, this.s, batch, false));
+    const all = logits.dataSync() as Float32Array;
+    logits.dispose();
+    seqs.forEach((_, r) => out.set(all.subarray(((r + 1) * ctx - 1) * v, (r + 1) * ctx * v), r * v));
+    return out;
+  }
+}
+
+/** softmax(logits / T) over row r, in float64. */
+export function softmaxRow(logits: Float32Array, r: number, v: number, temperature: number, out: Float64Array): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < v; i++) max = Math.max(max, logits[r * v + i] / temperature);
+  let sum = 0;
+  for (let i = 0; i < v; i++) sum += out[i] = Math.exp(logits[r * v + i] / temperature - max);
+  for (let i = 0; i < v; i++) out[i] /= sum;
+  return out;
+}
+
+export interface SampleJob {
+  n: number;
+  temperature: number;
+  maxLength: number;
+  batchSize: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Lets timers and signal handlers run between steps of a long synchronous computation. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Decoding steps between two yields to the event loop. */
+const STEPS_PER_YIELD = 16;
+
+/** n documents (token ids without BOS/EOS) sampled at the given temperature. */
+export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, rng: Rng): Promise<number[][]> {
+  const { n, temperature, maxLength } = job;
+  const slots = Math.max(1, Math.min(job.batchSize, n));
+  const seeds = Array.from({ length: n }, () => rng.uint32());
+  const docs: number[][] = Array.from({ length: n }, () => []);
+  const dec = new Decoder(p, s, slots);
+  const slotDoc = new Int32Array(slots).fill(-1);
+  const slotRng: Rng[] = new Array(slots);
+  const pos = new Int32Array(slots);
+  const probs = new Float64Array(s.vocabSize);
+  let next = 0;
+  let done = 0;
+  const refill = (slot: number) => {
+    slotDoc[slot] = next < n ? next : -1;
+    if (next < n) {
+      slotRng[slot] = rngFor(seeds[next], 'doc');
+      pos[slot] = 0;
+      next++;
+    }
+  };
+  for (let k = 0; k < slots; k++) refill(k);
+  for (let step = 1; done < n; step++) {
+    // Split the active slots into cached (input position < context) and windowed ones.
+    const fast: number[] = [];
+    const slow: number[] = [];
+    for (let k = 0; k < slots; k++) if (slotDoc[k] >= 0) (pos[k] < s.context ? fast : slow).push(k);
+    const results: [number[], Float32Array][] = [];
+    let finished = false;
+    if (fast.length > 0) {
+      const tokens = fast.map((k) => (pos[k] === 0 ? vocab.bos : docs[slotDoc[k]][pos[k] - 1]));
+      results.push([fast, dec.step(fast, tokens, pos)]);
+    }
+    if (slow.length > 0) results.push([slow, dec.window(slow.map((k) => [vocab.bos, ...docs[slotDoc[k]]]))]);
+    // Draw each slot's next token; a finished document frees its slot for the next one.
+    for (const [ks, logits] of results) {
+      ks.forEach((k, r) => {
+        const doc = docs[slotDoc[k]];
+        const t = drawIndex(slotRng[k], softmaxRow(logits, r, s.vocabSize, temperature, probs));
+        pos[k]++;
+        // BOS is never a training target; should it be drawn anyway, it ends the document like EOS.
+        const ends = t === vocab.eos || t === vocab.bos;
+        if (!ends) doc.push(t);
+        if (ends || doc.length >= maxLength) {
+          done++;
+          finished = true;
+          refill(k);
+        }
+      });
+    }
+    if (finished) job.onProgress?.(done, n);
+    if (step % STEPS_PER_YIELD === 0) await yieldToEventLoop();
+  }
+  return docs;
+}

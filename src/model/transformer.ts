@@ -1,0 +1,216 @@
+// The GPT transformer as a LanguageModel: config presets and their validation, training with
+// Adam on packed batches, held-out log-probabilities, KV-cache sampling and checkpoints. The
+// network itself is in gpt.ts, its custom-gradient layers in layers.ts and attention.ts, the
+// batching in packing.ts and the sampler in sampler.ts.
+
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../errors.js';
+import type { Rng } from '../rng.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { batchLoss, forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
+import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
+import { Decoder, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
+import type {
+  LanguageModel,
+  ModelFactory,
+  ModelSpec,
+  SampleOptions,
+  SizePreset,
+  TrainingSet,
+  TrainOptions,
+  TrainResult,
+} from './types.js';
+
+export interface TransformerConfig {
+  size: SizePreset;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  /** Longest window the model sees (positions 0 … context − 1). */
+  context: number;
+  /** Rows of `context` positions per optimizer step. */
+  batchSize: number;
+  learningRate: number;
+  /** Default optimizer steps per generation of the closed loop (used when --steps is not given). */
+  steps: number;
+}
+
+type Preset = Omit<TransformerConfig, 'size' | 'batchSize'>;
+
+// Steps and learning rates from learning curves on names (char tokens, 500 held out; see
+// BENCHMARKS.md): tiny reaches 2.20 nats/token held out after 300 steps, small 2.10 after 400
+// (≈15 passes over ~7,400 names; still improving slowly, 2.04 at 600). base is not tuned: the
+// usual smaller rate for a wider model; its step costs ~16× small's (2× the tokens, 8× the weights).
+export const transformerPresets: Readonly<Record<SizePreset, Preset>> = Object.freeze({
+  tiny: { dModel: 32, nLayers: 1, nHeads: 2, context: 32, learningRate: 3e-3, steps: 300 },
+  small: { dModel: 128, nLayers: 2, nHeads: 4, context: 64, learningRate: 2e-3, steps: 400 },
+  base: { dModel: 256, nLayers: 4, nHeads: 8, context: 128, learningRate: 1e-3, steps: 400 },
+});
+
+export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.freeze({
+  size: 'small',
+  batchSize: 32,
+  ...transformerPresets.small,
+});
+
+/** Adam moments; β₂ = 0.99 rather than 0.999 because each call starts a fresh optimizer (see types.ts). */
+const BETA1 = 0.9;
+const BETA2 = 0.99;
+const ADAM_EPS = 1e-8;
+/** Documents fetched from the TrainingSet per request. */
+const FETCH = 64;
+/** Default maxLength for sampling, in multiples of the context (past it, sampling takes the slow path). */
+const MAX_LENGTH_CONTEXTS = 2;
+
+function positiveInt(key: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new UserError(`transformer option ${key} must be a whole number ≥ 1 (got ${String(v)})`, 'E_CONFIG');
+  return v;
+}
+
+export function normalizeTransformerConfig(options: Record<string, unknown> = {}): Readonly<TransformerConfig> {
+  const known = Object.keys(defaultTransformerConfig);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new UserError(`unknown transformer option '${key}' (known: ${known.join(', ')})`, 'E_CONFIG');
+  }
+  const size = (options.size ?? defaultTransformerConfig.size) as SizePreset;
+  if (!(size in transformerPresets)) throw new UserError(`unknown transformer size '${String(size)}' (choose from tiny, small, base)`, 'E_CONFIG');
+  const c = { ...defaultTransformerConfig, ...transformerPresets[size], ...options, size } as TransformerConfig;
+  for (const key of ['dModel', 'nLayers', 'nHeads', 'context', 'batchSize', 'steps'] as const) positiveInt(key, c[key]);
+  if (c.dModel % c.nHeads !== 0) throw new UserError(`transformer dModel (${c.dModel}) must be a multiple of nHeads (${c.nHeads})`, 'E_CONFIG');
+  if (typeof c.learningRate !== 'number' || !(c.learningRate > 0) || !Number.isFinite(c.learningRate)) {
+    throw new UserError(`transformer learningRate must be a number > 0 (got ${String(c.learningRate)})`, 'E_CONFIG');
+  }
+  return Object.freeze(c);
+}
+
+interface VocabInfo extends Vocab {
+  seed: number;
+}
+
+export class Transformer implements LanguageModel {
+  readonly kind = 'transformer' as const;
+  readonly paramCount: number;
+  private readonly shape: GptShape;
+
+  constructor(
+    readonly config: Readonly<TransformerConfig>,
+    private readonly vocab: VocabInfo,
+    private params: GptParams,
+  ) {
+    this.shape = { vocabSize: vocab.vocabSize, ...config };
+    this.paramCount = paramCount(params);
+  }
+
+  get vocabSize(): number {
+    return this.vocab.vocabSize;
+  }
+
+  async trainSteps(data: TrainingSet, steps: number, rng: Rng, options: TrainOptions = {}): Promise<TrainResult> {
+    if (!Number.isInteger(steps) || steps < 0) throw new UserError(`training steps must be a whole number ≥ 0 (got ${steps})`);
+    if (data.size === 0) throw new UserError('no training documents', 'E_NO_DATA');
+    const { batchSize, context, learningRate } = this.config;
+    // A fresh optimizer per call: a model reloaded from a checkpoint continues exactly alike.
+    const optimizer = tf.train.adam(learningRate, BETA1, BETA2, ADAM_EPS);
+    const vars = namedParams(this.params).map(([, v]) => v);
+    const queue: (readonly number[])[] = [];
+    const nextDoc = () => {
+      if (queue.length === 0) queue.push(...data.docs(Array.from({ length: FETCH }, () => rng.int(data.size))).reverse());
+      return queue.pop()!;
+    };
+    const losses: number[] = [];
+    try {
+      for (let step = 0; step < steps; step++) {
+        const batch = packTraining(batchSize, context, nextDoc, this.vocab, rng);
+        const { value, grads } = tf.variableGrads(() => batchLoss(this.params, this.shape, batch), vars);
+        optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
+        const loss = (value.dataSync() as Float32Array)[0];
+        tf.dispose([value, ...Object.values(grads)]);
+        if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss})`);
+        losses.push(loss);
+        options.onStep?.(step, loss);
+        await yieldToEventLoop();
+      }
+    } finally {
+      optimizer.dispose();
+    }
+    const tail = losses.slice(-20);
+    return { steps, loss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN, tokens: steps * batchSize * context };
+  }
+
+  async sample(n: number, temperature: number, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
+    if (!(temperature > 0) || !Number.isFinite(temperature)) {
+      throw new UserError(`temperature must be a finite number > 0 (got ${temperature})`, 'E_TEMPERATURE');
+    }
+    if (!Number.isInteger(n) || n < 0) throw new UserError(`number of samples must be a whole number ≥ 0 (got ${n})`);
+    const maxLength = options.maxLength ?? MAX_LENGTH_CONTEXTS * this.config.context;
+    const batchSize = options.batchSize ?? 64;
+    if (!(maxLength >= 1) || !(batchSize >= 1)) throw new UserError('maxLength and batchSize must be ≥ 1');
+    return sampleDocuments(this.params, this.shape, this.vocab, { n, temperature, maxLength, batchSize, onProgress: options.onProgress }, rng);
+  }
+
+  async logProbs(docs: readonly (readonly number[])[]): Promise<{ logProb: number; tokens: number }[]> {
+    const out = docs.map((d) => ({ logProb: 0, tokens: d.length + 1 }));
+    const rows = packEval(docs, this.config.context, this.vocab);
+    const v = this.vocabSize;
+    for (let r0 = 0; r0 < rows.length; r0 += this.config.batchSize) {
+      const batch = concatRows(rows.slice(r0, r0 + this.config.batchSize));
+      const logitsTensor = tf.tidy(() => forward(this.params, this.shape, batch, false));
+      const logits = logitsTensor.dataSync() as Float32Array;
+      logitsTensor.dispose();
+      // log softmax of each counted position's target, in float64
+      for (let i = 0; i < batch.owner.length; i++) {
+        if (batch.owner[i] < 0) continue;
+        let max = -Infinity;
+        for (let k = 0; k < v; k++) max = Math.max(max, logits[i * v + k]);
+        let sum = 0;
+        for (let k = 0; k < v; k++) sum += Math.exp(logits[i * v + k] - max);
+        out[batch.owner[i]].logProb += logits[i * v + batch.targets[i]] - max - Math.log(sum);
+      }
+    }
+    return out;
+  }
+
+  async firstTokenDistribution(): Promise<Float64Array> {
+    const logits = new Decoder(this.params, this.shape, 1).step([0], [this.vocab.bos], new Int32Array(1));
+    return softmaxRow(logits, 0, this.vocabSize, 1, new Float64Array(this.vocabSize));
+  }
+
+  async save(dir: string): Promise<void> {
+    const { vocabSize, bos, eos, seed } = this.vocab;
+    await saveCheckpoint(dir, { kind: this.kind, config: this.config, extra: { vocabSize, bos, eos, seed } }, Object.fromEntries(namedParams(this.params)));
+  }
+
+  dispose(): void {
+    tf.dispose(namedParams(this.params).map(([, v]) => v));
+  }
+}
+
+export const transformerFactory: ModelFactory = {
+  normalize(spec: ModelSpec) {
+    return normalizeTransformerConfig(spec.options);
+  },
+  create(spec: ModelSpec): Transformer {
+    const config = normalizeTransformerConfig(spec.options);
+    if (!Number.isInteger(spec.vocabSize) || spec.vocabSize < 3) throw new UserError(`vocabulary size must be ≥ 3 (got ${spec.vocabSize})`);
+    for (const [name, id] of [['bos', spec.bos], ['eos', spec.eos]] as const) {
+      if (!Number.isInteger(id) || id < 0 || id >= spec.vocabSize) throw new UserError(`${name} id ${id} is outside the vocabulary`);
+    }
+    if (spec.bos === spec.eos) throw new UserError('bos and eos must be different tokens');
+    const vocab = { vocabSize: spec.vocabSize, bos: spec.bos, eos: spec.eos, seed: spec.seed };
+    return new Transformer(config, vocab, initParams({ vocabSize: spec.vocabSize, ...config }, spec.seed));
+  },
+  async load(dir: string): Promise<Transformer> {
+    const { meta, tensors } = loadCheckpoint(dir);
+    if (meta.kind !== 'transformer') {
+      tf.dispose(Object.values(tensors));
+      throw new UserError(`${dir} holds a ${meta.kind} checkpoint, not a transformer`);
+    }
+    const config = normalizeTransformerConfig(meta.config as Record<string, unknown>);
+    const vocab = meta.extra as unknown as VocabInfo;
+    if (!vocab || !Number.isInteger(vocab.vocabSize)) {
+      tf.dispose(Object.values(tensors));
+      throw new UserError(`${dir}: the checkpoint does not record its vocabulary`);
+    }
+    return new Transformer(config, vocab, paramsFromTensors({ vocabSize: vocab.vocabSize, ...config }, tensors));
+  },
+};
