@@ -35,7 +35,7 @@ export interface RunConfig {
   steps: number | null;
   /** Passes over the training set per generation instead of fixed steps (cost grows with the data). */
   epochs: number | null;
-  /** Optimizer steps for generation 0 (fitting the seed); null = 2 × steps. */
+  /** Optimizer steps for generation 0 and scratch retraining; null = the model preset's, else 2 × steps. */
   initialSteps: number | null;
   coarse: string[];
   seed: number;

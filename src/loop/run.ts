@@ -205,9 +205,11 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           model = factory.create(modelSpec(config, state, gen));
         }
         const data = sqliteTrainingSet(db, committed, pending, deps.readCounter);
-        const defaults = model!.config as { steps?: number; batchSize?: number; context?: number };
+        const defaults = model!.config as { steps?: number; initialSteps?: number; batchSize?: number; context?: number };
         const perGen = config.steps ?? (config.epochs !== null ? epochsToSteps(config.epochs, trainTokens(data), defaults) : (defaults.steps ?? 100));
-        const steps = gen === 0 || config.retrain === 'scratch' ? (config.initialSteps ?? 2 * perGen) : perGen;
+        // Fitting from scratch (generation 0, --retrain scratch) gets the model's own budget for
+        // that, else twice a generation's.
+        const steps = gen === 0 || config.retrain === 'scratch' ? (config.initialSteps ?? defaults.initialSteps ?? 2 * perGen) : perGen;
         const result = await model!.trainSteps(data, steps, genRng(config, gen, 'train'), {
           onStep: (s) => {
             h.progress('train', s, steps);
