@@ -11,7 +11,6 @@ import { EOS } from '../tokenizer/types.js';
 import type { NewDocument, MetricRow } from '../store/documents.js';
 import { histogram } from '../metrics/coarse.js';
 import { histogramMetrics, totalVariation, l2Distance } from '../metrics/histogram.js';
-import { textMetrics } from '../metrics/text.js';
 import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
 import type { Phase } from './events.js';
@@ -145,4 +144,3 @@ export async function drawNewDocuments(
   return { synthetic, fresh, nTrainSynthetic: N - nFresh };
 }
 
-export { textMetrics };

@@ -15,7 +15,7 @@ import { createRunState, restoreRunState, type RunState } from './state.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
 import {
-  addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, textMetrics, toDocument, validationLoss,
+  addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
   type GenerationHooks,
 } from './generation.js';
 import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
@@ -24,6 +24,8 @@ import {
 } from '../store/runs.js';
 import { runVerdicts, stopReached } from './verdicts.js';
 import { totalVariation, l2Distance } from '../metrics/histogram.js';
+import { textMetrics } from '../metrics/text.js';
+import { normalize } from '../theory/core.js';
 
 export interface LoopDeps {
   db: Database.Database;
@@ -224,7 +226,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         h.phase('metrics');
         valLoss = await validationLoss(model!, state.seedVal);
         const delta = new Map<string, { tv: number; l2: number }>();
-        const fd = await firstDelta(model!, state, normalizeShares(trainHist.get('first')));
+        const fd = await firstDelta(model!, state, normalize(trainHist.get('first') ?? []));
         if (fd) delta.set('first', fd);
         if (config.measureDelta) {
           // δ̂ elsewhere: the model's own T = 1 samples against its training set's histogram.
@@ -232,8 +234,8 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           const ownHist = histograms(state, own.map((t) => ({ text: state.tokenizer.decode(t), tokens: t })));
           for (const cg of state.coarse) {
             if (cg.name === 'first') continue;
-            const p = normalizeShares(trainHist.get(cg.name));
-            const q = normalizeShares(ownHist.get(cg.name));
+            const p = normalize(trainHist.get(cg.name)!);
+            const q = normalize(ownHist.get(cg.name)!);
             delta.set(cg.name, { tv: totalVariation(p, q), l2: l2Distance(p, q) });
           }
         }
@@ -290,11 +292,6 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   }
 }
 
-function normalizeShares(counts: number[] | undefined): number[] {
-  if (!counts) return [];
-  const n = counts.reduce((a, b) => a + b, 0);
-  return counts.map((c) => (n > 0 ? c / n : 0));
-}
 
 /** Tokens (incl. EOS) of the training set, for --epochs (a scan: --epochs cost grows with the data anyway). */
 function trainTokens(data: TrainingSet): number {
