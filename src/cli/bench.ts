@@ -18,6 +18,7 @@ interface BenchCliOptions {
   backend: string;
   docLength: number;
   steps: number;
+  threads?: number;
   json?: boolean;
 }
 
@@ -42,6 +43,7 @@ export function register(program: Command): void {
     .option('--backend <name>', `backend: ${backendChoices.join(', ')}`, 'auto')
     .option('--doc-length <n>', 'mean length of the synthetic documents, in tokens', positive, 8)
     .option('--steps <n>', 'timed training steps (after 3 warm-up steps)', positive, 7)
+    .option('--threads <n>', 'transformer training threads: 1 or 2 (default: the model\'s, 2)', positive)
     .option('--json', 'print one JSON document')
     .action(async (o: BenchCliOptions) => {
       if (!modelKinds.includes(o.model as ModelKind)) throw new UserError(`unknown model '${o.model}' (choose from ${modelKinds.join(', ')})`);
@@ -60,6 +62,7 @@ export function register(program: Command): void {
         cpuClock: cpuMs,
         docLength: o.docLength,
         timedSteps: o.steps,
+        threads: o.threads,
       });
       const result = {
         backend,

@@ -11,6 +11,7 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
   ['--tokenizer <kind>', 'tokenizer', 'char or bpe'],
   ['--model <kind>', 'model', 'ngram or transformer'],
   ['--size <preset>', 'size', 'transformer preset: tiny, small, base'],
+  ['--threads <n>', 'threads', 'transformer training threads: 1 or 2 (same results, 2 is faster on two free cores)'],
   ['--order <n>', 'order', 'n-gram order'],
   ['--buckets <n>', 'buckets', 'n-gram hashed context rows'],
   ['--temperature <T>', 'temperature', 'sampling temperature, T > 0'],

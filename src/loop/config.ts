@@ -20,6 +20,8 @@ export interface RunConfig {
   tokenizer: TokenizerKind;
   model: ModelKind;
   size: SizePreset;
+  /** Transformer training threads, 1 or 2: only speed depends on it, never the results. */
+  threads: number;
   /** n-gram order and hash buckets (ngram only). */
   order: number;
   buckets: number;
@@ -59,6 +61,7 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   tokenizer: 'char',
   model: 'transformer',
   size: 'small',
+  threads: 2,
   order: 3,
   buckets: 65536,
   temperature: 1,
@@ -107,6 +110,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   c.tokenizer = oneOf('tokenizer', c.tokenizer, ['char', 'bpe']);
   c.model = oneOf('model', c.model, ['ngram', 'transformer']);
   c.size = oneOf('size', c.size, ['tiny', 'small', 'base']);
+  c.threads = num('threads', c.threads, (x) => x === 1 || x === 2, '1 or 2');
   c.order = num('order', c.order, (x) => int(x) && x >= 1 && x <= 8, 'a whole number from 1 to 8');
   c.buckets = num('buckets', c.buckets, (x) => int(x) && x >= 1 && x <= 1 << 22, 'a whole number from 1 to 4194304');
   c.temperature = num('temperature', c.temperature, (x) => x > 0, 'a number > 0');

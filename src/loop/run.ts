@@ -88,7 +88,7 @@ export function createRun(deps: LoopDeps, input: Partial<RunConfig>, options: { 
 }
 
 function modelSpec(config: Readonly<RunConfig>, state: RunState, gen: number): ModelSpec {
-  const options: Record<string, unknown> = config.model === 'ngram' ? { order: config.order, buckets: config.buckets } : { size: config.size };
+  const options: Record<string, unknown> = config.model === 'ngram' ? { order: config.order, buckets: config.buckets } : { size: config.size, threads: config.threads };
   return { vocabSize: state.tokenizer.vocabSize, bos: state.tokenizer.bos, eos: state.tokenizer.eos, options, seed: rngFor(config.seed, 'init', gen).uint32() };
 }
 

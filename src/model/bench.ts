@@ -11,6 +11,8 @@ export interface BenchOptions {
   kind: ModelKind;
   /** Transformer preset; other model kinds use their defaults. */
   size?: SizePreset;
+  /** Transformer training threads (1 or 2); default: the model's own. */
+  threads?: number;
   /** Wall clock in milliseconds (e.g. performance.now). */
   clock: () => number;
   /** CPU time of this process in milliseconds, if the caller has one: shows what a busy machine hides. */
@@ -75,7 +77,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const docLength = o.docLength ?? 8;
   const warmup = o.warmupSteps ?? 3;
   const timed = o.timedSteps ?? 7;
-  const options = o.kind === 'transformer' ? { size: o.size ?? 'small' } : {};
+  const options = o.kind === 'transformer' ? { size: o.size ?? 'small', ...(o.threads === undefined ? {} : { threads: o.threads }) } : {};
   const m = models[o.kind].create({ vocabSize, bos: 0, eos: 1, seed, options });
   try {
     const docs = syntheticDocs(4000, docLength, vocabSize, seed);

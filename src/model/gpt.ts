@@ -179,8 +179,12 @@ export function forward(p: GptParams, s: GptShape, batch: PackedRows, training: 
   return linear(layerNorm(x, p.lnfg, p.lnfb), p.head);
 }
 
-/** Mean token cross-entropy (nats) of a packed batch over its counted targets. */
-export function batchLoss(p: GptParams, s: GptShape, batch: PackedRows): tf.Scalar {
+/**
+ * Mean token cross-entropy (nats) of a packed batch over its counted targets. With `totalWeight`
+ * (the counted targets of a whole batch of which this is a part) the sum is divided by that
+ * instead, so the losses and gradients of the parts of a batch add up to the whole batch's.
+ */
+export function batchLoss(p: GptParams, s: GptShape, batch: PackedRows, totalWeight?: number): tf.Scalar {
   const n = batch.inputs.length;
   const v = s.vocabSize;
   const targets = new Float32Array(n * v);
@@ -190,5 +194,5 @@ export function batchLoss(p: GptParams, s: GptShape, batch: PackedRows): tf.Scal
     total += batch.weights[i];
   }
   const logits = forward(p, s, batch, true);
-  return crossEntropy(logits, tf.tensor2d(targets, [n, v]), tf.tensor2d(batch.weights, [n, 1]), Math.max(total, 1));
+  return crossEntropy(logits, tf.tensor2d(targets, [n, v]), tf.tensor2d(batch.weights, [n, 1]), Math.max(totalWeight ?? total, 1));
 }

@@ -161,3 +161,21 @@ export function concatRows(parts: readonly PackedRows[]): PackedRows {
   }
   return out;
 }
+
+/** Rows r0 … r1 − 1 of a batch as a batch of their own (segStart re-based to the slice). */
+export function sliceRows(p: PackedRows, r0: number, r1: number): PackedRows {
+  const a = r0 * p.context;
+  const b = r1 * p.context;
+  const segStart = p.segStart.slice(a, b);
+  for (let i = 0; i < segStart.length; i++) segStart[i] -= a;
+  return {
+    rows: r1 - r0,
+    context: p.context,
+    inputs: p.inputs.slice(a, b),
+    targets: p.targets.slice(a, b),
+    positions: p.positions.slice(a, b),
+    segStart,
+    weights: p.weights.slice(a, b),
+    owner: p.owner.slice(a, b),
+  };
+}

@@ -5,9 +5,11 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
+import { currentBackend } from '../backend.js';
 import type { Rng } from '../rng.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { batchLoss, forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
+import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
+import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
 import { Decoder, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
 import type {
@@ -35,9 +37,14 @@ export interface TransformerConfig {
   steps: number;
   /** Default steps to fit from scratch: generation 0 and `--retrain scratch` (when --initial-steps is not given). */
   initialSteps: number;
+  /**
+   * Training threads, 1 or 2 (data-parallel.ts). Two are used on the wasm backend only (tfjs-node
+   * has threads of its own). Results are identical whatever the count: it only changes speed.
+   */
+  threads: number;
 }
 
-type Preset = Omit<TransformerConfig, 'size' | 'batchSize'>;
+type Preset = Omit<TransformerConfig, 'size' | 'batchSize' | 'threads'>;
 
 // Steps and learning rates from learning curves on names (char tokens, 500 held out; see
 // BENCHMARKS.md): tiny reaches 2.20 nats/token held out after 300 steps, small 2.10 after 400
@@ -56,6 +63,9 @@ export const transformerPresets: Readonly<Record<SizePreset, Preset>> = Object.f
 export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.freeze({
   size: 'small',
   batchSize: 32,
+  // On two free cores two threads should train `small` ~1.9× faster (estimated from per-thread
+  // CPU time on a busy machine; BENCHMARKS.md). A busy machine hides it.
+  threads: 2,
   ...transformerPresets.small,
 });
 
@@ -81,7 +91,8 @@ export function normalizeTransformerConfig(options: Record<string, unknown> = {}
   const size = (options.size ?? defaultTransformerConfig.size) as SizePreset;
   if (!(size in transformerPresets)) throw new UserError(`unknown transformer size '${String(size)}' (choose from tiny, small, base)`, 'E_CONFIG');
   const c = { ...defaultTransformerConfig, ...transformerPresets[size], ...options, size } as TransformerConfig;
-  for (const key of ['dModel', 'nLayers', 'nHeads', 'context', 'batchSize', 'steps', 'initialSteps'] as const) positiveInt(key, c[key]);
+  for (const key of ['dModel', 'nLayers', 'nHeads', 'context', 'batchSize', 'steps', 'threads', 'initialSteps'] as const) positiveInt(key, c[key]);
+  if (c.threads > 2) throw new UserError(`transformer threads must be 1 or 2 (got ${c.threads})`, 'E_CONFIG');
   if (c.dModel % c.nHeads !== 0) throw new UserError(`transformer dModel (${c.dModel}) must be a multiple of nHeads (${c.nHeads})`, 'E_CONFIG');
   if (typeof c.learningRate !== 'number' || !(c.learningRate > 0) || !Number.isFinite(c.learningRate)) {
     throw new UserError(`transformer learningRate must be a number > 0 (got ${String(c.learningRate)})`, 'E_CONFIG');
@@ -97,6 +108,8 @@ export class Transformer implements LanguageModel {
   readonly kind = 'transformer' as const;
   readonly paramCount: number;
   private readonly shape: GptShape;
+  /** The second training thread, started by the first trainSteps that uses it, ended by dispose(). */
+  private replica: Promise<GradientReplica> | null = null;
 
   constructor(
     readonly config: Readonly<TransformerConfig>,
@@ -125,12 +138,23 @@ export class Transformer implements LanguageModel {
     };
     const losses: number[] = [];
     try {
+      // On wasm the batch is always computed in two parts (the second on the worker thread, if
+      // any, while this thread computes the first) and the gradients added first + second, so one
+      // thread gives the same sums as two. Elsewhere the thread count does not apply.
+      const wasm = currentBackend() === 'wasm';
+      const replica = steps > 0 && wasm ? await this.startReplica() : null;
       for (let step = 0; step < steps; step++) {
         const batch = packTraining(batchSize, context, nextDoc, this.vocab, rng);
-        const { value, grads } = tf.variableGrads(() => batchLoss(this.params, this.shape, batch), vars);
-        optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
-        const loss = (value.dataSync() as Float32Array)[0];
-        tf.dispose([value, ...Object.values(grads)]);
+        const total = batch.weights.reduce((a, b) => a + b, 0);
+        const [first, second] = wasm ? splitBatch(batch) : [batch];
+        const remote = replica && second ? replica.gradients(vars, second, total) : null;
+        remote?.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
+        const a = partGradients(this.params, this.shape, first, total);
+        const b = second ? await (remote ?? partGradients(this.params, this.shape, second, total)) : null;
+        const grads = Object.fromEntries(vars.map((v, i) => [v.name, b ? tf.add(a.grads[i], b.grads[i]) : a.grads[i]]));
+        optimizer.applyGradients(grads);
+        const loss = a.loss + (b ? b.loss : 0);
+        tf.dispose([...a.grads, ...(b ? [...b.grads, ...Object.values(grads)] : [])]);
         if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss})`);
         losses.push(loss);
         options.onStep?.(step, loss);
@@ -186,8 +210,18 @@ export class Transformer implements LanguageModel {
     await saveCheckpoint(dir, { kind: this.kind, config: this.config, extra: { vocabSize, bos, eos, seed } }, Object.fromEntries(namedParams(this.params)));
   }
 
+  /** The worker thread, when two threads are configured, the backend is wasm and batches split. */
+  private startReplica(): Promise<GradientReplica> | null {
+    if (this.config.threads < 2 || this.config.batchSize < 2) return null;
+    this.replica ??= GradientReplica.start(this.params, this.shape, 'wasm');
+    return this.replica;
+  }
+
   dispose(): void {
     tf.dispose(namedParams(this.params).map(([, v]) => v));
+    // The worker never keeps the process alive between requests, so its end need not be awaited.
+    this.replica?.then((r) => r.terminate()).catch(() => {});
+    this.replica = null;
   }
 }
 

@@ -1,0 +1,79 @@
+// Data-parallel training (src/model/data-parallel.ts): two threads give exactly the losses and
+// weights of one, leave no tensors behind, and end their worker on dispose — in this process
+// and through the real CLI, which must exit by itself.
+
+import * as tf from '@tensorflow/tfjs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/backend.js';
+import { namedParams } from '../src/model/gpt.js';
+import { syntheticDocs } from '../src/model/bench.js';
+import { transformerFactory, type Transformer } from '../src/model/transformer.js';
+import type { TrainingSet } from '../src/model/types.js';
+import { rngFor } from '../src/rng.js';
+
+const V = 30;
+const docs = syntheticDocs(500, 8, V, 5);
+const data: TrainingSet = { size: docs.length, docs: (ix) => ix.map((i) => docs[i]) };
+const bin = fileURLToPath(new URL('../bin/heatdeath.mjs', import.meta.url));
+
+/** Threads of this process (Linux), or null where /proc is not available. */
+function threadCount(): number | null {
+  if (!existsSync('/proc/self/status')) return null;
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+}
+
+async function train(threads: number) {
+  const m = transformerFactory.create({ vocabSize: V, bos: 0, eos: 1, seed: 7, options: { size: 'tiny', batchSize: 8, threads } }) as Transformer;
+  const losses: number[] = [];
+  await m.trainSteps(data, 12, rngFor(7, 'train'), { onStep: (_, loss) => losses.push(loss) });
+  // A second call reuses the worker and starts a fresh optimizer, as a new generation does.
+  await m.trainSteps(data, 8, rngFor(8, 'train'), { onStep: (_, loss) => losses.push(loss) });
+  const weights = namedParams((m as unknown as { params: Parameters<typeof namedParams>[0] }).params).map(([, v]) => Array.from(v.dataSync()));
+  return { m, losses, weights };
+}
+
+beforeAll(async () => {
+  expect(await initBackend('wasm')).toBe('wasm');
+});
+
+describe('transformer on two threads', () => {
+  it('trains exactly as on one thread, without leaking tensors or the worker', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const threadsBefore = threadCount();
+    const one = await train(1);
+    one.m.dispose();
+    const two = await train(2);
+    expect(threadCount() ?? 1).toBeGreaterThan(threadsBefore ?? 0); // the worker ran
+    two.m.dispose();
+
+    expect(two.losses).toHaveLength(20);
+    for (let i = 0; i < 20; i++) expect(Math.abs(two.losses[i] - one.losses[i])).toBeLessThan(1e-4);
+    // Stronger than asked: the same sums in the same order, so bit-for-bit the same.
+    expect(two.losses).toEqual(one.losses);
+    expect(two.weights).toEqual(one.weights);
+    expect(two.losses[19]).toBeLessThan(two.losses[0]);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+
+    // The worker's thread ends shortly after dispose().
+    if (threadsBefore !== null) {
+      for (let i = 0; i < 50 && threadCount()! > threadsBefore; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(threadCount()).toBe(threadsBefore);
+    }
+  });
+
+  it('rejects a thread count other than 1 or 2', () => {
+    expect(() => transformerFactory.normalize({ vocabSize: V, bos: 0, eos: 1, seed: 1, options: { threads: 3 } })).toThrow(/threads must be 1 or 2/);
+    expect(() => transformerFactory.normalize({ vocabSize: V, bos: 0, eos: 1, seed: 1, options: { threads: 0 } })).toThrow(/whole number/);
+  });
+
+  it('the CLI trains on two threads and exits by itself', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'bench', '--size', 'tiny', '--threads', '2', '--steps', '2', '--backend', 'wasm', '--json'], { timeout: 60_000 });
+    const r = JSON.parse(stdout) as { config: { threads: number }; train: { tokensPerSecond: number } };
+    expect(r.config.threads).toBe(2);
+    expect(r.train.tokensPerSecond).toBeGreaterThan(0);
+  });
+});
