@@ -44,6 +44,11 @@ function gridFromOptions(opts: Record<string, unknown>): SweepGrid {
   delete axes.seed;
   axes.seed = seeds;
   if (opts.measureDelta) fixed.measureDelta = true;
+  // Several worker processes already keep the cores busy: a second training thread each would
+  // only oversubscribe them (emitted jobs run alone, they keep the default). Results do not
+  // depend on it; --threads 2 still asks for it.
+  const jobs = (opts.jobs as number | undefined) ?? availableParallelism();
+  if (axes.threads === undefined && jobs > 1 && !opts.emitJobs) fixed.threads = 1;
   return { axes, fixed };
 }
 
