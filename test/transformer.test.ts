@@ -158,7 +158,7 @@ describe('transformer internals', () => {
     tf.dispose(p as unknown as tf.TensorContainer);
   });
 
-  it('same seed, same documents; past the context sampling slides a window', async () => {
+  it('same seed, same documents; past the context the cache is re-primed and sampling goes on', async () => {
     const a = transformerFactory.create({ ...spec, seed: 9 });
     const b = transformerFactory.create({ ...spec, seed: 9 });
     // Untrained, EOS has probability ~1/V per token, so some documents outgrow the 32-token context.
