@@ -6,6 +6,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { heatdeath, json, query, startHeatdeath, workDir, type CliResult } from './helpers/cli.js';
+import type { LiveStatus } from '../src/loop/view.js';
 
 const G = 8;
 const ARGS = ['run', '--model', 'ngram', '--corpus', 'names', '--generations', String(G), '--samples', '100', '--steps', '100', '--initial-steps', '100', '--seed', '3', '--name', 'live'];
@@ -15,15 +16,8 @@ function ok(r: CliResult): CliResult {
   return r;
 }
 
-interface Status {
-  status: string;
-  gen: number;
-  generations: number;
-  phase: string | null;
-  progress: { gen: number; phase: string; done: number; total: number } | null;
-  heartbeatAgeS: number | null;
-  secondsPerGen: number | null;
-  etaS: number | null;
+/** What `status <run> --json` prints: the live status plus the committed generations. */
+interface Status extends LiveStatus {
   generationsDone: { gen: number }[];
 }
 

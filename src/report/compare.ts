@@ -15,10 +15,8 @@ import type { Verdict } from './types.js';
 export const COMPARE_KEYS = ['top_share', 'entropy_norm', 'V', 'tv_seed', 'perplexity'] as const;
 export type CompareKey = (typeof COMPARE_KEYS)[number];
 
-export interface CompareRun {
-  name: string;
-  sweep: string | null;
-  status: string;
+/** The settings that tell runs apart in a comparison (the seed aside). */
+export interface CompareSettings {
   model: string;
   corpus: string;
   temperature: number;
@@ -26,6 +24,12 @@ export interface CompareRun {
   policy: string;
   retrain: string;
   samples: number;
+}
+
+export interface CompareRun extends CompareSettings {
+  name: string;
+  sweep: string | null;
+  status: string;
   seed: number;
   /** Last committed generation (−1: none) and the target G. */
   generation: number;
@@ -48,15 +52,8 @@ export interface Stat {
   sd: number | null;
 }
 
-export interface CompareGroup {
-  /** The settings every run of the group shares (all but the seed). */
-  model: string;
-  corpus: string;
-  temperature: number;
-  fresh: number;
-  policy: string;
-  retrain: string;
-  samples: number;
+/** A setting shared by several runs (all but the seed). */
+export interface CompareGroup extends CompareSettings {
   n: number;
   seeds: number[];
   runs: string[];
