@@ -44,7 +44,9 @@ async function loadCommand(name: string): Promise<CommandModule | null> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const requested = argv.slice(2).find((a) => !a.startsWith('-'));
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  // `heatdeath help run` shows run's real help: load the command named after `help`.
+  const requested = words[0] === 'help' ? words[1] : words[0];
   for (const [name, description] of commands) {
     const mod = name === requested ? await loadCommand(name) : null;
     if (mod) mod.register(program);
