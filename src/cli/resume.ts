@@ -4,8 +4,7 @@
 
 import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
-import { getRun, lastGeneration } from '../store/runs.js';
-import { UserError } from '../errors.js';
+import { getRun } from '../store/runs.js';
 import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR, parseCount } from './common.js';
 import { execute } from './execute.js';
 
@@ -23,12 +22,9 @@ export function register(program: Command): void {
     .action(async (runName: string, opts: Record<string, unknown>) => {
       const db = openDatabase(String(opts.db));
       try {
+        // executeRun refuses a complete run or a bad target G before it writes anything.
         const run = getRun(db, runName);
-        const G = (opts.generations as number | undefined) ?? run.generations;
-        if (G < 1) throw new UserError('--generations must be ≥ 1');
-        const last = lastGeneration(db, run.id);
-        if (last >= G) throw new UserError(`run '${run.name}' is complete (${last}/${G} generations); pass --generations to extend it`);
-        await execute(db, opts, () => run.name, G);
+        await execute(db, opts, () => run.name, opts.generations as number | undefined);
       } finally {
         db.close();
       }

@@ -22,7 +22,7 @@ import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from 
 import {
   clearCheckpoint, deleteAfter, getRun, insertGeneration, insertRun, lastGeneration, listGenerations, updateRun, findRun, type RunRow,
 } from '../store/runs.js';
-import { runVerdicts, stopReached } from './verdicts.js';
+import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
 import { totalVariation, l2Distance } from '../metrics/histogram.js';
 import { textMetrics } from '../metrics/text.js';
 import { normalize } from '../theory/core.js';
@@ -119,6 +119,8 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   let model: LanguageModel | null = null;
   let lastBeat = 0;
   let gen = last + 1;
+  // The verdicts after the last generation committed in this call (reported at the end).
+  let verdicts: VerdictSummary[] = [];
   const hooks = (g: number): GenerationHooks => ({
     phase: (phase: Phase) => {
       emit({ type: 'phase', gen: g, phase });
@@ -264,7 +266,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       pruneCheckpoints(db, run.id, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
 
       // 5. Report, and stop early when the chosen verdict has held long enough.
-      const verdicts = runVerdicts(db, run.id, state, config);
+      verdicts = runVerdicts(db, run.id, state);
       const summary = generationSummary(db, run.id, gen, G, trainLoss, valLoss, verdicts, (deps.now() - started) / 1000);
       emit({ type: 'generation', summary });
       if (config.stopWhen && gen >= 1 && stopReached(db, run.id, state, config)) {
@@ -276,7 +278,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
     const lastGen = gen - 1;
     if (stopNote) updateRun(db, run.id, { generations: lastGen });
     updateRun(db, run.id, { status: 'complete', phase: null, progress_json: null, heartbeat_at: iso(deps.now()), note: stopNote });
-    emit({ type: 'end', status: 'complete', lastGen, note: stopNote, verdicts: runVerdicts(db, run.id, state, config) });
+    emit({ type: 'end', status: 'complete', lastGen, note: stopNote, verdicts });
     return 'complete';
   } catch (e) {
     const stopped = e instanceof StopRequested;
@@ -285,7 +287,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       note: stopped ? `interrupted during generation ${gen}` : String((e as Error).message ?? e).slice(0, 500),
     });
     if (!stopped) throw e;
-    emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note: `interrupted during generation ${gen}`, verdicts: runVerdicts(db, run.id, state, config) });
+    emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note: `interrupted during generation ${gen}`, verdicts: runVerdicts(db, run.id, state) });
     return 'interrupted';
   } finally {
     model?.dispose();

@@ -7,7 +7,7 @@ import { loadCorpus, splitCorpus, corpusHash } from '../corpus/index.js';
 import type { Doc } from '../corpus/types.js';
 import { buildTokenizer, loadTokenizer } from '../tokenizer/index.js';
 import type { Tokenizer, TokenizerState } from '../tokenizer/types.js';
-import { trainClassifier, Classifier, type ClassifierState, type Evaluation } from '../metrics/classifier.js';
+import { trainClassifier, Classifier, type ClassifierState } from '../metrics/classifier.js';
 import { buildCoarseGrainings, loadCoarseGrainings, type CoarseGraining } from '../metrics/coarse.js';
 import { UserError } from '../errors.js';
 import { getRunState, setRunState } from '../store/runs.js';
@@ -87,8 +87,4 @@ export function restoreRunState(db: Database.Database, runId: number, config: Re
   const seedTrain = tokenize(tokenizer, split.train);
   const coarse = loadCoarseGrainings(getRunState(db, runId, "coarse")!, { tokenizer });
   return finish(config, tokenizer, classifier, coarse, split, hash, seedTrain);
-}
-
-export function classifierEvaluation(db: Database.Database, runId: number): Evaluation | undefined {
-  return getRunState<Evaluation>(db, runId, 'classifier_eval');
 }

@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { checkRunName, checkSweepId, normalizeRunConfig, type RunConfig } from './config.js';
 import { createRun, type LoopDeps } from './run.js';
 import { liveStatus } from './view.js';
-import { findRun, findSweep, insertSweep, lastGeneration, listRuns, updateRun, type RunRow } from '../store/runs.js';
+import { findRun, findSweep, insertSweep, listRuns, updateRun, type RunRow } from '../store/runs.js';
 
 /** What a sweep varies: RunConfig key → its values, as typed (each point is validated whole). */
 export type SweepAxes = Partial<Record<keyof RunConfig, string[]>>;
@@ -208,11 +208,4 @@ export async function runPool(runs: readonly string[], jobs: number, launch: (ru
   };
   await Promise.all(Array.from({ length: Math.min(jobs, runs.length) }, worker));
   return outcomes;
-}
-
-/** The sweep's runs that are complete, by name (for tests and the final summary). */
-export function completeRuns(db: Database.Database, id: string): string[] {
-  return listRuns(db, id)
-    .filter((r) => r.status === 'complete' && lastGeneration(db, r.id) >= r.generations)
-    .map((r) => r.name);
 }

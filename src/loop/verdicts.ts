@@ -45,7 +45,7 @@ export function coarseVerdict(db: Database.Database, runId: number, coarse: stri
 }
 
 /** Verdicts for every tracked coarse-graining of the run. */
-export function runVerdicts(db: Database.Database, runId: number, state: { coarse: readonly { name: string; categories: readonly string[] }[] }, _config?: Readonly<RunConfig>): VerdictSummary[] {
+export function runVerdicts(db: Database.Database, runId: number, state: { coarse: readonly { name: string; categories: readonly string[] }[] }): VerdictSummary[] {
   return state.coarse.map((cg) => coarseVerdict(db, runId, cg.name, cg.categories.length));
 }
 

@@ -162,7 +162,3 @@ export function insertSweep(db: Database.Database, sweep: { id: string; createdA
 export function ensureSweep(db: Database.Database, id: string, createdAt: string): void {
   db.prepare(`INSERT OR IGNORE INTO sweeps (id, created_at, grid_json) VALUES (?, ?, '{}')`).run(id, createdAt);
 }
-
-export function listSweeps(db: Database.Database): SweepRow[] {
-  return db.prepare(`SELECT * FROM sweeps ORDER BY created_at, id`).all() as SweepRow[];
-}
