@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { attention } from '../src/model/attention.js';
-import { columnSums, crossEntropy, embed, gelu, GELU_K, layerNorm, linear, LN_EPS, logSoftmax, matMulTN } from '../src/model/layers.js';
+import { columnSums, crossEntropy, embed, gelu, GELU_K, layerNorm, linear, LN_EPS, logSoftmax } from '../src/model/layers.js';
 import { packEval, packTraining } from '../src/model/packing.js';
 import { rngFor } from '../src/rng.js';
 
@@ -41,15 +41,12 @@ function expectSameGrads(custom: (...xs: tf.Tensor[]) => tf.Tensor, reference: (
 }
 
 describe('custom gradients equal tfjs autodiff', () => {
-  it('linear, and aᵀb in both orientations', () => {
+  it('linear, and column sums', () => {
     const x = rand([12, 5], 'x');
     const w = rand([5, 7], 'w');
     expectSameGrads((a, b) => linear(a as tf.Tensor2D, b as tf.Tensor2D), (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), [x, w]);
-    const y = rand([12, 3], 'y');
-    expect(maxAbsDiff(matMulTN(x as tf.Tensor2D, y as tf.Tensor2D), tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D, true, false))).toBeLessThan(1e-5);
-    expect(maxAbsDiff(matMulTN(y as tf.Tensor2D, x as tf.Tensor2D), tf.matMul(y as tf.Tensor2D, x as tf.Tensor2D, true, false))).toBeLessThan(1e-5);
     expect(maxAbsDiff(columnSums(x as tf.Tensor2D), tf.sum(x, 0))).toBeLessThan(1e-5);
-    tf.dispose([x, w, y]);
+    tf.dispose([x, w]);
   });
 
   it('GELU (sigmoid form)', () => {
@@ -73,10 +70,9 @@ describe('custom gradients equal tfjs autodiff', () => {
   it('embedding through a one-hot product', () => {
     const ids = [3, 0, 2, 2, 1];
     const oneHot = tf.tensor2d(ids.flatMap((t) => [0, 1, 2, 3].map((k) => (k === t ? 1 : 0))), [5, 4]);
-    const oneHotT = tf.transpose(oneHot) as tf.Tensor2D;
     const table = rand([4, 6], 'emb');
-    expectSameGrads((w) => embed(oneHot, oneHotT, w as tf.Tensor2D), (w) => tf.matMul(oneHot, w as tf.Tensor2D), [table]);
-    tf.dispose([oneHot, oneHotT, table]);
+    expectSameGrads((w) => embed(oneHot, w as tf.Tensor2D), (w) => tf.matMul(oneHot, w as tf.Tensor2D), [table]);
+    tf.dispose([oneHot, table]);
   });
 
   it('weighted softmax cross-entropy', () => {
@@ -107,8 +103,8 @@ describe('block-diagonal causal attention', () => {
     return tf.reshape(tf.transpose(out, [1, 0, 2]), [n, d]);
   }
 
-  // Head widths 4 and 3: the dot products run four lanes plus a tail.
-  it.each([{ d: 8, heads: 2 }, { d: 6, heads: 2 }])('matches the dense masked computation, values and gradients (%o)', (shape) => {
+  // Head widths 4 and 8 take the wasm SIMD kernels (on wasm), 3 the JS ones (four lanes plus a tail).
+  it.each([{ d: 8, heads: 2 }, { d: 16, heads: 2 }, { d: 6, heads: 2 }])('matches the dense masked computation, values and gradients (%o)', (shape) => {
     const qkv = rand([segStart.length, 3 * shape.d], 'qkv');
     expectSameGrads((x) => attention(x as tf.Tensor2D, segStart, shape), (x) => dense(x, shape), [qkv]);
     qkv.dispose();

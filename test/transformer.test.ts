@@ -149,7 +149,7 @@ describe('transformer internals', () => {
       weights: new Float32Array(n),
       owner: new Int32Array(n),
     };
-    const full = tf.tidy(() => forward(p, shape, batch, false));
+    const full = tf.tidy(() => forward(p, shape, batch));
     const f = full.dataSync();
     let maxDiff = 0;
     steps.forEach((s, i) => s.forEach((x, k) => (maxDiff = Math.max(maxDiff, Math.abs(x - f[i * V + k])))));

@@ -10,6 +10,7 @@
 // into those n positions. No transposes or head reshapes are needed.
 
 import * as tf from '@tensorflow/tfjs';
+import { simdAttention } from './simd-attention.js';
 
 export interface AttentionShape {
   d: number;
@@ -166,10 +167,24 @@ function backwardKernel(
   }
 }
 
-/** The attention op on tensors: qkv [n, 3d] → [n, d], differentiable with respect to qkv. */
+/**
+ * The attention op on tensors: qkv [n, 3d] → [n, d], differentiable with respect to qkv. On the
+ * wasm backend the SIMD kernels of simd-attention.ts compute it in place; elsewhere the JS
+ * kernels above, through copies.
+ */
 export function attention(qkv: tf.Tensor2D, segStart: Int32Array, shape: AttentionShape): tf.Tensor2D {
   const n = segStart.length;
-  const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const simd = simdAttention(shape);
+  const op = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    if (simd) {
+      const seg = tf.tensor1d(segStart, 'int32');
+      const { out, probs } = simd.forward(x, seg, segStart);
+      save([x, probs, seg]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor2D, [xs, ps, sg]: tf.Tensor[]) => simd.backward(xs as tf.Tensor2D, ps as tf.Tensor1D, dy, sg as tf.Tensor1D),
+      };
+    }
     save([]);
     const data = x.dataSync() as Float32Array;
     const { out, probs } = attentionForward(data, segStart, shape);

@@ -146,30 +146,22 @@ export function paramCount(p: GptParams): number {
   return namedParams(p).reduce((a, [, v]) => a + v.size, 0);
 }
 
-/** One-hot rows [n, V + context] of (token, position) pairs, and optionally the transpose. */
-function embeddingOneHot(batch: PackedRows, s: GptShape, transposed: boolean): { oh: tf.Tensor2D; ohT: tf.Tensor2D | null } {
+/** One-hot rows [n, V + context] of (token, position) pairs. */
+function embeddingOneHot(batch: PackedRows, s: GptShape): tf.Tensor2D {
   const n = batch.inputs.length;
   const w = s.vocabSize + s.context;
   const oh = new Float32Array(n * w);
-  const ohT = transposed ? new Float32Array(n * w) : null;
   for (let i = 0; i < n; i++) {
-    const t = batch.inputs[i];
-    const p = s.vocabSize + batch.positions[i];
-    oh[i * w + t] = 1;
-    oh[i * w + p] = 1;
-    if (ohT) {
-      ohT[t * n + i] = 1;
-      ohT[p * n + i] = 1;
-    }
+    oh[i * w + batch.inputs[i]] = 1;
+    oh[i * w + s.vocabSize + batch.positions[i]] = 1;
   }
-  return { oh: tf.tensor2d(oh, [n, w]), ohT: ohT ? tf.tensor2d(ohT, [w, n]) : null };
+  return tf.tensor2d(oh, [n, w]);
 }
 
 /** Logits [rows × context, V] for a packed batch. Call inside tf.tidy (or variableGrads). */
-export function forward(p: GptParams, s: GptShape, batch: PackedRows, training: boolean): tf.Tensor2D {
+export function forward(p: GptParams, s: GptShape, batch: PackedRows): tf.Tensor2D {
   const table = tf.concat([p.wte, p.wpe], 0) as tf.Tensor2D;
-  const { oh, ohT } = embeddingOneHot(batch, s, training);
-  let x: tf.Tensor2D = ohT ? embed(oh, ohT, table) : tf.matMul(oh, table);
+  let x = embed(embeddingOneHot(batch, s), table);
   const shape = { d: s.dModel, heads: s.nHeads };
   for (const b of p.blocks) {
     const a = attention(linear(layerNorm(x, b.ln1g, b.ln1b), b.wqkv), batch.segStart, shape);
@@ -193,6 +185,6 @@ export function batchLoss(p: GptParams, s: GptShape, batch: PackedRows, totalWei
     targets[i * v + batch.targets[i]] = 1;
     total += batch.weights[i];
   }
-  const logits = forward(p, s, batch, true);
+  const logits = forward(p, s, batch);
   return crossEntropy(logits, tf.tensor2d(targets, [n, v]), tf.tensor2d(batch.weights, [n, 1]), Math.max(totalWeight ?? total, 1));
 }

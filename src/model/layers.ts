@@ -1,12 +1,13 @@
 // Differentiable building blocks of the GPT decoder, each a tf.customGrad with a hand-written
 // gradient. Why not tfjs's own gradients: on the wasm backend the built-in matMul gradient uses
-// matMul's transpose flags, which fall back to a naive loop (~10× slower than an explicit
-// tf.transpose followed by the XNNPACK path), `tf.gather`'s gradient needs a kernel wasm lacks,
-// column sums (`tf.sum(x, 0)`) are ~20× slower than a ones-vector matMul, and tanh/erf are ~15×
-// slower than sigmoid. Every gradient here is checked against tfjs's autodiff in
-// test/layers.test.ts. All tensors are 2-D [rows, features]: rows = batch × positions.
+// matMul's transpose flags, which fall back to a naive loop, `tf.gather`'s gradient needs a
+// kernel wasm lacks, and tanh/erf are ~15× slower than sigmoid. The products go through
+// simd.ts's kernel on wasm (transposed operands at no cost) and tf.matMul elsewhere. Every
+// gradient here is checked against tfjs's autodiff in test/layers.test.ts. All tensors are 2-D
+// [rows, features]: rows = batch × positions.
 
 import * as tf from '@tensorflow/tfjs';
+import { matMul } from './simd.js';
 
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type CustomOp = (...args: tf.Tensor[]) => tf.Tensor;
@@ -20,37 +21,17 @@ function custom(f: (save: (ts: tf.Tensor[]) => void, ...inputs: tf.Tensor[]) => 
   return op as unknown as CustomOp;
 }
 
-/**
- * aᵀ·b for a [n, p], b [n, q]. XNNPACK repacks the right-hand operand of every product it has
- * not seen before, and repacking a wide [n, q] matrix costs more than the product itself; so the
- * narrower operand is the one packed and the wider one gets the explicit transpose: (bᵀa)ᵀ when
- * a is the narrower (the final transpose is only [q, p]).
- */
-export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    if (a.shape[1] <= b.shape[1]) return tf.transpose(tf.matMul(tf.transpose(b), a));
-    return tf.matMul(tf.transpose(a), b);
-  });
-}
-
-/**
- * Column sums of x [n, p] as [p]. `tf.sum(x, 0)` transposes x first and a ones-row product
- * repacks x; the transposed-ones product runs the plain loop, which for one output row is the
- * fastest of the three (~5× on wasm).
- */
+/** Column sums of x [n, p] as [p] (a ones-row product: `tf.sum(x, 0)` transposes x first). */
 export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([x.shape[0], 1]), x, true, false), [x.shape[1]]));
+  return tf.tidy(() => tf.reshape(matMul(tf.ones([x.shape[0], 1]), x, true, false), [x.shape[1]]));
 }
 
 /** y = x·W for x [n, k], W [k, m] (no bias: the GPT here has bias-free linear layers). */
 export const linear = custom((save, x, w) => {
   save([x, w]);
   return {
-    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy, [xs, ws]) => [
-      tf.matMul(dy as tf.Tensor2D, tf.transpose(ws as tf.Tensor2D)),
-      matMulTN(xs as tf.Tensor2D, dy as tf.Tensor2D),
-    ],
+    value: matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+    gradFunc: (dy, [xs, ws]) => [matMul(dy as tf.Tensor2D, ws as tf.Tensor2D, false, true), matMul(xs as tf.Tensor2D, dy as tf.Tensor2D, true, false)],
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 
@@ -90,15 +71,14 @@ export const layerNorm = custom((save, x, g, b) => {
 }) as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;
 
 /**
- * Embedding as a product with a one-hot matrix, which is given as a constant together with its
- * transpose (both built in JS: `tf.oneHot` to float is unreliable on wasm and a transpose is
- * slow). `oneHot` is [n, r], `oneHotT` [r, n], table [r, d]; only the table gets a gradient.
+ * Embedding as a product with a one-hot matrix [n, r] (a constant, built in JS: `tf.oneHot` to
+ * float is unreliable on wasm) and the table [r, d]; only the table gets a gradient.
  */
-export function embed(oneHot: tf.Tensor2D, oneHotT: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
+export function embed(oneHot: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
   const op = custom((save, w) => {
     // Constants used by a gradient must be saved: the forward pass runs in its own tidy scope.
-    save([oneHotT]);
-    return { value: tf.matMul(oneHot, w as tf.Tensor2D), gradFunc: (dy, [ohT]) => [tf.matMul(ohT as tf.Tensor2D, dy as tf.Tensor2D)] };
+    save([oneHot]);
+    return { value: matMul(oneHot, w as tf.Tensor2D), gradFunc: (dy, [oh]) => [matMul(oh as tf.Tensor2D, dy as tf.Tensor2D, true, false)] };
   });
   return op(table) as tf.Tensor2D;
 }

@@ -184,7 +184,7 @@ export class Transformer implements LanguageModel {
     const v = this.vocabSize;
     for (let r0 = 0; r0 < rows.length; r0 += this.config.batchSize) {
       const batch = concatRows(rows.slice(r0, r0 + this.config.batchSize));
-      const logitsTensor = tf.tidy(() => forward(this.params, this.shape, batch, false));
+      const logitsTensor = tf.tidy(() => forward(this.params, this.shape, batch));
       const logits = logitsTensor.dataSync() as Float32Array;
       logitsTensor.dispose();
       // log softmax of each counted position's target, in float64

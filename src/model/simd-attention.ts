@@ -1,0 +1,240 @@
+// The causal packed-document attention of attention.ts as WebAssembly SIMD kernels on the wasm
+// backend's memory (see simd.ts for how tensors are addressed): the same algorithm — position i
+// attends to [segStart[i], i] — with each head's dot products and weighted sums done four lanes
+// at a time. ~5–8× the JS kernels, which stay as the reference and the path on other backends.
+// A module is generated per (d, heads), with the head width a multiple of 4; exp comes from JS.
+//
+// Probabilities are kept for the backward pass in a float32 tensor laid out [i][h][j − s0].
+
+import * as tf from '@tensorflow/tfjs';
+import type { AttentionShape } from './attention.js';
+import { currentWasmBackend, WasmMemory } from './simd.js';
+import { Code, encodeModule, F32, F64, I32, V128, type FuncDef } from './wasm-encoder.js';
+
+const EXP = 0; // the imported Math.exp: f64 → f64
+
+/** Horizontal sum of the v128 in local t, as an f32 on the stack. */
+function hsum(c: Code, t: number): void {
+  c.get(t).f32x4ExtractLane(0).get(t).f32x4ExtractLane(1).f32Add().get(t).f32x4ExtractLane(2).f32Add().get(t).f32x4ExtractLane(3).f32Add();
+}
+
+/**
+ * Loops j from local `j0` to local `i` inclusive (at least once: j0 ≤ i), running body and then
+ * adding `step` to each pointer local in `advance`.
+ */
+function forKeys(c: Code, j: number, j0: number, i: number, advance: [number, number][], body: (b: Code) => void): void {
+  c.get(j0).set(j);
+  c.loop((l) => {
+    body(l);
+    for (const [ptr, step] of advance) l.get(ptr).i32(step).add().set(ptr);
+    l.get(j).i32(1).add().tee(j).get(i).leS().brIf(0);
+  });
+}
+
+/**
+ * forward(qkv, seg, n, probs, out, scale) and backward(qkv, probs, dOut, seg, n, dqkv, dP, scale)
+ * for model width d and `heads` heads. qkv/dqkv rows are [q | k | v] (3d floats), out/dOut rows
+ * d floats; seg holds n int32 segment starts; dP is scratch for one row of probabilities.
+ */
+function attentionFuncs(d: number, heads: number): FuncDef[] {
+  const dh = d / heads;
+  const V = dh / 4;
+  const row = 3 * d * 4; // bytes per qkv row
+  const K = d * 4; // byte offset of k within a row (v at 2K)
+
+  // forward --------------------------------------------------------------------------------
+  const f = new Code();
+  {
+    const [qkv, seg, n, probs, out, scale] = [0, 1, 2, 3, 4, 5];
+    const [i, ho, s0, j, pp, kp, po] = [6, 7, 8, 9, 10, 11, 12];
+    const [max, p, inv] = [13, 14, 15]; // f32
+    const [sum, e] = [16, 17]; // f64
+    const q = (v: number) => 18 + v;
+    const acc = (v: number) => 18 + V + v;
+    const [t, ps] = [18 + 2 * V, 19 + 2 * V];
+    f.get(probs).set(po).i32(0).set(i);
+    f.block((b0) => b0.loop((li) => {
+      li.get(i).get(n).ltU().eqz().brIf(1);
+      li.get(seg).get(i).i32(4).mul().add().i32Load().set(s0);
+      li.i32(0).set(ho);
+      li.block((b1) => b1.loop((lh) => {
+        lh.get(ho).i32(K).ltU().eqz().brIf(1);
+        // q of (i, h), scaled by 1/√dh
+        for (let v = 0; v < V; v++) lh.get(qkv).get(i).i32(row).mul().add().get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
+        // scores q·k_j and their max
+        lh.f32(-Infinity).set(max).get(po).set(pp).get(qkv).get(s0).i32(row).mul().add().get(ho).add().set(kp);
+        forKeys(lh, j, s0, i, [[pp, 4], [kp, row]], (l) => {
+          for (let v = 0; v < V; v++) {
+            l.get(q(v)).get(kp).v128Load(K + 16 * v).f32x4Mul();
+            if (v > 0) l.f32x4Add();
+          }
+          l.set(t);
+          hsum(l, t);
+          l.set(p).get(pp).get(p).f32Store().get(max).get(p).f32Max().set(max);
+        });
+        // exp(score − max) and their sum
+        lh.f64(0).set(sum).get(po).set(pp);
+        forKeys(lh, j, s0, i, [[pp, 4]], (l) => {
+          l.get(pp).f32Load().get(max).f32Sub().f64PromoteF32().call(EXP).set(e);
+          l.get(pp).get(e).f32DemoteF64().f32Store();
+          l.get(sum).get(e).f64Add().set(sum);
+        });
+        lh.f64(1).get(sum).f64Div().f32DemoteF64().set(inv);
+        // probabilities, and the output Σ p_j v_j
+        for (let v = 0; v < V; v++) lh.v128Zero().set(acc(v));
+        lh.get(po).set(pp).get(qkv).get(s0).i32(row).mul().add().get(ho).add().set(kp);
+        forKeys(lh, j, s0, i, [[pp, 4], [kp, row]], (l) => {
+          l.get(pp).f32Load().get(inv).f32Mul().set(p).get(pp).get(p).f32Store();
+          l.get(p).f32x4Splat().set(ps);
+          for (let v = 0; v < V; v++) l.get(acc(v)).get(ps).get(kp).v128Load(2 * K + 16 * v).f32x4Mul().f32x4Add().set(acc(v));
+        });
+        for (let v = 0; v < V; v++) lh.get(out).get(i).i32(d * 4).mul().add().get(ho).add().get(acc(v)).v128Store(16 * v);
+        lh.get(pp).set(po);
+        lh.get(ho).i32(dh * 4).add().set(ho);
+        lh.br(0);
+      }));
+      li.get(i).i32(1).add().set(i);
+      li.br(0);
+    }));
+  }
+  const forward: FuncDef = {
+    name: 'forward',
+    params: [I32, I32, I32, I32, I32, F32],
+    locals: [...new Array(7).fill(I32), F32, F32, F32, F64, F64, ...new Array(2 * V + 2).fill(V128)],
+    body: f,
+  };
+
+  // backward -------------------------------------------------------------------------------
+  const g = new Code();
+  {
+    const [qkv, probs, dOut, seg, n, dqkv, dP, scale] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [i, ho, s0, j, pp, r, dr, dpp, po] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
+    const [pdp, p, dot] = [17, 18, 19]; // f32
+    const gv = (v: number) => 20 + v;
+    const q = (v: number) => 20 + V + v;
+    const acc = (v: number) => 20 + 2 * V + v;
+    const [t, ps] = [20 + 3 * V, 21 + 3 * V];
+    const start = (c: Code) => {
+      c.get(po).set(pp).get(dP).set(dpp);
+      c.get(qkv).get(s0).i32(row).mul().add().get(ho).add().set(r);
+      c.get(dqkv).get(s0).i32(row).mul().add().get(ho).add().set(dr);
+    };
+    g.get(probs).set(po).i32(0).set(i);
+    g.block((b0) => b0.loop((li) => {
+      li.get(i).get(n).ltU().eqz().brIf(1);
+      li.get(seg).get(i).i32(4).mul().add().i32Load().set(s0);
+      li.i32(0).set(ho);
+      li.block((b1) => b1.loop((lh) => {
+        lh.get(ho).i32(K).ltU().eqz().brIf(1);
+        for (let v = 0; v < V; v++) {
+          lh.get(dOut).get(i).i32(d * 4).mul().add().get(ho).add().v128Load(16 * v).set(gv(v));
+          lh.get(qkv).get(i).i32(row).mul().add().get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
+        }
+        // dP_j = dOut_i · v_j, Σ p·dP, and dv_j += p_j · dOut_i
+        lh.f32(0).set(pdp);
+        start(lh);
+        forKeys(lh, j, s0, i, [[pp, 4], [dpp, 4], [r, row], [dr, row]], (l) => {
+          for (let v = 0; v < V; v++) {
+            l.get(gv(v)).get(r).v128Load(2 * K + 16 * v).f32x4Mul();
+            if (v > 0) l.f32x4Add();
+          }
+          l.set(t);
+          hsum(l, t);
+          l.set(dot).get(dpp).get(dot).f32Store();
+          l.get(pp).f32Load().set(p);
+          l.get(pdp).get(p).get(dot).f32Mul().f32Add().set(pdp);
+          l.get(p).f32x4Splat().set(ps);
+          for (let v = 0; v < V; v++) l.get(dr).get(dr).v128Load(2 * K + 16 * v).get(ps).get(gv(v)).f32x4Mul().f32x4Add().v128Store(2 * K + 16 * v);
+        });
+        // dS_j = p_j (dP_j − Σ p·dP); dq_i += dS_j k_j; dk_j += dS_j q_i (both / √dh)
+        for (let v = 0; v < V; v++) lh.v128Zero().set(acc(v));
+        start(lh);
+        forKeys(lh, j, s0, i, [[pp, 4], [dpp, 4], [r, row], [dr, row]], (l) => {
+          l.get(pp).f32Load().get(dpp).f32Load().get(pdp).f32Sub().f32Mul().f32x4Splat().set(ps);
+          for (let v = 0; v < V; v++) {
+            l.get(acc(v)).get(ps).get(r).v128Load(K + 16 * v).f32x4Mul().f32x4Add().set(acc(v));
+            l.get(dr).get(dr).v128Load(K + 16 * v).get(ps).get(q(v)).f32x4Mul().f32x4Add().v128Store(K + 16 * v);
+          }
+        });
+        lh.get(dqkv).get(i).i32(row).mul().add().get(ho).add().set(dr);
+        for (let v = 0; v < V; v++) lh.get(dr).get(dr).v128Load(16 * v).get(acc(v)).get(scale).f32x4Splat().f32x4Mul().f32x4Add().v128Store(16 * v);
+        lh.get(pp).set(po);
+        lh.get(ho).i32(dh * 4).add().set(ho);
+        lh.br(0);
+      }));
+      li.get(i).i32(1).add().set(i);
+      li.br(0);
+    }));
+  }
+  const backward: FuncDef = {
+    name: 'backward',
+    params: [I32, I32, I32, I32, I32, I32, I32, F32],
+    locals: [...new Array(9).fill(I32), F32, F32, F32, ...new Array(3 * V + 2).fill(V128)],
+    body: g,
+  };
+  return [forward, backward];
+}
+
+interface AttentionExports {
+  forward(qkv: number, seg: number, n: number, probs: number, out: number, scale: number): void;
+  backward(qkv: number, probs: number, dOut: number, seg: number, n: number, dqkv: number, dP: number, scale: number): void;
+}
+
+/** The attention kernels for one (d, heads) on one wasm backend. */
+export class SimdAttention {
+  private constructor(
+    private readonly mem: WasmMemory,
+    private readonly fns: AttentionExports,
+    private readonly shape: AttentionShape,
+  ) {}
+
+  static create(mem: WasmMemory, shape: AttentionShape): SimdAttention | null {
+    const dh = shape.d / shape.heads;
+    if (!Number.isInteger(dh) || dh % 4 !== 0) return null;
+    const bytes = encodeModule(attentionFuncs(shape.d, shape.heads), [{ name: 'exp', params: [F64], results: [F64] }]);
+    if (!WebAssembly.validate(bytes)) return null;
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory, exp: Math.exp } });
+    return new SimdAttention(mem, instance.exports as unknown as AttentionExports, shape);
+  }
+
+  private scale(): number {
+    return 1 / Math.sqrt(this.shape.d / this.shape.heads);
+  }
+
+  /** out [n, d] and the probabilities (kept for backward) of qkv [n, 3d]; seg is segStart as an int32 tensor. */
+  forward(qkv: tf.Tensor2D, seg: tf.Tensor1D, segStart: Int32Array): { out: tf.Tensor2D; probs: tf.Tensor1D } {
+    const n = qkv.shape[0];
+    let pairs = 0;
+    for (let i = 0; i < n; i++) pairs += i - segStart[i] + 1;
+    const { mem } = this;
+    const out = mem.output([n, this.shape.d]);
+    const probs = mem.output([this.shape.heads * pairs]);
+    this.fns.forward(mem.offset(qkv), mem.offset(seg), n, mem.offset(probs), mem.offset(out), this.scale());
+    return { out: mem.tensor(out), probs: mem.tensor(probs) };
+  }
+
+  /** The gradient with respect to qkv. */
+  backward(qkv: tf.Tensor2D, probs: tf.Tensor1D, dOut: tf.Tensor2D, seg: tf.Tensor1D): tf.Tensor2D {
+    const n = qkv.shape[0];
+    const { mem } = this;
+    const dqkv = mem.output([n, 3 * this.shape.d]);
+    const o = mem.offset(dqkv) / 4;
+    mem.heap().fill(0, o, o + n * 3 * this.shape.d);
+    mem.withScratch(n * 4, (dP) => {
+      this.fns.backward(mem.offset(qkv), mem.offset(probs), mem.offset(dOut), mem.offset(seg), n, mem.offset(dqkv), dP, this.scale());
+    });
+    return mem.tensor(dqkv);
+  }
+}
+
+const bound = new WeakMap<object, Map<string, SimdAttention | null>>();
+/** The kernels for the current backend and shape, or null when not on wasm (or dh % 4 ≠ 0). */
+export function simdAttention(shape: AttentionShape): SimdAttention | null {
+  const backend = currentWasmBackend();
+  if (!backend) return null;
+  let byShape = bound.get(backend);
+  if (!byShape) bound.set(backend, (byShape = new Map()));
+  const key = `${shape.d}/${shape.heads}`;
+  if (!byShape.has(key)) byShape.set(key, SimdAttention.create(new WasmMemory(backend), shape));
+  return byShape.get(key)!;
+}

@@ -1,0 +1,181 @@
+// A minimal WebAssembly binary encoder: enough to write the few numeric kernels of simd.ts as
+// code (loops unrolled by the generator) without a toolchain or a binary checked into the
+// repository. A module imports one memory ("env" "memory") and exports functions whose
+// parameters and locals are i32 or v128; the bodies are instruction bytes built with `Code`.
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const F64 = 0x7c;
+export const V128 = 0x7b;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const name = (s: string) => vec([...Buffer.from(s, 'utf8')].map((b) => [b]));
+
+/** SIMD opcodes (after the 0xfd prefix) used by the kernels. */
+const SIMD = {
+  load: 0x00,
+  load32Splat: 0x09,
+  store: 0x0b,
+  const: 0x0c,
+  f32x4Splat: 0x13,
+  f32x4ExtractLane: 0x1f,
+  f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
+  f32x4Mul: 0xe6,
+  f32x4Max: 0xe9,
+  f32x4RelaxedMadd: 0x105,
+} as const;
+
+/** An instruction sequence; each method appends one instruction and returns `this`. */
+export class Code {
+  readonly bytes: number[] = [];
+  private op(...b: number[]): this {
+    this.bytes.push(...b);
+    return this;
+  }
+  private simd(op: number, ...imm: number[]): this {
+    return this.op(0xfd, ...uleb(op), ...imm);
+  }
+  get(i: number) { return this.op(0x20, ...uleb(i)); }
+  set(i: number) { return this.op(0x21, ...uleb(i)); }
+  tee(i: number) { return this.op(0x22, ...uleb(i)); }
+  i32(n: number) { return this.op(0x41, ...sleb(n | 0)); }
+  f32(x: number) {
+    const b = new Uint8Array(new Float32Array([x]).buffer);
+    return this.op(0x43, ...b);
+  }
+  add() { return this.op(0x6a); }
+  sub() { return this.op(0x6b); }
+  mul() { return this.op(0x6c); }
+  divU() { return this.op(0x6e); }
+  remU() { return this.op(0x70); }
+  ltU() { return this.op(0x49); }
+  eq() { return this.op(0x46); }
+  and() { return this.op(0x71); }
+  eqz() { return this.op(0x45); }
+  f32Load(offset = 0) { return this.op(0x2a, 2, ...uleb(offset)); }
+  f32Store(offset = 0) { return this.op(0x38, 2, ...uleb(offset)); }
+  i32Load(offset = 0) { return this.op(0x28, 2, ...uleb(offset)); }
+  f32Add() { return this.op(0x92); }
+  f32Sub() { return this.op(0x93); }
+  f32Mul() { return this.op(0x94); }
+  f32Max() { return this.op(0x97); }
+  f64Add() { return this.op(0xa0); }
+  f64Div() { return this.op(0xa3); }
+  f64(x: number) {
+    return this.op(0x44, ...new Uint8Array(new Float64Array([x]).buffer));
+  }
+  f64PromoteF32() { return this.op(0xbb); }
+  f32DemoteF64() { return this.op(0xb6); }
+  leS() { return this.op(0x4c); }
+  call(func: number) { return this.op(0x10, ...uleb(func)); }
+  /** block … end; `br` depth 0 inside jumps past the end. */
+  block(body: (c: this) => void) {
+    this.op(0x02, 0x40);
+    body(this);
+    return this.op(0x0b);
+  }
+  /** loop … end; `br` depth 0 inside jumps back to the start. */
+  loop(body: (c: this) => void) {
+    this.op(0x03, 0x40);
+    body(this);
+    return this.op(0x0b);
+  }
+  /** if (pops an i32) … end. */
+  if(body: (c: this) => void) {
+    this.op(0x04, 0x40);
+    body(this);
+    return this.op(0x0b);
+  }
+  /** if (pops an i32) … else … end. */
+  ifElse(then: (c: this) => void, otherwise: (c: this) => void) {
+    this.op(0x04, 0x40);
+    then(this);
+    this.op(0x05);
+    otherwise(this);
+    return this.op(0x0b);
+  }
+  br(depth: number) { return this.op(0x0c, ...uleb(depth)); }
+  brIf(depth: number) { return this.op(0x0d, ...uleb(depth)); }
+  // SIMD; memory offsets in bytes (alignment hints: 16 bytes for v128, 4 for a splat).
+  v128Load(offset = 0) { return this.simd(SIMD.load, 4, ...uleb(offset)); }
+  v128Store(offset = 0) { return this.simd(SIMD.store, 4, ...uleb(offset)); }
+  load32Splat(offset = 0) { return this.simd(SIMD.load32Splat, 2, ...uleb(offset)); }
+  v128Zero() { return this.simd(SIMD.const, ...new Array(16).fill(0)); }
+  f32x4Splat() { return this.simd(SIMD.f32x4Splat); }
+  f32x4ExtractLane(lane: number) { return this.simd(SIMD.f32x4ExtractLane, lane); }
+  f32x4Add() { return this.simd(SIMD.f32x4Add); }
+  f32x4Sub() { return this.simd(SIMD.f32x4Sub); }
+  f32x4Mul() { return this.simd(SIMD.f32x4Mul); }
+  f32x4Max() { return this.simd(SIMD.f32x4Max); }
+  /** a·b + c of the three operands on the stack (a, b, c): fused where the CPU has FMA. */
+  f32x4RelaxedMadd() { return this.simd(SIMD.f32x4RelaxedMadd); }
+}
+
+export interface FuncDef {
+  name: string;
+  params: ValType[];
+  locals: ValType[];
+  body: Code;
+}
+
+/** A function imported from "env": called as `call(index)`, imports first in declaration order. */
+export interface ImportDef {
+  name: string;
+  params: ValType[];
+  results: ValType[];
+}
+
+/**
+ * The module's bytes: imports env.memory and the given env functions, exports each function
+ * under its name (exported functions return nothing).
+ */
+export function encodeModule(funcs: readonly FuncDef[], imported: readonly ImportDef[] = []): Uint8Array<ArrayBuffer> {
+  const types = [
+    ...imported.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]),
+    ...funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]),
+  ];
+  const imports = [
+    [...name('env'), ...name('memory'), 0x02, 0x00, 0x01],
+    ...imported.map((f, i) => [...name('env'), ...name(f.name), 0x00, ...uleb(i)]),
+  ];
+  const exports = funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(imported.length + i)]);
+  const bodies = funcs.map((f) => {
+    const body = [...vec(f.locals.map((t) => [1, t])), ...f.body.bytes, 0x0b];
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, vec(imports)),
+    ...section(3, vec(funcs.map((_, i) => uleb(imported.length + i)))),
+    ...section(7, vec(exports)),
+    ...section(10, vec(bodies)),
+  ]);
+}
