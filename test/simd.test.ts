@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { attentionBackward, attentionForward } from '../src/model/attention.js';
+import { attentionBackward, attentionForward, attentionStep } from '../src/model/attention.js';
 import { packTraining } from '../src/model/packing.js';
 import { simdAttention } from '../src/model/simd-attention.js';
 import { simdMatMul } from '../src/model/simd.js';
@@ -89,5 +89,34 @@ describe('SIMD attention on the wasm backend', () => {
     expect(maxDiff(dqkv.dataSync(), jsGrad)).toBeLessThan(1e-4);
     tf.dispose([qkv, dOut, seg, out, probs, dqkv]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('SIMD decoding step on the wasm backend', () => {
+  it('equals attentionStep over several steps of several slots (KV cache in the backend memory)', () => {
+    const shape = { d: 128, heads: 4 };
+    const context = 16;
+    const slots = 3;
+    const simd = simdAttention(shape)!;
+    const caches = simd.allocCaches(1, slots, context);
+    const kJs = new Float32Array(slots * context * shape.d);
+    const vJs = new Float32Array(slots * context * shape.d);
+    const rng = rngFor(9, 'decode');
+    const pos = new Int32Array(slots);
+    let worst = 0;
+    try {
+      for (let step = 0; step < 12; step++) {
+        // slot 1 sits out every third step, as a finished slot would
+        const active = [0, 1, 2].filter((s) => s !== 1 || step % 3 !== 2);
+        const qkv = Float32Array.from({ length: active.length * 3 * shape.d }, () => rng.normal());
+        const got = simd.decodeStep(qkv, active, pos, caches[0], context);
+        const want = attentionStep(qkv, active, pos, kJs, vJs, context, shape);
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+        for (const s of active) pos[s]++;
+      }
+    } finally {
+      simd.freeCaches(caches);
+    }
+    expect(worst).toBeLessThan(1e-5);
   });
 });

@@ -1,9 +1,11 @@
-// Causal multi-head self-attention over packed documents, computed in plain JS on Float32Arrays
-// and wrapped as a tf.customGrad op. Why not tfjs matMuls: a batched matMul ([B·H, T, T]) is not
-// an XNNPACK kernel on wasm and runs a naive loop (~1 GFLOP/s), and the mask would make half or
-// more of that work wasted. Here each position i attends only to positions j in
-// [segStart[i], i] — its own document (or window) and causally — so for short documents (names)
-// the work is a small fraction of the dense T×T product, and never more than half of it.
+// Causal multi-head self-attention over packed documents, wrapped as a tf.customGrad op. Why not
+// tfjs matMuls: a batched matMul ([B·H, T, T]) is not an XNNPACK kernel on wasm and runs a naive
+// loop (~1 GFLOP/s), and the mask would make half or more of that work wasted. Here each
+// position i attends only to positions j in [segStart[i], i] — its own document (or window) and
+// causally — so for short documents (names) the work is a small fraction of the dense T×T
+// product, and never more than half of it. The kernels below are plain JS on Float32Arrays: the
+// reference, and the path on backends other than wasm; on wasm simd-attention.ts runs the same
+// algorithm as SIMD kernels in the backend's memory (5–8× faster).
 //
 // Layout: qkv is [n, 3d] row-major (the fused projection's output: q | k | v, heads contiguous
 // inside each), the output is [n, d]; n = rows × positions, and segStart holds absolute indices

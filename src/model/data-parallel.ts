@@ -6,8 +6,8 @@
 // whatever the thread count (the split costs one thread ~5 % against a whole batch). On other
 // backends than wasm the batch is not split and the thread count does not apply.
 //
-// Why threads: tfjs turns off the wasm backend's own threads under Node, and one thread's matrix
-// products cap training near 7,000 tokens/s (BENCHMARKS.md). Weights and gradients cross between
+// Why threads: tfjs turns off the wasm backend's own threads under Node, and one thread of matrix
+// products is a hard ceiling (BENCHMARKS.md): two threads train `small` ~1.4–1.8× faster. Weights and gradients cross between
 // the threads through two SharedArrayBuffers of all parameters (in namedParams order); the
 // batch part travels as transferred typed arrays. Used by transformer.ts.
 

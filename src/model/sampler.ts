@@ -1,8 +1,10 @@
 // Batched sampling with a KV cache: each step feeds one new token per active slot, and a slot
 // whose document ends (EOS or maxLength) is refilled with the next document at once, so the batch
-// stays full. Only the matrix products go through tfjs (they are XNNPACK kernels on wasm); the
-// per-token glue — embedding lookup, LayerNorm, GELU, attention over the cache — is plain JS,
-// because at one row per slot a tfjs op costs ~30 µs of bookkeeping whatever its size.
+// stays full. Only the matrix products (simd.ts's kernel on wasm) and the MLP go through tfjs;
+// the per-token glue — embedding lookup, LayerNorm, residuals — is plain JS, because at one row
+// per slot a tfjs op costs ~30 µs of bookkeeping whatever its size. Attention over the cache is
+// simd-attention.ts's decoding kernel on wasm (the cache lives in the backend's memory), JS
+// elsewhere.
 // Past the context the cache is full: the slot is re-primed with the last context/2 tokens of
 // its document at positions 0 … context/2 − 1 (fed through the same cached steps, their logits
 // unused), and sampling goes on from the cache. That is how training sees long documents too
@@ -18,11 +20,13 @@ import { attentionStep } from './attention.js';
 import type { GptParams, GptShape } from './gpt.js';
 import { GELU_K, LN_EPS } from './layers.js';
 import type { Vocab } from './packing.js';
+import { simdAttention, type KvCache, type SimdAttention } from './simd-attention.js';
+import { matMul } from './simd.js';
 
 /** x [rows, k] · W on the backend; returns a fresh array. */
 function mm(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
   const xt = tf.tensor2d(x, [rows, w.shape[0]]);
-  const y = tf.matMul(xt, w);
+  const y = matMul(xt, w);
   const out = y.dataSync() as Float32Array;
   tf.dispose([xt, y]);
   return out;
@@ -31,8 +35,8 @@ function mm(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
 /** The MLP on the backend, x·W1 → GELU → ·W2: the sigmoid there is vectorised, Math.exp in JS is not. */
 function mlp(x: Float32Array, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): Float32Array {
   const y = tf.tidy(() => {
-    const u = tf.matMul(tf.tensor2d(x, [rows, w1.shape[0]]), w1);
-    return tf.matMul(tf.mul(u, tf.sigmoid(tf.mul(u, GELU_K))), w2);
+    const u = matMul(tf.tensor2d(x, [rows, w1.shape[0]]), w1);
+    return matMul(tf.mul(u, tf.sigmoid(tf.mul(u, GELU_K))) as tf.Tensor2D, w2);
   });
   const out = y.dataSync() as Float32Array;
   y.dispose();
@@ -60,8 +64,11 @@ export class Decoder {
   private readonly wte: Float32Array;
   private readonly wpe: Float32Array;
   private readonly ln: Float32Array[];
-  private readonly kCache: Float32Array[];
-  private readonly vCache: Float32Array[];
+  /** The caches: in the wasm backend's memory for its SIMD kernel, else JS arrays for attentionStep. */
+  private readonly simd: SimdAttention | null;
+  private readonly caches: KvCache[] = [];
+  private readonly kCache: Float32Array[] = [];
+  private readonly vCache: Float32Array[] = [];
 
   constructor(
     private readonly p: GptParams,
@@ -72,9 +79,18 @@ export class Decoder {
     this.wte = p.wte.dataSync() as Float32Array;
     this.wpe = p.wpe.dataSync() as Float32Array;
     this.ln = [...p.blocks.flatMap((b) => [b.ln1g, b.ln1b, b.ln2g, b.ln2b]), p.lnfg, p.lnfb].map((t) => t.dataSync() as Float32Array);
-    const cacheSize = slots * s.context * s.dModel;
-    this.kCache = p.blocks.map(() => new Float32Array(cacheSize));
-    this.vCache = p.blocks.map(() => new Float32Array(cacheSize));
+    this.simd = simdAttention({ d: s.dModel, heads: s.nHeads });
+    if (this.simd) this.caches = this.simd.allocCaches(p.blocks.length, slots, s.context);
+    else {
+      const cacheSize = slots * s.context * s.dModel;
+      this.kCache = p.blocks.map(() => new Float32Array(cacheSize));
+      this.vCache = p.blocks.map(() => new Float32Array(cacheSize));
+    }
+  }
+
+  /** Frees the caches held in the backend's memory. */
+  dispose(): void {
+    this.simd?.freeCaches(this.caches.splice(0));
   }
 
   /** Logits [slots.length, V] for the tokens fed at positions pos[slot] (< context); fills the caches. */
@@ -90,7 +106,9 @@ export class Decoder {
     this.p.blocks.forEach((b, l) => {
       const [g1, b1, g2, b2] = this.ln.slice(4 * l, 4 * l + 4);
       const qkv = mm(layerNormJs(x, m, d, g1, b1), m, b.wqkv);
-      const att = attentionStep(qkv, slots, pos, this.kCache[l], this.vCache[l], s.context, { d, heads: s.nHeads });
+      const att = this.simd
+        ? this.simd.decodeStep(qkv, slots, pos, this.caches[l], s.context)
+        : attentionStep(qkv, slots, pos, this.kCache[l], this.vCache[l], s.context, { d, heads: s.nHeads });
       const proj = mm(att, m, b.wo);
       for (let i = 0; i < x.length; i++) x[i] += proj[i];
       const y = mlp(layerNormJs(x, m, d, g2, b2), m, b.w1, b.w2);
@@ -154,40 +172,44 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
     }
   };
   const tokenAt = (doc: readonly number[], i: number) => (i === 0 ? vocab.bos : doc[i - 1]);
-  for (let k = 0; k < slots; k++) refill(k);
-  for (let step = 1; done < n; step++) {
-    const active: number[] = [];
-    const tokens: number[] = [];
-    for (let k = 0; k < slots; k++) {
-      if (slotDoc[k] < 0) continue;
-      const doc = docs[slotDoc[k]];
-      if (pos[k] === s.context) {
-        // Cache full: start again from the last `reprime` tokens of the sequence.
-        start[k] = doc.length + 1 - reprime;
-        pos[k] = 0;
+  try {
+    for (let k = 0; k < slots; k++) refill(k);
+    for (let step = 1; done < n; step++) {
+      const active: number[] = [];
+      const tokens: number[] = [];
+      for (let k = 0; k < slots; k++) {
+        if (slotDoc[k] < 0) continue;
+        const doc = docs[slotDoc[k]];
+        if (pos[k] === s.context) {
+          // Cache full: start again from the last `reprime` tokens of the sequence.
+          start[k] = doc.length + 1 - reprime;
+          pos[k] = 0;
+        }
+        active.push(k);
+        tokens.push(tokenAt(doc, start[k] + pos[k]));
       }
-      active.push(k);
-      tokens.push(tokenAt(doc, start[k] + pos[k]));
+      const logits = dec.step(active, tokens, pos);
+      let finished = false;
+      active.forEach((k, r) => {
+        pos[k]++;
+        const doc = docs[slotDoc[k]];
+        if (start[k] + pos[k] < doc.length + 1) return; // still re-priming: no draw yet
+        // Draw the slot's next token; a finished document frees its slot for the next one.
+        const t = drawIndex(slotRng[k], softmaxRow(logits, r, s.vocabSize, temperature, probs));
+        // BOS is never a training target; should it be drawn anyway, it ends the document like EOS.
+        const ends = t === vocab.eos || t === vocab.bos;
+        if (!ends) doc.push(t);
+        if (ends || doc.length >= maxLength) {
+          done++;
+          finished = true;
+          refill(k);
+        }
+      });
+      if (finished) job.onProgress?.(done, n);
+      if (step % STEPS_PER_YIELD === 0) await yieldToEventLoop();
     }
-    const logits = dec.step(active, tokens, pos);
-    let finished = false;
-    active.forEach((k, r) => {
-      pos[k]++;
-      const doc = docs[slotDoc[k]];
-      if (start[k] + pos[k] < doc.length + 1) return; // still re-priming: no draw yet
-      // Draw the slot's next token; a finished document frees its slot for the next one.
-      const t = drawIndex(slotRng[k], softmaxRow(logits, r, s.vocabSize, temperature, probs));
-      // BOS is never a training target; should it be drawn anyway, it ends the document like EOS.
-      const ends = t === vocab.eos || t === vocab.bos;
-      if (!ends) doc.push(t);
-      if (ends || doc.length >= maxLength) {
-        done++;
-        finished = true;
-        refill(k);
-      }
-    });
-    if (finished) job.onProgress?.(done, n);
-    if (step % STEPS_PER_YIELD === 0) await yieldToEventLoop();
+  } finally {
+    dec.dispose();
   }
   return docs;
 }

@@ -172,12 +172,83 @@ function attentionFuncs(d: number, heads: number): FuncDef[] {
     locals: [...new Array(9).fill(I32), F32, F32, F32, ...new Array(3 * V + 2).fill(V128)],
     body: g,
   };
-  return [forward, backward];
+
+  // decode: one new position per slot against the KV cache (sampling) ----------------------
+  const c = new Code();
+  {
+    const [qkv, m, slotIds, pos, kc, vc, context, out, w, scale] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const [r, t, base, qr, ho, j, zero, kp, wp] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
+    const [max, p, inv] = [19, 20, 21]; // f32
+    const [sum, e] = [22, 23]; // f64
+    const q = (v: number) => 24 + v;
+    const acc = (v: number) => 24 + V + v;
+    const [tv, ps] = [24 + 2 * V, 25 + 2 * V];
+    c.i32(0).set(zero).i32(0).set(r);
+    c.block((b0) => b0.loop((lr) => {
+      lr.get(r).get(m).ltU().eqz().brIf(1);
+      // t = pos[slot]; base = slot's cache (bytes); qr = row r of qkv
+      lr.get(pos).get(slotIds).get(r).i32(4).mul().add().i32Load().tee(base).i32(4).mul().add().i32Load().set(t);
+      lr.get(base).get(context).mul().i32(d * 4).mul().set(base);
+      lr.get(qkv).get(r).i32(row).mul().add().set(qr);
+      // the new k and v at position t
+      for (let v = 0; v < d / 4; v++) {
+        lr.get(kc).get(base).add().get(t).i32(d * 4).mul().add().get(qr).v128Load(K + 16 * v).v128Store(16 * v);
+        lr.get(vc).get(base).add().get(t).i32(d * 4).mul().add().get(qr).v128Load(2 * K + 16 * v).v128Store(16 * v);
+      }
+      lr.i32(0).set(ho);
+      lr.block((b1) => b1.loop((lh) => {
+        lh.get(ho).i32(K).ltU().eqz().brIf(1);
+        for (let v = 0; v < V; v++) lh.get(qr).get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
+        lh.f32(-Infinity).set(max).get(w).set(wp).get(kc).get(base).add().get(ho).add().set(kp);
+        forKeys(lh, j, zero, t, [[wp, 4], [kp, d * 4]], (l) => {
+          for (let v = 0; v < V; v++) {
+            l.get(q(v)).get(kp).v128Load(16 * v).f32x4Mul();
+            if (v > 0) l.f32x4Add();
+          }
+          l.set(tv);
+          hsum(l, tv);
+          l.set(p).get(wp).get(p).f32Store().get(max).get(p).f32Max().set(max);
+        });
+        lh.f64(0).set(sum).get(w).set(wp);
+        forKeys(lh, j, zero, t, [[wp, 4]], (l) => {
+          l.get(wp).f32Load().get(max).f32Sub().f64PromoteF32().call(EXP).set(e);
+          l.get(wp).get(e).f32DemoteF64().f32Store();
+          l.get(sum).get(e).f64Add().set(sum);
+        });
+        lh.f64(1).get(sum).f64Div().f32DemoteF64().set(inv);
+        for (let v = 0; v < V; v++) lh.v128Zero().set(acc(v));
+        lh.get(w).set(wp).get(vc).get(base).add().get(ho).add().set(kp);
+        forKeys(lh, j, zero, t, [[wp, 4], [kp, d * 4]], (l) => {
+          l.get(wp).f32Load().get(inv).f32Mul().f32x4Splat().set(ps);
+          for (let v = 0; v < V; v++) l.get(acc(v)).get(ps).get(kp).v128Load(16 * v).f32x4Mul().f32x4Add().set(acc(v));
+        });
+        for (let v = 0; v < V; v++) lh.get(out).get(r).i32(d * 4).mul().add().get(ho).add().get(acc(v)).v128Store(16 * v);
+        lh.get(ho).i32(dh * 4).add().set(ho);
+        lh.br(0);
+      }));
+      lr.get(r).i32(1).add().set(r);
+      lr.br(0);
+    }));
+  }
+  const decode: FuncDef = {
+    name: 'decode',
+    params: [...new Array(9).fill(I32), F32],
+    locals: [...new Array(9).fill(I32), F32, F32, F32, F64, F64, ...new Array(2 * V + 2).fill(V128)],
+    body: c,
+  };
+  return [forward, backward, decode];
 }
 
 interface AttentionExports {
   forward(qkv: number, seg: number, n: number, probs: number, out: number, scale: number): void;
   backward(qkv: number, probs: number, dOut: number, seg: number, n: number, dqkv: number, dP: number, scale: number): void;
+  decode(qkv: number, m: number, slotIds: number, pos: number, kCache: number, vCache: number, context: number, out: number, w: number, scale: number): void;
+}
+
+/** One layer's KV cache in the backend's memory: [slots, context, d] floats each for k and v. */
+export interface KvCache {
+  k: number;
+  v: number;
 }
 
 /** The attention kernels for one (d, heads) on one wasm backend. */
@@ -224,6 +295,49 @@ export class SimdAttention {
       this.fns.backward(mem.offset(qkv), mem.offset(probs), mem.offset(dOut), mem.offset(seg), n, mem.offset(dqkv), dP, this.scale());
     });
     return mem.tensor(dqkv);
+  }
+
+  /** KV caches for `layers` layers of `slots` × `context` positions (zeroed); free them with freeCaches. */
+  allocCaches(layers: number, slots: number, context: number): KvCache[] {
+    const bytes = slots * context * this.shape.d * 4;
+    const heap = () => new Uint8Array(this.mem.memory.buffer);
+    return Array.from({ length: layers }, () => {
+      const k = this.mem.malloc(bytes);
+      const v = this.mem.malloc(bytes);
+      heap().fill(0, k, k + bytes);
+      heap().fill(0, v, v + bytes);
+      return { k, v };
+    });
+  }
+
+  freeCaches(caches: readonly KvCache[]): void {
+    for (const c of caches) {
+      this.mem.free(c.k);
+      this.mem.free(c.v);
+    }
+  }
+
+  /**
+   * One decoding step (attention.ts's attentionStep on the cache in the backend's memory): row r
+   * of qkv [m, 3d] is slot slots[r] at position pos[slots[r]] (< context).
+   */
+  decodeStep(qkv: Float32Array, slots: readonly number[], pos: Int32Array, cache: KvCache, context: number): Float32Array {
+    const m = slots.length;
+    const { d } = this.shape;
+    const qkvBytes = m * 3 * d * 4;
+    const outBytes = m * d * 4;
+    return this.mem.withScratch(qkvBytes + outBytes + (m + pos.length + context) * 4, (at) => {
+      const out = at + qkvBytes;
+      const ids = out + outBytes;
+      const ps = ids + m * 4;
+      const w = ps + pos.length * 4;
+      const buf = this.mem.memory.buffer;
+      new Float32Array(buf, at, m * 3 * d).set(qkv);
+      new Int32Array(buf, ids, m).set(slots);
+      new Int32Array(buf, ps, pos.length).set(pos);
+      this.fns.decode(at, m, ids, ps, cache.k, cache.v, context, out, w, this.scale());
+      return new Float32Array(this.mem.memory.buffer, out, m * d).slice();
+    });
   }
 }
 

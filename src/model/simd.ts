@@ -79,58 +79,100 @@ function gemmFunc(fma: boolean): FuncDef {
 }
 
 /**
- * pack(src, rs, cs, R, K, dst, w): the matrix L[r, k] = f32 at src + r·rs + k·cs (strides in
- * bytes), R × K, into panels of w rows (w a multiple of 4), dst[p][k][l] = L[p·w + l, k],
- * written in order. Rows past R in the last panel are skipped (the caller zeroes them). Where
- * L's rows are adjacent floats (rs = 4), a full panel's w values per k are copied as vectors.
+ * Depth of the blocks pack() copies at a time when L's rows are adjacent (a transposed operand):
+ * the source rows of a block stay in L1 across all panels. A row-major operand is read in order
+ * panel by panel anyway and goes in one block.
+ */
+const PACK_KB = 16;
+
+/**
+ * pack(src, rs, cs, R, K, dst, w, kBlock): the matrix L[r, k] = f32 at src + r·rs + k·cs
+ * (strides in bytes), R × K, into panels of w rows (w a multiple of 4), dst[p][k][l] =
+ * L[p·w + l, k]. Rows past R in the last panel are skipped (the caller zeroes them). Depth goes
+ * in blocks of kBlock (a multiple of 4), all panels per block.
+ * Where L's rows are adjacent floats (rs = 4) a full panel's w values per k are copied as
+ * vectors; where its columns are (cs = 4, a row-major operand) 4 × 4 blocks are transposed in
+ * registers; otherwise element by element.
  */
 function packFunc(): FuncDef {
-  const [src, rs, cs, R, K, dst, w] = [0, 1, 2, 3, 4, 5, 6];
-  const [p0, lw, s, d, k, l, step] = [7, 8, 9, 10, 11, 12, 13];
+  const [src, rs, cs, R, K, dst, w, kBlock] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [p0, lw, s, d, k, l, step, kb, sp, dp, k0, kn] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+  const vr = (q: number) => 20 + q; // four loaded rows
+  const vt = (q: number) => 24 + q; // and their interleaved halves
   const code = new Code();
-  code.get(w).i32(4).mul().set(step);
-  code.i32(0).set(p0).get(dst).set(d);
-  code.block((c0) => c0.loop((panels) => {
-    panels.get(p0).get(R).ltU().eqz().brIf(1);
-    // lw = min(w, R − p0)
-    panels.get(R).get(p0).sub().set(lw);
-    panels.get(lw).get(w).ltU().eqz().if((t) => t.get(w).set(lw));
-    panels.get(src).get(p0).get(rs).mul().add().set(s);
-    panels.get(K).set(k);
-    panels.block((c1) => c1.loop((ks) => {
-      ks.get(k).eqz().brIf(1);
-      ks.get(rs).i32(4).eq().get(lw).get(w).eq().and().ifElse(
-        (vecs) => {
-          vecs.i32(0).set(l);
-          vecs.loop((lv) => {
-            lv.get(d).get(l).add().get(s).get(l).add().v128Load().v128Store();
-            lv.get(l).i32(16).add().tee(l).get(step).ltU().brIf(0);
-          });
-        },
-        (scalars) => {
-          scalars.i32(0).set(l);
-          scalars.block((c2) => c2.loop((ls) => {
-            ls.get(l).get(lw).ltU().eqz().brIf(1);
-            ls.get(d).get(l).i32(4).mul().add().get(s).get(l).get(rs).mul().add().f32Load().f32Store();
-            ls.get(l).i32(1).add().set(l);
-            ls.br(0);
-          }));
-        },
-      );
-      ks.get(s).get(cs).add().set(s);
-      ks.get(d).get(step).add().set(d);
-      ks.get(k).i32(1).sub().set(k);
-      ks.br(0);
+  /** The 4 × 4 block of rows sp, sp + rs, … (4 floats each) as 4 columns stored at dp, dp + step, … */
+  const transpose4 = (c: Code) => {
+    for (let q = 0; q < 4; q++) c.get(sp).get(rs).i32(q).mul().add().v128Load().set(vr(q));
+    c.get(vr(0)).get(vr(1)).shuffle32([0, 4, 1, 5]).set(vt(0));
+    c.get(vr(0)).get(vr(1)).shuffle32([2, 6, 3, 7]).set(vt(1));
+    c.get(vr(2)).get(vr(3)).shuffle32([0, 4, 1, 5]).set(vt(2));
+    c.get(vr(2)).get(vr(3)).shuffle32([2, 6, 3, 7]).set(vt(3));
+    const cols: [number, number, [number, number, number, number]][] = [[0, 2, [0, 1, 4, 5]], [0, 2, [2, 3, 6, 7]], [1, 3, [0, 1, 4, 5]], [1, 3, [2, 3, 6, 7]]];
+    cols.forEach(([x, y, lanes], q) => c.get(dp).get(step).i32(q).mul().add().get(vt(x)).get(vt(y)).shuffle32(lanes).v128Store());
+  };
+  /** for (v = 0; v < bound; v += by) body — the bound re-read each time (a local). */
+  const upTo = (c: Code, v: number, bound: (c: Code) => void, by: number, body: (c: Code) => void) => {
+    c.i32(0).set(v);
+    c.block((b) => b.loop((lp) => {
+      lp.get(v);
+      bound(lp);
+      lp.ltU().eqz().brIf(1);
+      body(lp);
+      lp.get(v).i32(by).add().set(v);
+      lp.br(0);
     }));
-    panels.get(p0).get(w).add().set(p0);
-    panels.br(0);
-  }));
-  return { name: 'pack', params: new Array(7).fill(I32), locals: new Array(7).fill(I32), body: code };
+  };
+  code.get(w).i32(4).mul().set(step);
+  upTo(code, k0, (c) => c.get(K), 0, (blocks) => {
+    // kn = min(kBlock, K − k0)
+    blocks.get(K).get(k0).sub().set(kn);
+    blocks.get(kn).get(kBlock).ltU().eqz().if((t) => t.get(kBlock).set(kn));
+    upTo(blocks, p0, (c) => c.get(R), 0, (panels) => {
+      // lw = min(w, R − p0)
+      panels.get(R).get(p0).sub().set(lw);
+      panels.get(lw).get(w).ltU().eqz().if((t) => t.get(w).set(lw));
+      panels.get(src).get(p0).get(rs).mul().add().get(k0).get(cs).mul().add().set(s);
+      panels.get(dst).get(p0).get(K).mul().i32(4).mul().add().get(k0).get(step).mul().add().set(d);
+      panels.get(kn).set(k);
+      // Row-major rows, a full panel: k in blocks of 4 by register transposes, the rest below.
+      panels.get(cs).i32(4).eq().get(lw).get(w).eq().and().if((tr) => {
+        tr.i32(0).set(kb);
+        tr.block((c1) => c1.loop((kbs) => {
+          kbs.get(kb).i32(4).add().get(kn).leS().eqz().brIf(1);
+          upTo(kbs, l, (c) => c.get(w), 4, (gs) => {
+            gs.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
+            gs.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
+            transpose4(gs);
+          });
+          kbs.get(kb).i32(4).add().set(kb);
+          kbs.br(0);
+        }));
+        tr.get(s).get(kb).i32(4).mul().add().set(s);
+        tr.get(d).get(kb).get(step).mul().add().set(d);
+        tr.get(kn).get(kb).sub().set(k);
+      });
+      panels.block((c1) => c1.loop((ks) => {
+        ks.get(k).eqz().brIf(1);
+        ks.get(rs).i32(4).eq().get(lw).get(w).eq().and().ifElse(
+          (vecs) => upTo(vecs, l, (c) => c.get(step), 16, (lv) => lv.get(d).get(l).add().get(s).get(l).add().v128Load().v128Store()),
+          (scalars) => upTo(scalars, l, (c) => c.get(lw), 1, (ls) => ls.get(d).get(l).i32(4).mul().add().get(s).get(l).get(rs).mul().add().f32Load().f32Store()),
+        );
+        ks.get(s).get(cs).add().set(s);
+        ks.get(d).get(step).add().set(d);
+        ks.get(k).i32(1).sub().set(k);
+        ks.br(0);
+      }));
+      // next panel: p0 += w (upTo's step is the local w, added here)
+      panels.get(p0).get(w).add().set(p0);
+    });
+    blocks.get(k0).get(kBlock).add().set(k0);
+  });
+  return { name: 'pack', params: new Array(8).fill(I32), locals: [...new Array(12).fill(I32), ...new Array(8).fill(V128)], body: code };
 }
 
 interface KernelExports {
   gemm(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, depth: number, aStride: number, bStride: number, crs: number, accumulate: number): void;
-  pack(src: number, rs: number, cs: number, R: number, K: number, dst: number, w: number): void;
+  pack(src: number, rs: number, cs: number, R: number, K: number, dst: number, w: number, kBlock: number): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here and in simd-attention.ts. */
@@ -169,13 +211,31 @@ export class WasmMemory {
     return tf.engine().makeTensorFromTensorInfo(info) as T;
   }
 
-  /** Scratch bytes (16-byte aligned) for the duration of f. */
-  withScratch<T>(bytes: number, f: (ptr: number) => T): T {
+  /** The blocks handed out by malloc: aligned address → what the backend's malloc returned. */
+  private readonly blocks = new Map<number, number>();
+
+  /** Bytes of the backend's heap at a 16-byte aligned address (its malloc aligns to 8), until free(). */
+  malloc(bytes: number): number {
     const raw = this.backend.wasm._malloc(bytes + 16);
+    const ptr = Math.ceil(raw / 16) * 16;
+    this.blocks.set(ptr, raw);
+    return ptr;
+  }
+
+  free(ptr: number): void {
+    const raw = this.blocks.get(ptr);
+    if (raw === undefined) throw new Error('free of an address malloc did not return');
+    this.blocks.delete(ptr);
+    this.backend.wasm._free(raw);
+  }
+
+  /** Scratch bytes for the duration of f. */
+  withScratch<T>(bytes: number, f: (ptr: number) => T): T {
+    const ptr = this.malloc(bytes);
     try {
-      return f(Math.ceil(raw / 16) * 16);
+      return f(ptr);
     } finally {
-      this.backend.wasm._free(raw);
+      this.free(ptr);
     }
   }
 }
@@ -250,8 +310,9 @@ export class SimdMatMul {
       if (M !== Mp) heap.fill(0, (aPack + (Mp - MR) * K * 4) / 4, (aPack + aBytes) / 4);
       if (N !== Np) heap.fill(0, (bPack + (Np - NR) * K * 4) / 4, (bPack + bBytes) / 4);
       // A as L[i, k]; B as L[j, k] (B's columns are the panels' rows).
-      this.fns.pack(mem.offset(a), transA ? 4 : aCols * 4, transA ? aCols * 4 : 4, M, K, aPack, MR);
-      this.fns.pack(mem.offset(b), transB ? bCols * 4 : 4, transB ? 4 : bCols * 4, N, K, bPack, NR);
+      const kBlock = (rowsAdjacent: boolean) => (rowsAdjacent ? PACK_KB : roundUp(Math.max(K, 1), 4));
+      this.fns.pack(mem.offset(a), transA ? 4 : aCols * 4, transA ? aCols * 4 : 4, M, K, aPack, MR, kBlock(transA));
+      this.fns.pack(mem.offset(b), transB ? bCols * 4 : 4, transB ? 4 : bCols * 4, N, K, bPack, NR, kBlock(!transB));
       if (K === 0) heap.fill(0, c / 4, c / 4 + Mp * Np);
       for (let k0 = 0; k0 < K; k0 += KC) {
         const kc = Math.min(KC, K - k0);

@@ -201,8 +201,13 @@ export class Transformer implements LanguageModel {
   }
 
   async firstTokenDistribution(): Promise<Float64Array> {
-    const logits = new Decoder(this.params, this.shape, 1).step([0], [this.vocab.bos], new Int32Array(1));
-    return softmaxRow(logits, 0, this.vocabSize, 1, new Float64Array(this.vocabSize));
+    const dec = new Decoder(this.params, this.shape, 1);
+    try {
+      const logits = dec.step([0], [this.vocab.bos], new Int32Array(1));
+      return softmaxRow(logits, 0, this.vocabSize, 1, new Float64Array(this.vocabSize));
+    } finally {
+      dec.dispose();
+    }
   }
 
   async save(dir: string): Promise<void> {

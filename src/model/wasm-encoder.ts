@@ -40,6 +40,7 @@ const name = (s: string) => vec([...Buffer.from(s, 'utf8')].map((b) => [b]));
 /** SIMD opcodes (after the 0xfd prefix) used by the kernels. */
 const SIMD = {
   load: 0x00,
+  shuffle: 0x0d,
   load32Splat: 0x09,
   store: 0x0b,
   const: 0x0c,
@@ -129,6 +130,10 @@ export class Code {
   load32Splat(offset = 0) { return this.simd(SIMD.load32Splat, 2, ...uleb(offset)); }
   v128Zero() { return this.simd(SIMD.const, ...new Array(16).fill(0)); }
   f32x4Splat() { return this.simd(SIMD.f32x4Splat); }
+  /** i8x16.shuffle of the two vectors on the stack, given as four 32-bit lanes (0–3 first, 4–7 second). */
+  shuffle32(lanes: [number, number, number, number]) {
+    return this.simd(SIMD.shuffle, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  }
   f32x4ExtractLane(lane: number) { return this.simd(SIMD.f32x4ExtractLane, lane); }
   f32x4Add() { return this.simd(SIMD.f32x4Add); }
   f32x4Sub() { return this.simd(SIMD.f32x4Sub); }
