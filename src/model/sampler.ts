@@ -21,27 +21,7 @@ import type { GptParams, GptShape } from './gpt.js';
 import { GELU_K, LN_EPS } from './layers.js';
 import type { Vocab } from './packing.js';
 import { simdAttention, type KvCache, type SimdAttention } from './simd-attention.js';
-import { matMul } from './simd.js';
-
-/** x [rows, k] · W on the backend; returns a fresh array. */
-function mm(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
-  const xt = tf.tensor2d(x, [rows, w.shape[0]]);
-  const y = matMul(xt, w);
-  const out = y.dataSync() as Float32Array;
-  tf.dispose([xt, y]);
-  return out;
-}
-
-/** The MLP on the backend, x·W1 → GELU → ·W2: the sigmoid there is vectorised, Math.exp in JS is not. */
-function mlp(x: Float32Array, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): Float32Array {
-  const y = tf.tidy(() => {
-    const u = matMul(tf.tensor2d(x, [rows, w1.shape[0]]), w1);
-    return matMul(tf.mul(u, tf.sigmoid(tf.mul(u, GELU_K))) as tf.Tensor2D, w2);
-  });
-  const out = y.dataSync() as Float32Array;
-  y.dispose();
-  return out;
-}
+import { simdMatMul, type PackedMatrix, type SimdMatMul } from './simd.js';
 
 function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(rows * d);
@@ -69,6 +49,9 @@ export class Decoder {
   private readonly caches: KvCache[] = [];
   private readonly kCache: Float32Array[] = [];
   private readonly vCache: Float32Array[] = [];
+  /** simd.ts's kernel on wasm, with each weight's packed panels (made on first use). */
+  private readonly products: SimdMatMul | null = simdMatMul();
+  private readonly packed = new Map<tf.Tensor, PackedMatrix>();
 
   constructor(
     private readonly p: GptParams,
@@ -88,9 +71,38 @@ export class Decoder {
     }
   }
 
-  /** Frees the caches held in the backend's memory. */
+  /** Frees the caches and packed weights held in the backend's memory. */
   dispose(): void {
     this.simd?.freeCaches(this.caches.splice(0));
+    for (const packed of this.packed.values()) this.products!.freePacked(packed);
+    this.packed.clear();
+  }
+
+  /** x·W as a tensor: with W's panels packed once on wasm (they are read at every step), else tf.matMul. */
+  private product(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+    if (!this.products) return tf.matMul(x, w);
+    let packed = this.packed.get(w);
+    if (!packed) this.packed.set(w, (packed = this.products.packB(w)));
+    return this.products.matMulPacked(x, false, packed);
+  }
+
+  /** x [rows, k] · W; returns a fresh array. */
+  private mm(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
+    const y = tf.tidy(() => this.product(tf.tensor2d(x, [rows, w.shape[0]]), w));
+    const out = y.dataSync() as Float32Array;
+    y.dispose();
+    return out;
+  }
+
+  /** The MLP on the backend, x·W1 → GELU → ·W2: the sigmoid there is vectorised, Math.exp in JS is not. */
+  private mlp(x: Float32Array, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): Float32Array {
+    const y = tf.tidy(() => {
+      const u = this.product(tf.tensor2d(x, [rows, w1.shape[0]]), w1);
+      return this.product(tf.mul(u, tf.sigmoid(tf.mul(u, GELU_K))) as tf.Tensor2D, w2);
+    });
+    const out = y.dataSync() as Float32Array;
+    y.dispose();
+    return out;
   }
 
   /** Logits [slots.length, V] for the tokens fed at positions pos[slot] (< context); fills the caches. */
@@ -105,17 +117,17 @@ export class Decoder {
     }
     this.p.blocks.forEach((b, l) => {
       const [g1, b1, g2, b2] = this.ln.slice(4 * l, 4 * l + 4);
-      const qkv = mm(layerNormJs(x, m, d, g1, b1), m, b.wqkv);
+      const qkv = this.mm(layerNormJs(x, m, d, g1, b1), m, b.wqkv);
       const att = this.simd
         ? this.simd.decodeStep(qkv, slots, pos, this.caches[l], s.context)
         : attentionStep(qkv, slots, pos, this.kCache[l], this.vCache[l], s.context, { d, heads: s.nHeads });
-      const proj = mm(att, m, b.wo);
+      const proj = this.mm(att, m, b.wo);
       for (let i = 0; i < x.length; i++) x[i] += proj[i];
-      const y = mlp(layerNormJs(x, m, d, g2, b2), m, b.w1, b.w2);
+      const y = this.mlp(layerNormJs(x, m, d, g2, b2), m, b.w1, b.w2);
       for (let i = 0; i < x.length; i++) x[i] += y[i];
     });
     const nl = this.ln.length;
-    return mm(layerNormJs(x, m, d, this.ln[nl - 2], this.ln[nl - 1]), m, this.p.head);
+    return this.mm(layerNormJs(x, m, d, this.ln[nl - 2], this.ln[nl - 1]), m, this.p.head);
   }
 }
 

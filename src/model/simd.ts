@@ -288,35 +288,56 @@ export class SimdMatMul {
 
   /** op(a)·op(b) for 2-D float32 tensors; op transposes where the flag is set. */
   matMul(a: tf.Tensor2D, b: tf.Tensor2D, transA: boolean, transB: boolean): tf.Tensor2D {
-    const [aRows, aCols] = a.shape;
+    const packed = this.packB(b, transB);
+    try {
+      return this.matMulPacked(a, transA, packed);
+    } finally {
+      this.freePacked(packed);
+    }
+  }
+
+  /**
+   * op(b) packed once for several products (the sampler's weights, used every step): the
+   * matrix's panels in the backend's memory until freePacked.
+   */
+  packB(b: tf.Tensor2D, transB = false): PackedMatrix {
+    if (b.dtype !== 'float32') throw new Error('matMul: float32 tensors only');
     const [bRows, bCols] = b.shape;
+    const [K, N] = transB ? [bCols, bRows] : [bRows, bCols];
+    const Np = roundUp(N, NR);
+    const ptr = this.mem.malloc(Np * K * 4);
+    if (N !== Np) this.mem.heap().fill(0, (ptr + (Np - NR) * K * 4) / 4, (ptr + Np * K * 4) / 4);
+    // B as L[j, k]: its columns are the panels' rows.
+    this.fns.pack(this.mem.offset(b), transB ? bCols * 4 : 4, transB ? 4 : bCols * 4, N, K, ptr, NR, packDepthBlock(!transB, K));
+    return { ptr, K, N };
+  }
+
+  freePacked(p: PackedMatrix): void {
+    this.mem.free(p.ptr);
+  }
+
+  /** op(a)·B for B packed by packB. */
+  matMulPacked(a: tf.Tensor2D, transA: boolean, b: PackedMatrix): tf.Tensor2D {
+    if (a.dtype !== 'float32') throw new Error('matMul: float32 tensors only');
+    const [aRows, aCols] = a.shape;
     const [M, K] = transA ? [aCols, aRows] : [aRows, aCols];
-    const [K2, N] = transB ? [bCols, bRows] : [bRows, bCols];
-    if (K !== K2) throw new Error(`matMul: inner dimensions ${K} and ${K2} differ`);
-    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error('matMul: float32 tensors only');
+    const { N } = b;
+    if (K !== b.K) throw new Error(`matMul: inner dimensions ${K} and ${b.K} differ`);
     const Mp = roundUp(M, MR);
     const Np = roundUp(N, NR);
     const direct = M === Mp && N === Np;
     const aBytes = Mp * K * 4;
-    const bBytes = Np * K * 4;
-    const cBytes = direct ? 0 : Mp * Np * 4;
     const mem = this.mem;
     const out = mem.output([M, N]);
-    mem.withScratch(aBytes + bBytes + cBytes, (aPack) => {
-      const bPack = aPack + aBytes;
-      const c = direct ? mem.offset(out) : bPack + bBytes;
-      // The last panels' rows past M and N must be zero.
-      const heap = mem.heap();
-      if (M !== Mp) heap.fill(0, (aPack + (Mp - MR) * K * 4) / 4, (aPack + aBytes) / 4);
-      if (N !== Np) heap.fill(0, (bPack + (Np - NR) * K * 4) / 4, (bPack + bBytes) / 4);
-      // A as L[i, k]; B as L[j, k] (B's columns are the panels' rows).
-      const kBlock = (rowsAdjacent: boolean) => (rowsAdjacent ? PACK_KB : roundUp(Math.max(K, 1), 4));
-      this.fns.pack(mem.offset(a), transA ? 4 : aCols * 4, transA ? aCols * 4 : 4, M, K, aPack, MR, kBlock(transA));
-      this.fns.pack(mem.offset(b), transB ? bCols * 4 : 4, transB ? 4 : bCols * 4, N, K, bPack, NR, kBlock(!transB));
-      if (K === 0) heap.fill(0, c / 4, c / 4 + Mp * Np);
+    mem.withScratch(aBytes + (direct ? 0 : Mp * Np * 4), (aPack) => {
+      const c = direct ? mem.offset(out) : aPack + aBytes;
+      // The last panel's rows past M must be zero.
+      if (M !== Mp) mem.heap().fill(0, (aPack + (Mp - MR) * K * 4) / 4, (aPack + aBytes) / 4);
+      this.fns.pack(mem.offset(a), transA ? 4 : aCols * 4, transA ? aCols * 4 : 4, M, K, aPack, MR, packDepthBlock(transA, K));
+      if (K === 0) mem.heap().fill(0, c / 4, c / 4 + Mp * Np);
       for (let k0 = 0; k0 < K; k0 += KC) {
         const kc = Math.min(KC, K - k0);
-        this.fns.gemm(aPack + k0 * MR * 4, bPack + k0 * NR * 4, c, Mp / MR, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, k0 > 0 ? 1 : 0);
+        this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, c, Mp / MR, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, k0 > 0 ? 1 : 0);
       }
       if (!direct) {
         const h = mem.heap();
@@ -326,6 +347,18 @@ export class SimdMatMul {
     });
     return mem.tensor(out);
   }
+}
+
+/** A right-hand operand packed into panels (SimdMatMul.packB): K × N, at ptr in the backend's memory. */
+export interface PackedMatrix {
+  ptr: number;
+  K: number;
+  N: number;
+}
+
+/** pack()'s depth block: PACK_KB for an operand whose panel rows are adjacent floats, else all of K. */
+function packDepthBlock(rowsAdjacent: boolean, K: number): number {
+  return rowsAdjacent ? PACK_KB : roundUp(Math.max(K, 1), 4);
 }
 
 const bound = new WeakMap<object, SimdMatMul | null>();
