@@ -31,6 +31,92 @@ function forKeys(c: Code, j: number, j0: number, i: number, advance: [number, nu
   });
 }
 
+/** Local indices used by attendOne. */
+interface AttendLocals {
+  j: number;
+  j0: number;
+  jEnd: number;
+  pp: number;
+  kp: number;
+  max: number;
+  p: number;
+  inv: number;
+  sum: number;
+  e: number;
+  t: number;
+  ps: number;
+  q: (v: number) => number;
+  acc: (v: number) => number;
+}
+
+/**
+ * The softmax attention of one query (its V vectors in locals q, already scaled) over the keys
+ * j0 … jEnd: keys at `keys` + kOff, values at `values` + vOff, both `stride` bytes apart. Leaves
+ * the probabilities at `probs` (f32, one per key; pp ends just past them) and Σ p_j v_j in acc.
+ */
+function attendOne(c: Code, L: AttendLocals, V: number, at: { probs: (c: Code) => void; keys: (c: Code) => void; values: (c: Code) => void }, kOff: number, vOff: number, stride: number): void {
+  // scores q·k_j and their max
+  c.f32(-Infinity).set(L.max);
+  at.probs(c);
+  c.set(L.pp);
+  at.keys(c);
+  c.set(L.kp);
+  forKeys(c, L.j, L.j0, L.jEnd, [[L.pp, 4], [L.kp, stride]], (l) => {
+    for (let v = 0; v < V; v++) {
+      l.get(L.q(v)).get(L.kp).v128Load(kOff + 16 * v).f32x4Mul();
+      if (v > 0) l.f32x4Add();
+    }
+    l.set(L.t);
+    hsum(l, L.t);
+    l.set(L.p).get(L.pp).get(L.p).f32Store().get(L.max).get(L.p).f32Max().set(L.max);
+  });
+  // exp(score − max) and their sum
+  c.f64(0).set(L.sum);
+  at.probs(c);
+  c.set(L.pp);
+  forKeys(c, L.j, L.j0, L.jEnd, [[L.pp, 4]], (l) => {
+    l.get(L.pp).f32Load().get(L.max).f32Sub().f64PromoteF32().call(EXP).set(L.e);
+    l.get(L.pp).get(L.e).f32DemoteF64().f32Store();
+    l.get(L.sum).get(L.e).f64Add().set(L.sum);
+  });
+  c.f64(1).get(L.sum).f64Div().f32DemoteF64().set(L.inv);
+  // probabilities, and the output Σ p_j v_j
+  for (let v = 0; v < V; v++) c.v128Zero().set(L.acc(v));
+  at.probs(c);
+  c.set(L.pp);
+  at.values(c);
+  c.set(L.kp);
+  forKeys(c, L.j, L.j0, L.jEnd, [[L.pp, 4], [L.kp, stride]], (l) => {
+    l.get(L.pp).f32Load().get(L.inv).f32Mul().set(L.p).get(L.pp).get(L.p).f32Store();
+    l.get(L.p).f32x4Splat().set(L.ps);
+    for (let v = 0; v < V; v++) l.get(L.acc(v)).get(L.ps).get(L.kp).v128Load(vOff + 16 * v).f32x4Mul().f32x4Add().set(L.acc(v));
+  });
+}
+
+/**
+ * For each position i < n (segment start s0 = seg[i]) and each head (byte offset ho within a
+ * row's q, k or v), in the order the probabilities are laid out: runs body with pp = po at the
+ * start of the (i, h) block; body leaves pp just past it, where the next block starts.
+ */
+function eachQuery(c: Code, L: { n: number; seg: number; i: number; s0: number; ho: number; pp: number; po: number }, headBytes: number, rowHeadsBytes: number, body: (c: Code) => void): void {
+  c.i32(0).set(L.i);
+  c.block((b0) => b0.loop((li) => {
+    li.get(L.i).get(L.n).ltU().eqz().brIf(1);
+    li.get(L.seg).get(L.i).i32(4).mul().add().i32Load().set(L.s0);
+    li.i32(0).set(L.ho);
+    li.block((b1) => b1.loop((lh) => {
+      lh.get(L.ho).i32(rowHeadsBytes).ltU().eqz().brIf(1);
+      lh.get(L.po).set(L.pp);
+      body(lh);
+      lh.get(L.pp).set(L.po);
+      lh.get(L.ho).i32(headBytes).add().set(L.ho);
+      lh.br(0);
+    }));
+    li.get(L.i).i32(1).add().set(L.i);
+    li.br(0);
+  }));
+}
+
 /**
  * forward(qkv, seg, n, probs, out, scale) and backward(qkv, probs, dOut, seg, n, dqkv, dP, scale)
  * for model width d and `heads` heads. qkv/dqkv rows are [q | k | v] (3d floats), out/dOut rows
@@ -52,50 +138,14 @@ function attentionFuncs(d: number, heads: number): FuncDef[] {
     const q = (v: number) => 18 + v;
     const acc = (v: number) => 18 + V + v;
     const [t, ps] = [18 + 2 * V, 19 + 2 * V];
-    f.get(probs).set(po).i32(0).set(i);
-    f.block((b0) => b0.loop((li) => {
-      li.get(i).get(n).ltU().eqz().brIf(1);
-      li.get(seg).get(i).i32(4).mul().add().i32Load().set(s0);
-      li.i32(0).set(ho);
-      li.block((b1) => b1.loop((lh) => {
-        lh.get(ho).i32(K).ltU().eqz().brIf(1);
-        // q of (i, h), scaled by 1/√dh
-        for (let v = 0; v < V; v++) lh.get(qkv).get(i).i32(row).mul().add().get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
-        // scores q·k_j and their max
-        lh.f32(-Infinity).set(max).get(po).set(pp).get(qkv).get(s0).i32(row).mul().add().get(ho).add().set(kp);
-        forKeys(lh, j, s0, i, [[pp, 4], [kp, row]], (l) => {
-          for (let v = 0; v < V; v++) {
-            l.get(q(v)).get(kp).v128Load(K + 16 * v).f32x4Mul();
-            if (v > 0) l.f32x4Add();
-          }
-          l.set(t);
-          hsum(l, t);
-          l.set(p).get(pp).get(p).f32Store().get(max).get(p).f32Max().set(max);
-        });
-        // exp(score − max) and their sum
-        lh.f64(0).set(sum).get(po).set(pp);
-        forKeys(lh, j, s0, i, [[pp, 4]], (l) => {
-          l.get(pp).f32Load().get(max).f32Sub().f64PromoteF32().call(EXP).set(e);
-          l.get(pp).get(e).f32DemoteF64().f32Store();
-          l.get(sum).get(e).f64Add().set(sum);
-        });
-        lh.f64(1).get(sum).f64Div().f32DemoteF64().set(inv);
-        // probabilities, and the output Σ p_j v_j
-        for (let v = 0; v < V; v++) lh.v128Zero().set(acc(v));
-        lh.get(po).set(pp).get(qkv).get(s0).i32(row).mul().add().get(ho).add().set(kp);
-        forKeys(lh, j, s0, i, [[pp, 4], [kp, row]], (l) => {
-          l.get(pp).f32Load().get(inv).f32Mul().set(p).get(pp).get(p).f32Store();
-          l.get(p).f32x4Splat().set(ps);
-          for (let v = 0; v < V; v++) l.get(acc(v)).get(ps).get(kp).v128Load(2 * K + 16 * v).f32x4Mul().f32x4Add().set(acc(v));
-        });
-        for (let v = 0; v < V; v++) lh.get(out).get(i).i32(d * 4).mul().add().get(ho).add().get(acc(v)).v128Store(16 * v);
-        lh.get(pp).set(po);
-        lh.get(ho).i32(dh * 4).add().set(ho);
-        lh.br(0);
-      }));
-      li.get(i).i32(1).add().set(i);
-      li.br(0);
-    }));
+    f.get(probs).set(po);
+    eachQuery(f, { n, seg, i, s0, ho, pp, po }, dh * 4, K, (lh) => {
+      // q of (i, h), scaled by 1/√dh
+      for (let v = 0; v < V; v++) lh.get(qkv).get(i).i32(row).mul().add().get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
+      const keys = (c: Code) => c.get(qkv).get(s0).i32(row).mul().add().get(ho).add();
+      attendOne(lh, { j, j0: s0, jEnd: i, pp, kp, max, p, inv, sum, e, t, ps, q, acc }, V, { probs: (c) => c.get(po), keys, values: keys }, K, 2 * K, row);
+      for (let v = 0; v < V; v++) lh.get(out).get(i).i32(d * 4).mul().add().get(ho).add().get(acc(v)).v128Store(16 * v);
+    });
   }
   const forward: FuncDef = {
     name: 'forward',
@@ -119,52 +169,41 @@ function attentionFuncs(d: number, heads: number): FuncDef[] {
       c.get(qkv).get(s0).i32(row).mul().add().get(ho).add().set(r);
       c.get(dqkv).get(s0).i32(row).mul().add().get(ho).add().set(dr);
     };
-    g.get(probs).set(po).i32(0).set(i);
-    g.block((b0) => b0.loop((li) => {
-      li.get(i).get(n).ltU().eqz().brIf(1);
-      li.get(seg).get(i).i32(4).mul().add().i32Load().set(s0);
-      li.i32(0).set(ho);
-      li.block((b1) => b1.loop((lh) => {
-        lh.get(ho).i32(K).ltU().eqz().brIf(1);
+    g.get(probs).set(po);
+    eachQuery(g, { n, seg, i, s0, ho, pp, po }, dh * 4, K, (lh) => {
+      for (let v = 0; v < V; v++) {
+        lh.get(dOut).get(i).i32(d * 4).mul().add().get(ho).add().v128Load(16 * v).set(gv(v));
+        lh.get(qkv).get(i).i32(row).mul().add().get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
+      }
+      // dP_j = dOut_i · v_j, Σ p·dP, and dv_j += p_j · dOut_i
+      lh.f32(0).set(pdp);
+      start(lh);
+      forKeys(lh, j, s0, i, [[pp, 4], [dpp, 4], [r, row], [dr, row]], (l) => {
         for (let v = 0; v < V; v++) {
-          lh.get(dOut).get(i).i32(d * 4).mul().add().get(ho).add().v128Load(16 * v).set(gv(v));
-          lh.get(qkv).get(i).i32(row).mul().add().get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
+          l.get(gv(v)).get(r).v128Load(2 * K + 16 * v).f32x4Mul();
+          if (v > 0) l.f32x4Add();
         }
-        // dP_j = dOut_i · v_j, Σ p·dP, and dv_j += p_j · dOut_i
-        lh.f32(0).set(pdp);
-        start(lh);
-        forKeys(lh, j, s0, i, [[pp, 4], [dpp, 4], [r, row], [dr, row]], (l) => {
-          for (let v = 0; v < V; v++) {
-            l.get(gv(v)).get(r).v128Load(2 * K + 16 * v).f32x4Mul();
-            if (v > 0) l.f32x4Add();
-          }
-          l.set(t);
-          hsum(l, t);
-          l.set(dot).get(dpp).get(dot).f32Store();
-          l.get(pp).f32Load().set(p);
-          l.get(pdp).get(p).get(dot).f32Mul().f32Add().set(pdp);
-          l.get(p).f32x4Splat().set(ps);
-          for (let v = 0; v < V; v++) l.get(dr).get(dr).v128Load(2 * K + 16 * v).get(ps).get(gv(v)).f32x4Mul().f32x4Add().v128Store(2 * K + 16 * v);
-        });
-        // dS_j = p_j (dP_j − Σ p·dP); dq_i += dS_j k_j; dk_j += dS_j q_i (both / √dh)
-        for (let v = 0; v < V; v++) lh.v128Zero().set(acc(v));
-        start(lh);
-        forKeys(lh, j, s0, i, [[pp, 4], [dpp, 4], [r, row], [dr, row]], (l) => {
-          l.get(pp).f32Load().get(dpp).f32Load().get(pdp).f32Sub().f32Mul().f32x4Splat().set(ps);
-          for (let v = 0; v < V; v++) {
-            l.get(acc(v)).get(ps).get(r).v128Load(K + 16 * v).f32x4Mul().f32x4Add().set(acc(v));
-            l.get(dr).get(dr).v128Load(K + 16 * v).get(ps).get(q(v)).f32x4Mul().f32x4Add().v128Store(K + 16 * v);
-          }
-        });
-        lh.get(dqkv).get(i).i32(row).mul().add().get(ho).add().set(dr);
-        for (let v = 0; v < V; v++) lh.get(dr).get(dr).v128Load(16 * v).get(acc(v)).get(scale).f32x4Splat().f32x4Mul().f32x4Add().v128Store(16 * v);
-        lh.get(pp).set(po);
-        lh.get(ho).i32(dh * 4).add().set(ho);
-        lh.br(0);
-      }));
-      li.get(i).i32(1).add().set(i);
-      li.br(0);
-    }));
+        l.set(t);
+        hsum(l, t);
+        l.set(dot).get(dpp).get(dot).f32Store();
+        l.get(pp).f32Load().set(p);
+        l.get(pdp).get(p).get(dot).f32Mul().f32Add().set(pdp);
+        l.get(p).f32x4Splat().set(ps);
+        for (let v = 0; v < V; v++) l.get(dr).get(dr).v128Load(2 * K + 16 * v).get(ps).get(gv(v)).f32x4Mul().f32x4Add().v128Store(2 * K + 16 * v);
+      });
+      // dS_j = p_j (dP_j − Σ p·dP); dq_i += dS_j k_j; dk_j += dS_j q_i (both / √dh)
+      for (let v = 0; v < V; v++) lh.v128Zero().set(acc(v));
+      start(lh);
+      forKeys(lh, j, s0, i, [[pp, 4], [dpp, 4], [r, row], [dr, row]], (l) => {
+        l.get(pp).f32Load().get(dpp).f32Load().get(pdp).f32Sub().f32Mul().f32x4Splat().set(ps);
+        for (let v = 0; v < V; v++) {
+          l.get(acc(v)).get(ps).get(r).v128Load(K + 16 * v).f32x4Mul().f32x4Add().set(acc(v));
+          l.get(dr).get(dr).v128Load(K + 16 * v).get(ps).get(q(v)).f32x4Mul().f32x4Add().v128Store(K + 16 * v);
+        }
+      });
+      lh.get(dqkv).get(i).i32(row).mul().add().get(ho).add().set(dr);
+      for (let v = 0; v < V; v++) lh.get(dr).get(dr).v128Load(16 * v).get(acc(v)).get(scale).f32x4Splat().f32x4Mul().f32x4Add().v128Store(16 * v);
+    });
   }
   const backward: FuncDef = {
     name: 'backward',
@@ -199,29 +238,12 @@ function attentionFuncs(d: number, heads: number): FuncDef[] {
       lr.block((b1) => b1.loop((lh) => {
         lh.get(ho).i32(K).ltU().eqz().brIf(1);
         for (let v = 0; v < V; v++) lh.get(qr).get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
-        lh.f32(-Infinity).set(max).get(w).set(wp).get(kc).get(base).add().get(ho).add().set(kp);
-        forKeys(lh, j, zero, t, [[wp, 4], [kp, d * 4]], (l) => {
-          for (let v = 0; v < V; v++) {
-            l.get(q(v)).get(kp).v128Load(16 * v).f32x4Mul();
-            if (v > 0) l.f32x4Add();
-          }
-          l.set(tv);
-          hsum(l, tv);
-          l.set(p).get(wp).get(p).f32Store().get(max).get(p).f32Max().set(max);
-        });
-        lh.f64(0).set(sum).get(w).set(wp);
-        forKeys(lh, j, zero, t, [[wp, 4]], (l) => {
-          l.get(wp).f32Load().get(max).f32Sub().f64PromoteF32().call(EXP).set(e);
-          l.get(wp).get(e).f32DemoteF64().f32Store();
-          l.get(sum).get(e).f64Add().set(sum);
-        });
-        lh.f64(1).get(sum).f64Div().f32DemoteF64().set(inv);
-        for (let v = 0; v < V; v++) lh.v128Zero().set(acc(v));
-        lh.get(w).set(wp).get(vc).get(base).add().get(ho).add().set(kp);
-        forKeys(lh, j, zero, t, [[wp, 4], [kp, d * 4]], (l) => {
-          l.get(wp).f32Load().get(inv).f32Mul().f32x4Splat().set(ps);
-          for (let v = 0; v < V; v++) l.get(acc(v)).get(ps).get(kp).v128Load(16 * v).f32x4Mul().f32x4Add().set(acc(v));
-        });
+        const at = {
+          probs: (c: Code) => c.get(w),
+          keys: (c: Code) => c.get(kc).get(base).add().get(ho).add(),
+          values: (c: Code) => c.get(vc).get(base).add().get(ho).add(),
+        };
+        attendOne(lh, { j, j0: zero, jEnd: t, pp: wp, kp, max, p, inv, sum, e, t: tv, ps, q, acc }, V, at, 0, 0, d * 4);
         for (let v = 0; v < V; v++) lh.get(out).get(r).i32(d * 4).mul().add().get(ho).add().get(acc(v)).v128Store(16 * v);
         lh.get(ho).i32(dh * 4).add().set(ho);
         lh.br(0);

@@ -52,19 +52,19 @@ type Preset = Omit<TransformerConfig, 'size' | 'batchSize' | 'threads'>;
 // usual smaller rate for a wider model; its step costs ~16× small's (2× the tokens, 8× the weights).
 export const transformerPresets: Readonly<Record<SizePreset, Preset>> = Object.freeze({
   // A generation under `continue` fine-tunes on N new documents (~8k tokens for 1,000 names):
-  // 30–60 steps are several passes' worth of them at a fraction of a full fit's cost. small's
-  // from-scratch fit is cut to 200 steps (held-out ≈ 2.1 on names) so the default run takes
-  // minutes, not most of an hour.
+  // 30–60 steps are several passes' worth of them at a fraction of a full fit's cost. small fits
+  // from scratch in 400 steps (held-out 2.10 on names, against 2.20 after 200): ~80 s on two
+  // threads since the SIMD kernels (it had been cut to 200 when a step took three times as long).
   tiny: { dModel: 32, nLayers: 1, nHeads: 2, context: 32, learningRate: 3e-3, steps: 60, initialSteps: 300 },
-  small: { dModel: 128, nLayers: 2, nHeads: 4, context: 64, learningRate: 2e-3, steps: 30, initialSteps: 200 },
+  small: { dModel: 128, nLayers: 2, nHeads: 4, context: 64, learningRate: 2e-3, steps: 30, initialSteps: 400 },
   base: { dModel: 256, nLayers: 4, nHeads: 8, context: 128, learningRate: 1e-3, steps: 40, initialSteps: 300 },
 });
 
 export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.freeze({
   size: 'small',
   batchSize: 32,
-  // On two free cores two threads should train `small` ~1.9× faster (estimated from per-thread
-  // CPU time on a busy machine; BENCHMARKS.md). A busy machine hides it.
+  // Two threads train `small` ~1.3–1.6× faster than one on this 2-core machine (BENCHMARKS.md);
+  // a busy machine hides it.
   threads: 2,
   ...transformerPresets.small,
 });
