@@ -9,6 +9,7 @@ import { backendChoices, initBackend, type BackendChoice } from '../backend.js';
 import { UserError } from '../errors.js';
 import { runBench } from '../model/bench.js';
 import { modelKinds } from '../model/index.js';
+import { productKernel } from '../model/simd.js';
 import type { ModelKind, SizePreset } from '../model/types.js';
 import { log, parseCount, printJson } from './common.js';
 
@@ -66,6 +67,8 @@ export function register(program: Command): void {
       });
       const result = {
         backend,
+        // the transformer's matrix products (the n-gram has its own plain-JS sampling)
+        products: productKernel(),
         ...r,
         peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
         loadAverage: { before: load[0], after: loadavg()[0] },
@@ -73,7 +76,7 @@ export function register(program: Command): void {
       if (o.json) return printJson(result);
       const t = r.train;
       const lines = [
-        `backend           ${backend}`,
+        `backend           ${backend} (matrix products: ${result.products})`,
         `model             ${r.model} ${JSON.stringify(r.config)}`,
         `parameters        ${r.params.toLocaleString('en-US')}`,
         `training          ${fmtRate(t)}  (${t.tokens} tokens/step, median step ${t.ms.toFixed(1)} ms of ${t.steps})`,

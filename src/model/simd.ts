@@ -370,6 +370,12 @@ export function simdMatMul(): SimdMatMul | null {
   return bound.get(backend)!;
 }
 
+/** Which kernel computes the matrix products here: ours with FMA, ours without, or tfjs's. */
+export function productKernel(): 'wasm-simd-fma' | 'wasm-simd' | 'tfjs' {
+  const simd = simdMatMul();
+  return simd ? (simd.fma ? 'wasm-simd-fma' : 'wasm-simd') : 'tfjs';
+}
+
 /** op(a)·op(b): simd.ts's kernel on wasm, tf.matMul on other backends. */
 export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transA = false, transB = false): tf.Tensor2D {
   const simd = simdMatMul();
