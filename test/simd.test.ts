@@ -86,8 +86,7 @@ describe('SIMD attention on the wasm backend', () => {
     const before = tf.memory().numTensors;
     const qkv = tf.tensor2d(qkvData, [n, 3 * shape.d]);
     const dOut = tf.tensor2d(dOutData, [n, shape.d]);
-    const seg = tf.tensor1d(batch.segStart, 'int32');
-    const { out, probs } = simd!.forward(qkv, seg, batch.segStart);
+    const { out, probs, seg } = simd!.forward(qkv, batch.segStart);
     const dqkv = simd!.backward(qkv, probs, dOut, seg);
     const js = attentionForward(qkvData, batch.segStart, shape);
     const jsGrad = attentionBackward(qkvData, js.probs, dOutData, batch.segStart, shape);
@@ -130,5 +129,24 @@ describe('SIMD decoding step on the wasm backend', () => {
       simd.freeCaches(caches);
     }
     expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('refuses what would make a kernel write outside its buffers, and leaves nothing behind', () => {
+    const shape = { d: 16, heads: 2 };
+    const simd = simdAttention(shape)!;
+    const before = tf.memory().numTensors;
+    const qkv = tf.zeros([4, 48]) as tf.Tensor2D;
+    expect(() => simd.forward(qkv, Int32Array.from([0, 0, 3, 2]))).toThrow(/segStart\[2\] = 3/);
+    expect(() => simd.forward(qkv, Int32Array.from([0, 0, 0]))).toThrow(/segStart has 3/);
+    qkv.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const caches = simd.allocCaches(1, 2, 4);
+    try {
+      const pos = Int32Array.from([4, 0]);
+      expect(() => simd.decodeStep(new Float32Array(48), [0], pos, caches[0], 4)).toThrow(/outside the cache/);
+      expect(() => simd.decodeStep(new Float32Array(48), [2], pos, caches[0], 4)).toThrow(/outside the cache/);
+    } finally {
+      simd.freeCaches(caches);
+    }
   });
 });

@@ -179,8 +179,7 @@ export function attention(qkv: tf.Tensor2D, segStart: Int32Array, shape: Attenti
   const simd = simdAttention(shape);
   const op = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
     if (simd) {
-      const seg = tf.tensor1d(segStart, 'int32');
-      const { out, probs } = simd.forward(x, seg, segStart);
+      const { out, probs, seg } = simd.forward(x, segStart);
       save([x, probs, seg]);
       return {
         value: out,

@@ -286,50 +286,71 @@ export class SimdAttention {
     if (!Number.isInteger(dh) || dh % 4 !== 0) return null;
     const bytes = encodeModule(attentionFuncs(shape.d, shape.heads), [{ name: 'exp', params: [F64], results: [F64] }]);
     if (!WebAssembly.validate(bytes)) return null;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory, exp: Math.exp } });
-    return new SimdAttention(mem, instance.exports as unknown as AttentionExports, shape);
+    try {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory, exp: Math.exp } });
+      return new SimdAttention(mem, instance.exports as unknown as AttentionExports, shape);
+    } catch {
+      return null; // the JS kernels then
+    }
   }
 
   private scale(): number {
     return 1 / Math.sqrt(this.shape.d / this.shape.heads);
   }
 
-  /** out [n, d] and the probabilities (kept for backward) of qkv [n, 3d]; seg is segStart as an int32 tensor. */
-  forward(qkv: tf.Tensor2D, seg: tf.Tensor1D, segStart: Int32Array): { out: tf.Tensor2D; probs: tf.Tensor1D } {
+  /**
+   * out [n, d] of qkv [n, 3d] with segment starts segStart (0 ≤ segStart[i] ≤ i), and what the
+   * backward pass needs: the probabilities and segStart as an int32 tensor.
+   */
+  forward(qkv: tf.Tensor2D, segStart: Int32Array): { out: tf.Tensor2D; probs: tf.Tensor1D; seg: tf.Tensor1D } {
     const n = qkv.shape[0];
+    if (segStart.length !== n || qkv.shape[1] !== 3 * this.shape.d) throw new Error(`attention: qkv is [${qkv.shape}], segStart has ${segStart.length}`);
     let pairs = 0;
-    for (let i = 0; i < n; i++) pairs += i - segStart[i] + 1;
+    for (let i = 0; i < n; i++) {
+      if (!(segStart[i] >= 0 && segStart[i] <= i)) throw new Error(`attention: segStart[${i}] = ${segStart[i]} is not in [0, ${i}]`);
+      pairs += i - segStart[i] + 1;
+    }
     const { mem } = this;
-    const out = mem.output([n, this.shape.d]);
-    const probs = mem.output([this.shape.heads * pairs]);
-    this.fns.forward(mem.offset(qkv), mem.offset(seg), n, mem.offset(probs), mem.offset(out), this.scale());
-    return { out: mem.tensor(out), probs: mem.tensor(probs) };
+    const src = mem.offset(qkv);
+    const made: tf.Tensor[] = [];
+    try {
+      const seg = tf.tensor1d(segStart, 'int32');
+      made.push(seg);
+      const probs = mem.compute<tf.Tensor1D>([this.shape.heads * pairs], () => {});
+      made.push(probs);
+      const out = mem.compute<tf.Tensor2D>([n, this.shape.d], (o) => this.fns.forward(src, mem.offset(seg), n, mem.offset(probs), o, this.scale()));
+      return { out, probs, seg };
+    } catch (e) {
+      tf.dispose(made);
+      throw e;
+    }
   }
 
-  /** The gradient with respect to qkv. */
+  /** The gradient with respect to qkv, from forward's probs and seg. */
   backward(qkv: tf.Tensor2D, probs: tf.Tensor1D, dOut: tf.Tensor2D, seg: tf.Tensor1D): tf.Tensor2D {
     const n = qkv.shape[0];
     const { mem } = this;
-    const dqkv = mem.output([n, 3 * this.shape.d]);
-    const o = mem.offset(dqkv) / 4;
-    mem.heap().fill(0, o, o + n * 3 * this.shape.d);
-    mem.withScratch(n * 4, (dP) => {
-      this.fns.backward(mem.offset(qkv), mem.offset(probs), mem.offset(dOut), mem.offset(seg), n, mem.offset(dqkv), dP, this.scale());
+    const [q, p, g, s] = [qkv, probs, dOut, seg].map((t) => mem.offset(t));
+    return mem.compute<tf.Tensor2D>([n, 3 * this.shape.d], (dqkv) => {
+      mem.heap().fill(0, dqkv / 4, dqkv / 4 + n * 3 * this.shape.d);
+      mem.withScratch(n * 4, (dP) => this.fns.backward(q, p, g, s, n, dqkv, dP, this.scale()));
     });
-    return mem.tensor(dqkv);
   }
 
   /** KV caches for `layers` layers of `slots` × `context` positions (zeroed); free them with freeCaches. */
   allocCaches(layers: number, slots: number, context: number): KvCache[] {
     const bytes = slots * context * this.shape.d * 4;
-    const heap = () => new Uint8Array(this.mem.memory.buffer);
-    return Array.from({ length: layers }, () => {
-      const k = this.mem.malloc(bytes);
-      const v = this.mem.malloc(bytes);
-      heap().fill(0, k, k + bytes);
-      heap().fill(0, v, v + bytes);
-      return { k, v };
-    });
+    const blocks: number[] = [];
+    try {
+      for (let i = 0; i < 2 * layers; i++) {
+        blocks.push(this.mem.malloc(bytes));
+        new Uint8Array(this.mem.memory.buffer).fill(0, blocks[i], blocks[i] + bytes);
+      }
+    } catch (e) {
+      for (const b of blocks) this.mem.free(b);
+      throw e;
+    }
+    return Array.from({ length: layers }, (_, l) => ({ k: blocks[2 * l], v: blocks[2 * l + 1] }));
   }
 
   freeCaches(caches: readonly KvCache[]): void {
@@ -346,6 +367,11 @@ export class SimdAttention {
   decodeStep(qkv: Float32Array, slots: readonly number[], pos: Int32Array, cache: KvCache, context: number): Float32Array {
     const m = slots.length;
     const { d } = this.shape;
+    // The kernel writes into the cache at these places: check them here.
+    if (qkv.length !== m * 3 * d) throw new Error(`decodeStep: qkv has ${qkv.length} values for ${m} rows`);
+    for (const s of slots) {
+      if (!(s >= 0 && s < pos.length && pos[s] >= 0 && pos[s] < context)) throw new Error(`decodeStep: slot ${s} at position ${pos[s]} is outside the cache`);
+    }
     const qkvBytes = m * 3 * d * 4;
     const outBytes = m * d * 4;
     return this.mem.withScratch(qkvBytes + outBytes + (m + pos.length + context) * 4, (at) => {

@@ -192,6 +192,7 @@ export class WasmMemory {
 
   /** Byte address of a tensor's values. */
   offset(t: tf.Tensor | tf.TensorInfo): number {
+    if (t instanceof tf.Tensor && t.isDisposed) throw new Error('a tensor was used after it was disposed');
     const info = this.backend.dataIdMap.get(t.dataId);
     if (!info) throw new Error('a tensor is not on the wasm backend');
     return info.memoryOffset;
@@ -202,13 +203,16 @@ export class WasmMemory {
     return new Float32Array(this.memory.buffer);
   }
 
-  /** A new tensor's storage, to be filled and then wrapped by `tensor`. */
-  output(shape: number[], dtype: 'float32' | 'int32' = 'float32'): tf.TensorInfo {
-    return this.backend.makeOutput(shape, dtype);
-  }
-
-  tensor<T extends tf.Tensor>(info: tf.TensorInfo): T {
-    return tf.engine().makeTensorFromTensorInfo(info) as T;
+  /** A new tensor of the given shape, filled by f at its byte address (disposed if f throws). */
+  compute<T extends tf.Tensor>(shape: number[], f: (address: number) => void, dtype: 'float32' | 'int32' = 'float32'): T {
+    const t = tf.engine().makeTensorFromTensorInfo(this.backend.makeOutput(shape, dtype)) as T;
+    try {
+      f(this.offset(t));
+      return t;
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
   }
 
   /** The blocks handed out by malloc: aligned address → what the backend's malloc returned. */
@@ -216,7 +220,9 @@ export class WasmMemory {
 
   /** Bytes of the backend's heap at a 16-byte aligned address (its malloc aligns to 8), until free(). */
   malloc(bytes: number): number {
-    const raw = this.backend.wasm._malloc(bytes + 16);
+    // Addresses above 2 GiB come back as negative i32s (tfjs corrects them the same way); 0 is failure.
+    const raw = bytes + 16 < 2 ** 32 ? this.backend.wasm._malloc(bytes + 16) >>> 0 : 0;
+    if (raw === 0) throw new Error(`the wasm backend could not allocate ${bytes} bytes`);
     const ptr = Math.ceil(raw / 16) * 16;
     this.blocks.set(ptr, raw);
     return ptr;
@@ -282,8 +288,12 @@ export class SimdMatMul {
     const compiled = kernelModule();
     if (!compiled) return null;
     const mem = new WasmMemory(backend);
-    const instance = new WebAssembly.Instance(compiled.module, { env: { memory: mem.memory } });
-    return new SimdMatMul(mem, instance.exports as unknown as KernelExports, compiled.fma);
+    try {
+      const instance = new WebAssembly.Instance(compiled.module, { env: { memory: mem.memory } });
+      return new SimdMatMul(mem, instance.exports as unknown as KernelExports, compiled.fma);
+    } catch {
+      return null; // e.g. a backend build whose memory this module cannot import: tf.matMul then
+    }
   }
 
   /** op(a)·op(b) for 2-D float32 tensors; op transposes where the flag is set. */
@@ -305,10 +315,11 @@ export class SimdMatMul {
     const [bRows, bCols] = b.shape;
     const [K, N] = transB ? [bCols, bRows] : [bRows, bCols];
     const Np = roundUp(N, NR);
+    const src = this.mem.offset(b);
     const ptr = this.mem.malloc(Np * K * 4);
     if (N !== Np) this.mem.heap().fill(0, (ptr + (Np - NR) * K * 4) / 4, (ptr + Np * K * 4) / 4);
     // B as L[j, k]: its columns are the panels' rows.
-    this.fns.pack(this.mem.offset(b), transB ? bCols * 4 : 4, transB ? 4 : bCols * 4, N, K, ptr, NR, packDepthBlock(!transB, K));
+    this.fns.pack(src, transB ? bCols * 4 : 4, transB ? 4 : bCols * 4, N, K, ptr, NR, packDepthBlock(!transB, K));
     return { ptr, K, N };
   }
 
@@ -328,24 +339,24 @@ export class SimdMatMul {
     const direct = M === Mp && N === Np;
     const aBytes = Mp * K * 4;
     const mem = this.mem;
-    const out = mem.output([M, N]);
-    mem.withScratch(aBytes + (direct ? 0 : Mp * Np * 4), (aPack) => {
-      const c = direct ? mem.offset(out) : aPack + aBytes;
-      // The last panel's rows past M must be zero.
-      if (M !== Mp) mem.heap().fill(0, (aPack + (Mp - MR) * K * 4) / 4, (aPack + aBytes) / 4);
-      this.fns.pack(mem.offset(a), transA ? 4 : aCols * 4, transA ? aCols * 4 : 4, M, K, aPack, MR, packDepthBlock(transA, K));
-      if (K === 0) mem.heap().fill(0, c / 4, c / 4 + Mp * Np);
-      for (let k0 = 0; k0 < K; k0 += KC) {
-        const kc = Math.min(KC, K - k0);
-        this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, c, Mp / MR, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, k0 > 0 ? 1 : 0);
-      }
-      if (!direct) {
-        const h = mem.heap();
-        const o = mem.offset(out) / 4;
-        for (let i = 0; i < M; i++) h.copyWithin(o + i * N, c / 4 + i * Np, c / 4 + i * Np + N);
-      }
+    const src = mem.offset(a);
+    return mem.compute<tf.Tensor2D>([M, N], (out) => {
+      mem.withScratch(aBytes + (direct ? 0 : Mp * Np * 4), (aPack) => {
+        const c = direct ? out : aPack + aBytes;
+        // The last panel's rows past M must be zero.
+        if (M !== Mp) mem.heap().fill(0, (aPack + (Mp - MR) * K * 4) / 4, (aPack + aBytes) / 4);
+        this.fns.pack(src, transA ? 4 : aCols * 4, transA ? aCols * 4 : 4, M, K, aPack, MR, packDepthBlock(transA, K));
+        if (K === 0) mem.heap().fill(0, c / 4, c / 4 + Mp * Np);
+        for (let k0 = 0; k0 < K; k0 += KC) {
+          const kc = Math.min(KC, K - k0);
+          this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, c, Mp / MR, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, k0 > 0 ? 1 : 0);
+        }
+        if (!direct) {
+          const h = mem.heap();
+          for (let i = 0; i < M; i++) h.copyWithin(out / 4 + i * N, c / 4 + i * Np, c / 4 + i * Np + N);
+        }
+      });
     });
-    return mem.tensor(out);
   }
 }
 
