@@ -314,13 +314,23 @@ export class SimdMatMul {
     if (b.dtype !== 'float32') throw new Error('matMul: float32 tensors only');
     const [bRows, bCols] = b.shape;
     const [K, N] = transB ? [bCols, bRows] : [bRows, bCols];
-    const Np = roundUp(N, NR);
     const src = this.mem.offset(b);
-    const ptr = this.mem.malloc(Np * K * 4);
-    if (N !== Np) this.mem.heap().fill(0, (ptr + (Np - NR) * K * 4) / 4, (ptr + Np * K * 4) / 4);
-    // B as L[j, k]: its columns are the panels' rows.
-    this.fns.pack(src, transB ? bCols * 4 : 4, transB ? 4 : bCols * 4, N, K, ptr, NR, packDepthBlock(!transB, K));
+    const ptr = this.mem.malloc(roundUp(N, NR) * K * 4);
+    // B as L[j, k] = op(B)[k, j]: the stored matrix itself when transB, else its transpose.
+    this.packPanels(src, bCols, !transB, N, K, ptr, NR);
     return { ptr, K, N };
+  }
+
+  /**
+   * Packs L (R × K) into panels of w rows at dst, the last panel's missing rows zeroed. L is the
+   * row-major matrix at src with `cols` columns, or its transpose when `transposed`.
+   */
+  private packPanels(src: number, cols: number, transposed: boolean, R: number, K: number, dst: number, w: number): void {
+    const Rp = roundUp(R, w);
+    if (R !== Rp) this.mem.heap().fill(0, (dst + (Rp - w) * K * 4) / 4, (dst + Rp * K * 4) / 4);
+    // Rows of L adjacent in memory (a transposed L) are packed in depth blocks; see PACK_KB.
+    const kBlock = transposed ? PACK_KB : roundUp(Math.max(K, 1), 4);
+    this.fns.pack(src, transposed ? 4 : cols * 4, transposed ? cols * 4 : 4, R, K, dst, w, kBlock);
   }
 
   freePacked(p: PackedMatrix): void {
@@ -343,9 +353,7 @@ export class SimdMatMul {
     return mem.compute<tf.Tensor2D>([M, N], (out) => {
       mem.withScratch(aBytes + (direct ? 0 : Mp * Np * 4), (aPack) => {
         const c = direct ? out : aPack + aBytes;
-        // The last panel's rows past M must be zero.
-        if (M !== Mp) mem.heap().fill(0, (aPack + (Mp - MR) * K * 4) / 4, (aPack + aBytes) / 4);
-        this.fns.pack(src, transA ? 4 : aCols * 4, transA ? aCols * 4 : 4, M, K, aPack, MR, packDepthBlock(transA, K));
+        this.packPanels(src, aCols, transA, M, K, aPack, MR);
         if (K === 0) mem.heap().fill(0, c / 4, c / 4 + Mp * Np);
         for (let k0 = 0; k0 < K; k0 += KC) {
           const kc = Math.min(KC, K - k0);
@@ -365,11 +373,6 @@ export interface PackedMatrix {
   ptr: number;
   K: number;
   N: number;
-}
-
-/** pack()'s depth block: PACK_KB for an operand whose panel rows are adjacent floats, else all of K. */
-function packDepthBlock(rowsAdjacent: boolean, K: number): number {
-  return rowsAdjacent ? PACK_KB : roundUp(Math.max(K, 1), 4);
 }
 
 const bound = new WeakMap<object, SimdMatMul | null>();
