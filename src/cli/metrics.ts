@@ -11,7 +11,7 @@ import { DEFAULT_DB, num, printJson, table } from './common.js';
 
 /** Columns of the human table; csv and json carry every key. */
 const TABLE_KEYS = ['top_share', 'entropy_norm', 'V', 'support', 'tv_seed', 'kl_seed', 'delta'];
-const RUN_KEYS = ['train_loss', 'val_loss', 'perplexity', 'distinct_2', 'copy_rate', 'mean_length'];
+const RUN_KEYS = ['train_loss', 'val_loss', 'val_loss_se', 'perplexity', 'distinct_2', 'copy_rate', 'mean_length'];
 
 export function metricsRows(db: Parameters<typeof readMetrics>[0], runId: number, coarse: string) {
   const byGen = new Map<number, Record<string, number | null>>();

@@ -25,7 +25,7 @@ export function summaryLine(s: GenerationSummary): string {
     ([c, m]) => `${c}: top ${fmt(m.top_share)} H ${fmt(m.entropy_norm)} V ${fmt(m.V)}${m.delta !== null ? ` δ̂ ${fmt(m.delta)}` : ''}`,
   );
   const v = s.verdicts.map((x) => `${x.coarse}=${x.verdict}`).join(' ');
-  return `gen ${String(s.gen).padStart(String(s.generations).length)}/${s.generations}  loss ${fmt(s.trainLoss)} val ${fmt(s.valLoss)}  ${parts.join('  ')}  [${v}]  ${s.seconds.toFixed(1)}s`;
+  return `gen ${String(s.gen).padStart(String(s.generations).length)}/${s.generations}  loss ${fmt(s.trainLoss)} val ${fmt(s.valLoss)}${s.valLossSe !== null ? ` ± ${fmt(s.valLossSe)}` : ''}  ${parts.join('  ')}  [${v}]  ${s.seconds.toFixed(1)}s`;
 }
 
 export function verdictLines(verdicts: readonly VerdictSummary[]): string[] {

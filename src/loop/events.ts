@@ -11,6 +11,8 @@ export interface GenerationSummary {
   generations: number;
   trainLoss: number | null;
   valLoss: number | null;
+  /** Standard error of valLoss over the scored documents (validation.ts). */
+  valLossSe: number | null;
   /** Per coarse-graining: the headline numbers of the samples' histogram. */
   coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null }>;
   verdicts: VerdictSummary[];

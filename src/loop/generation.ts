@@ -57,19 +57,6 @@ export function toDocument(state: RunState, gen: number, origin: NewDocument['or
   };
 }
 
-/** Mean token loss (nats) of the seed validation documents under the model. */
-export async function validationLoss(model: LanguageModel, val: readonly SeedDoc[]): Promise<number | null> {
-  if (val.length === 0) return null;
-  const lp = await model.logProbs(val.map((d) => d.tokens));
-  let nats = 0,
-    tokens = 0;
-  for (const r of lp) {
-    nats -= r.logProb;
-    tokens += r.tokens;
-  }
-  return nats / tokens;
-}
-
 /** δ̂ on `first`: distance between the training set's first-token shares and the model's own. */
 export async function firstDelta(model: LanguageModel, state: RunState, trainFirst: number[]): Promise<{ tv: number; l2: number } | null> {
   const cg = state.coarse.find((c) => c.name === 'first');
@@ -90,7 +77,7 @@ export function metricRows(
   state: RunState,
   samples: Map<string, number[]>,
   seed: Map<string, number[]>,
-  extra: { delta: Map<string, { tv: number; l2: number }>; text: Record<string, number> | null; valLoss: number | null; trainLoss: number | null; nTrain: number },
+  extra: { delta: Map<string, { tv: number; l2: number }>; text: Record<string, number> | null; valLoss: number | null; valLossSe: number | null; trainLoss: number | null; nTrain: number },
 ): MetricRow[] {
   const rows: MetricRow[] = [];
   for (const cg of state.coarse) {
@@ -101,6 +88,7 @@ export function metricRows(
   }
   const run: Record<string, number | null> = {
     val_loss: extra.valLoss,
+    val_loss_se: extra.valLossSe,
     perplexity: extra.valLoss === null ? null : Math.exp(extra.valLoss),
     train_loss: extra.trainLoss,
     n_train: extra.nTrain,

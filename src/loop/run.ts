@@ -15,7 +15,7 @@ import { createRunState, restoreRunState, type RunState } from './state.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
 import {
-  addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
+  addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument,
   type GenerationHooks,
 } from './generation.js';
 import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
@@ -25,6 +25,7 @@ import {
 import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
 import { totalVariation, l2Distance } from '../metrics/histogram.js';
 import { textMetrics } from '../metrics/text.js';
+import { validationLoss } from './validation.js';
 import { normalize } from '../theory/core.js';
 
 export interface LoopDeps {
@@ -203,6 +204,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       const committed = gen === 0 || config.policy === 'accumulate' ? trainIds : config.policy === 'replace' ? new IdList() : seedIds(db, run.id);
       let trainLoss: number | null = null;
       let valLoss: number | null = null;
+      let valLossSe: number | null = null;
       {
         if (gen === 0 || config.retrain === 'scratch') {
           model?.dispose();
@@ -226,7 +228,9 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         // 3. Evaluate: held-out loss (forgetting), δ̂ on `first`.
         t0 = deps.now();
         h.phase('metrics');
-        valLoss = await validationLoss(model!, state.seedVal);
+        const val = await validationLoss(model!, state.seedVal);
+        valLoss = val?.loss ?? null;
+        valLossSe = val?.se ?? null;
         const delta = new Map<string, { tv: number; l2: number }>();
         const fd = await firstDelta(model!, state, normalize(trainHist.get('first') ?? []));
         if (fd) delta.set('first', fd);
@@ -241,7 +245,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
             delta.set(cg.name, { tv: totalVariation(p, q), l2: l2Distance(p, q) });
           }
         }
-        const metrics = metricRows(gen, state, rows.samples, seedHist, { delta, text: rows.text, valLoss, trainLoss, nTrain: data.size });
+        const metrics = metricRows(gen, state, rows.samples, seedHist, { delta, text: rows.text, valLoss, valLossSe, trainLoss, nTrain: data.size });
         mark('metrics', t0);
 
         // 4. Checkpoint first, then one transaction with everything of this generation.
@@ -267,7 +271,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
 
       // 5. Report, and stop early when the chosen verdict has held long enough.
       verdicts = runVerdicts(db, run.id, state);
-      const summary = generationSummary(db, run.id, gen, G, trainLoss, valLoss, verdicts, (deps.now() - started) / 1000);
+      const summary = generationSummary(db, run.id, gen, G, trainLoss, { loss: valLoss, se: valLossSe }, verdicts, (deps.now() - started) / 1000);
       emit({ type: 'generation', summary });
       if (config.stopWhen && gen >= 1 && stopReached(db, run.id, state, config)) {
         stopNote = `stopped early at generation ${gen}: verdict '${config.stopWhen}' on ${config.stopCoarse} held for ${config.patience} generations`;
@@ -331,12 +335,12 @@ function pruneCheckpoints(db: Database.Database, runId: number, upTo: number, ke
   }
 }
 
-function generationSummary(db: Database.Database, runId: number, gen: number, G: number, trainLoss: number | null, valLoss: number | null, verdicts: ReturnType<typeof runVerdicts>, seconds: number) {
+function generationSummary(db: Database.Database, runId: number, gen: number, G: number, trainLoss: number | null, val: { loss: number | null; se: number | null }, verdicts: ReturnType<typeof runVerdicts>, seconds: number) {
   const rows = db.prepare(`SELECT coarse, key, value FROM metrics WHERE run_id = ? AND gen = ? AND coarse != ''`).all(runId, gen) as { coarse: string; key: string; value: number | null }[];
   const coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null }> = {};
   for (const r of rows) {
     coarse[r.coarse] ??= { top_share: NaN, entropy_norm: NaN, V: NaN, delta: null };
     if (r.key in coarse[r.coarse]) (coarse[r.coarse] as Record<string, number | null>)[r.key] = r.value;
   }
-  return { gen, generations: G, trainLoss, valLoss, coarse, verdicts, seconds };
+  return { gen, generations: G, trainLoss, valLoss: val.loss, valLossSe: val.se, coarse, verdicts, seconds };
 }

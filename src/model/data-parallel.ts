@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
 import { batchLoss, namedParams, type GptParams, type GptShape } from './gpt.js';
-import { sliceRows, type PackedRows } from './packing.js';
+import { sliceRows, type PackedRows, type Vocab } from './packing.js';
+import type { SampleJob } from './sampler.js';
 
 /** Where each parameter lives in the flat shared arrays. */
 export interface ParamLayout {
@@ -83,12 +84,35 @@ export function readParams(layout: ParamLayout, from: Float32Array): tf.Tensor[]
   });
 }
 
-type Reply = { ready: true } | { loss: number } | { error: string };
+/** A request to the worker; each names what it needs besides the weights. */
+export type Job =
+  | { kind: 'gradients'; part: PackedRows; totalWeight: number }
+  | { kind: 'logProbs'; batches: PackedRows[] }
+  | { kind: 'sample'; seeds: number[]; job: Omit<SampleJob, 'onProgress'>; vocab: Vocab };
 
-/** The worker thread holding a replica of the weights; one request in flight at a time. */
+/** The worker's answer to each kind of job (data-parallel-worker.ts). */
+export interface Answers {
+  gradients: { loss: number };
+  logProbs: { logProbs: Float64Array[] };
+  sample: { docs: number[][] };
+}
+
+type Reply = { ready: true } | { progress: number } | { error: string } | Answers[keyof Answers];
+
+/** Arrays of a packed batch, transferred rather than copied to the worker. */
+function transferables(p: PackedRows): ArrayBuffer[] {
+  return [p.inputs, p.targets, p.positions, p.segStart, p.weights, p.owner].map((a) => a.buffer as ArrayBuffer);
+}
+
+/**
+ * The worker thread holding a replica of the weights; one request in flight at a time. Every
+ * request first copies the current weights to it (~1.6 MB for `small`), so it never computes
+ * with stale ones, whatever changed them.
+ */
 export class GradientReplica {
   private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
+  private onProgress: ((done: number) => void) | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -96,7 +120,10 @@ export class GradientReplica {
     private readonly weights: Float32Array,
     private readonly grads: Float32Array,
   ) {
-    worker.on('message', (r: Reply) => this.settle((p) => p.resolve(r)));
+    worker.on('message', (r: Reply) => {
+      if ('progress' in r) this.onProgress?.(r.progress);
+      else this.settle((p) => p.resolve(r));
+    });
     worker.on('error', (e: Error) => this.fail(e));
     worker.on('exit', (code) => this.fail(new Error(`the training worker exited (code ${code})`)));
   }
@@ -123,16 +150,34 @@ export class GradientReplica {
 
   /** Loss and gradients of `part` at the current weights `vars`, computed on the worker. */
   async gradients(vars: readonly tf.Tensor[], part: PackedRows, totalWeight: number): Promise<PartResult> {
-    writeParams(vars, this.layout, this.weights);
-    const arrays = [part.inputs, part.targets, part.positions, part.segStart, part.weights, part.owner];
-    const reply = await this.request(() => this.worker.postMessage({ part, totalWeight }, arrays.map((a) => a.buffer as ArrayBuffer)));
-    return { loss: (reply as { loss: number }).loss, grads: readParams(this.layout, this.grads) };
+    const reply = await this.run(vars, { kind: 'gradients', part, totalWeight }, transferables(part));
+    return { loss: reply.loss, grads: readParams(this.layout, this.grads) };
+  }
+
+  /** Each batch's per-position log-probability of its target (0 where not counted). */
+  async logProbs(vars: readonly tf.Tensor[], batches: PackedRows[]): Promise<Float64Array[]> {
+    return (await this.run(vars, { kind: 'logProbs', batches }, batches.flatMap(transferables))).logProbs;
+  }
+
+  /** Documents sampled from the given per-document seeds; `progress` hears how many are done. */
+  async sample(vars: readonly tf.Tensor[], job: Extract<Job, { kind: 'sample' }>, progress?: (done: number) => void): Promise<number[][]> {
+    this.onProgress = progress ?? null;
+    try {
+      return (await this.run(vars, job, [])).docs;
+    } finally {
+      this.onProgress = null;
+    }
   }
 
   /** Stops the worker; safe to call twice. */
   async terminate(): Promise<void> {
     this.failure ??= new Error('the training worker was terminated');
     await this.worker.terminate();
+  }
+
+  private async run<K extends Job['kind']>(vars: readonly tf.Tensor[], job: Extract<Job, { kind: K }>, transfer: ArrayBuffer[]): Promise<Answers[K]> {
+    writeParams(vars, this.layout, this.weights);
+    return (await this.request(() => this.worker.postMessage(job, transfer))) as Answers[K];
   }
 
   /** Sends (optionally) and waits for the next reply. The worker keeps the process alive only meanwhile. */

@@ -9,9 +9,9 @@ import { currentBackend } from '../backend.js';
 import type { Rng } from '../rng.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
-import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
-import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
-import { Decoder, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
+import { initParams, namedParams, paramCount, paramsFromTensors, targetLogProbs, type GptParams, type GptShape } from './gpt.js';
+import { concatRows, packEval, packTraining, type PackedRows, type Vocab } from './packing.js';
+import { Decoder, documentSeeds, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -75,6 +75,12 @@ const BETA2 = 0.99;
 const ADAM_EPS = 1e-8;
 /** Documents fetched from the TrainingSet per request. */
 const FETCH = 64;
+/**
+ * Rows of `context` positions per evaluation batch: large enough that a tfjs kernel's fixed cost
+ * is small against its work, small enough that short held-out sets (names) still make two
+ * batches for two threads.
+ */
+const EVAL_ROWS = 64;
 /** Default maxLength for sampling, in multiples of the context (past it, sampling takes the slow path). */
 const MAX_LENGTH_CONTEXTS = 2;
 
@@ -175,28 +181,46 @@ export class Transformer implements LanguageModel {
     const maxLength = options.maxLength ?? MAX_LENGTH_CONTEXTS * this.config.context;
     const batchSize = options.batchSize ?? 64;
     if (!(maxLength >= 1) || !(batchSize >= 1)) throw new UserError('maxLength and batchSize must be ≥ 1');
-    return sampleDocuments(this.params, this.shape, this.vocab, { n, temperature, maxLength, batchSize, onProgress: options.onProgress }, rng);
+    // Each document depends on its own seed alone: with two threads the worker samples the
+    // second half of the seeds, and the documents are the same as on one.
+    const seeds = documentSeeds(n, rng);
+    const replica = n >= 2 ? await this.startReplica() : null;
+    const job = { temperature, maxLength, batchSize };
+    if (!replica) return sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: options.onProgress }, seeds);
+    const half = Math.ceil(n / 2);
+    const done = [0, 0];
+    const progress = (i: number) => (k: number) => {
+      done[i] = k;
+      options.onProgress?.(done[0] + done[1], n);
+    };
+    const remote = replica.sample(this.vars(), { kind: 'sample', seeds: seeds.slice(half), job, vocab: this.vocab }, progress(1));
+    remote.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
+    const first = await sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: progress(0) }, seeds.slice(0, half));
+    return [...first, ...(await remote)];
   }
 
+  /**
+   * log p of each document under the model. The documents' windows are packed into fixed
+   * batches of EVAL_ROWS rows; with two threads the worker scores the second half of the
+   * batches, and the sums are taken in batch order, so one and two threads agree exactly.
+   */
   async logProbs(docs: readonly (readonly number[])[]): Promise<{ logProb: number; tokens: number }[]> {
     const out = docs.map((d) => ({ logProb: 0, tokens: d.length + 1 }));
     const rows = packEval(docs, this.config.context, this.vocab);
-    const v = this.vocabSize;
-    for (let r0 = 0; r0 < rows.length; r0 += this.config.batchSize) {
-      const batch = concatRows(rows.slice(r0, r0 + this.config.batchSize));
-      const logitsTensor = tf.tidy(() => forward(this.params, this.shape, batch));
-      const logits = logitsTensor.dataSync() as Float32Array;
-      logitsTensor.dispose();
-      // log softmax of each counted position's target, in float64
-      for (let i = 0; i < batch.owner.length; i++) {
-        if (batch.owner[i] < 0) continue;
-        let max = -Infinity;
-        for (let k = 0; k < v; k++) max = Math.max(max, logits[i * v + k]);
-        let sum = 0;
-        for (let k = 0; k < v; k++) sum += Math.exp(logits[i * v + k] - max);
-        out[batch.owner[i]].logProb += logits[i * v + batch.targets[i]] - max - Math.log(sum);
-      }
-    }
+    const batches: PackedRows[] = [];
+    for (let r0 = 0; r0 < rows.length; r0 += EVAL_ROWS) batches.push(concatRows(rows.slice(r0, r0 + EVAL_ROWS)));
+    const replica = batches.length >= 2 ? await this.startReplica() : null;
+    const half = replica ? Math.ceil(batches.length / 2) : batches.length;
+    // Owners are kept before the worker's batches are transferred away.
+    const owners = batches.map((b) => b.owner.slice());
+    const remote = replica ? replica.logProbs(this.vars(), batches.slice(half)) : Promise.resolve([]);
+    remote.catch(() => {}); // awaited below
+    const scores = batches.slice(0, half).map((b) => targetLogProbs(this.params, this.shape, b));
+    scores.push(...(await remote));
+    scores.forEach((lp, j) => {
+      const owner = owners[j];
+      for (let i = 0; i < owner.length; i++) if (owner[i] >= 0) out[owner[i]].logProb += lp[i];
+    });
     return out;
   }
 
@@ -215,9 +239,13 @@ export class Transformer implements LanguageModel {
     await saveCheckpoint(dir, { kind: this.kind, config: this.config, extra: { vocabSize, bos, eos, seed } }, Object.fromEntries(namedParams(this.params)));
   }
 
+  private vars(): tf.Variable[] {
+    return namedParams(this.params).map(([, v]) => v);
+  }
+
   /** The worker thread, when two threads are configured, the backend is wasm and batches split. */
   private startReplica(): Promise<GradientReplica> | null {
-    if (this.config.threads < 2 || this.config.batchSize < 2) return null;
+    if (this.config.threads < 2 || this.config.batchSize < 2 || currentBackend() !== 'wasm') return null;
     this.replica ??= GradientReplica.start(this.params, this.shape, 'wasm');
     return this.replica;
   }
