@@ -1,30 +1,38 @@
 // The training worker thread of data-parallel.ts: loads tfjs and the same backend as the main
-// thread, holds a replica of the GPT weights, and on each request copies the current weights in
-// from the shared array, then does its part of the job: the loss and gradients of a batch part
-// (written into the other shared array), the target log-probabilities of evaluation batches, or
-// documents sampled from their seeds. Started through data-parallel-worker.mjs.
+// thread, holds a replica of the GPT weights, and on each request first loads the shared weights
+// into its variables, then does its part of the job: the loss and gradients of a batch part
+// (written into the second shared gradient array), its half of an Adam step (on the shared
+// arrays, without touching its variables), the target log-probabilities of evaluation batches,
+// or documents sampled from their seeds. Started through data-parallel-worker.mjs.
 
 import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
-import { partGradients, readParams, writeParams, type Answers, type Job, type ReplicaInit } from './data-parallel.js';
+import { FlatAdam } from './adam.js';
+import { loadParams, partGradients, readParams, writeParams, type Answers, type Job, type ReplicaInit } from './data-parallel.js';
 import { namedParams, paramsFromTensors, targetLogProbs } from './gpt.js';
 import { sampleDocuments } from './sampler.js';
 
 const init = workerData as ReplicaInit;
 const port = parentPort!;
-const weights = new Float32Array(init.weights);
-const grads = new Float32Array(init.grads);
+const flat = new FlatAdam(init.flat);
 
 await initBackend(init.backend);
-const initial = readParams(init.layout, weights);
+const initial = readParams(init.layout, flat.weights);
 const params = paramsFromTensors(init.shape, Object.fromEntries(init.layout.names.map((name, i) => [name, initial[i]])));
 const vars = namedParams(params).map(([, v]) => v);
 
 async function answer(m: Job): Promise<Answers[Job['kind']]> {
+  // The other thread updates the first half of the weights meanwhile: read none of them.
+  if (m.kind === 'adam') {
+    flat.step(m.t, m.learningRate, 2, m.from, m.to);
+    return { done: true };
+  }
+  // Every other request is sent once the shared weights are current.
+  loadParams(vars, init.layout, flat.weights);
   if (m.kind === 'gradients') {
     const r = partGradients(params, init.shape, m.part, m.totalWeight);
-    writeParams(r.grads, init.layout, grads);
+    writeParams(r.grads, init.layout, flat.grads[1]);
     tf.dispose(r.grads);
     return { loss: r.loss };
   }
@@ -35,10 +43,6 @@ async function answer(m: Job): Promise<Answers[Job['kind']]> {
 
 port.on('message', async (m: Job) => {
   try {
-    // The main thread wrote the current weights before sending the request.
-    const current = readParams(init.layout, weights);
-    vars.forEach((v, i) => v.assign(current[i]));
-    tf.dispose(current);
     const reply = await answer(m);
     port.postMessage(reply, 'logProbs' in reply ? reply.logProbs.map((a) => a.buffer as ArrayBuffer) : []);
   } catch (e) {

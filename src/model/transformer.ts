@@ -8,7 +8,8 @@ import { UserError } from '../errors.js';
 import { currentBackend } from '../backend.js';
 import type { Rng } from '../rng.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
+import { FlatAdam } from './adam.js';
+import { GradientReplica, loadParams, paramLayout, partGradients, splitBatch, writeParams } from './data-parallel.js';
 import { initParams, namedParams, paramCount, paramsFromTensors, targetLogProbs, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type PackedRows, type Vocab } from './packing.js';
 import { Decoder, documentSeeds, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
@@ -69,10 +70,6 @@ export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.free
   ...transformerPresets.small,
 });
 
-/** Adam moments; β₂ = 0.99 rather than 0.999 because each call starts a fresh optimizer (see types.ts). */
-const BETA1 = 0.9;
-const BETA2 = 0.99;
-const ADAM_EPS = 1e-8;
 /** Documents fetched from the TrainingSet per request. */
 const FETCH = 64;
 /**
@@ -116,6 +113,8 @@ export class Transformer implements LanguageModel {
   private readonly shape: GptShape;
   /** The second training thread, started by the first trainSteps that uses it, ended by dispose(). */
   private replica: Promise<GradientReplica> | null = null;
+  /** The optimizer's weights, gradients and moments, shared with the worker. */
+  private flat: FlatAdam | null = null;
 
   constructor(
     readonly config: Readonly<TransformerConfig>,
@@ -134,40 +133,53 @@ export class Transformer implements LanguageModel {
     if (!Number.isInteger(steps) || steps < 0) throw new UserError(`training steps must be a whole number ≥ 0 (got ${steps})`);
     if (data.size === 0) throw new UserError('no training documents', 'E_NO_DATA');
     const { batchSize, context, learningRate } = this.config;
+    const vars = this.vars();
     // A fresh optimizer per call: a model reloaded from a checkpoint continues exactly alike.
-    const optimizer = tf.train.adam(learningRate, BETA1, BETA2, ADAM_EPS);
-    const vars = namedParams(this.params).map(([, v]) => v);
+    // The shared weights are the master copy during the call.
+    const flat = this.flatAdam();
+    const layout = paramLayout(this.params);
+    flat.reset();
+    writeParams(vars, layout, flat.weights);
     const queue: (readonly number[])[] = [];
     const nextDoc = () => {
       if (queue.length === 0) queue.push(...data.docs(Array.from({ length: FETCH }, () => rng.int(data.size))).reverse());
       return queue.pop()!;
     };
+    const local = (part: PackedRows, total: number, into: Float32Array) => {
+      const r = partGradients(this.params, this.shape, part, total);
+      writeParams(r.grads, layout, into);
+      tf.dispose(r.grads);
+      return r.loss;
+    };
     const losses: number[] = [];
-    try {
-      // On wasm the batch is always computed in two parts (the second on the worker thread, if
-      // any, while this thread computes the first) and the gradients added first + second, so one
-      // thread gives the same sums as two. Elsewhere the thread count does not apply.
-      const wasm = currentBackend() === 'wasm';
-      const replica = steps > 0 && wasm ? await this.startReplica() : null;
-      for (let step = 0; step < steps; step++) {
-        const batch = packTraining(batchSize, context, nextDoc, this.vocab, rng);
-        const total = batch.weights.reduce((a, b) => a + b, 0);
-        const [first, second] = wasm ? splitBatch(batch) : [batch];
-        const remote = replica && second ? replica.gradients(vars, second, total) : null;
-        remote?.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
-        const a = partGradients(this.params, this.shape, first, total);
-        const b = second ? await (remote ?? partGradients(this.params, this.shape, second, total)) : null;
-        const grads = Object.fromEntries(vars.map((v, i) => [v.name, b ? tf.add(a.grads[i], b.grads[i]) : a.grads[i]]));
-        optimizer.applyGradients(grads);
-        const loss = a.loss + (b ? b.loss : 0);
-        tf.dispose([...a.grads, ...(b ? [...b.grads, ...Object.values(grads)] : [])]);
-        if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss})`);
-        losses.push(loss);
-        options.onStep?.(step, loss);
-        await yieldToEventLoop();
-      }
-    } finally {
-      optimizer.dispose();
+    // On wasm the batch is always computed in two parts (the second on the worker thread, if
+    // any, while this thread computes the first) and the gradients added first + second, so one
+    // thread gives the same sums as two. Elsewhere the thread count does not apply.
+    const wasm = currentBackend() === 'wasm';
+    const replica = steps > 0 && wasm ? await this.startReplica() : null;
+    for (let step = 0; step < steps; step++) {
+      const batch = packTraining(batchSize, context, nextDoc, this.vocab, rng);
+      const total = batch.weights.reduce((a, b) => a + b, 0);
+      const [first, second] = wasm ? splitBatch(batch) : [batch];
+      const remote = replica && second ? replica.gradients(second, total) : null;
+      remote?.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
+      let loss = local(first, total, flat.grads[0]);
+      if (second) loss += await (remote ?? local(second, total, flat.grads[1]));
+      // Adam: with the worker, each thread updates half of the elements.
+      const t = step + 1;
+      const parts = second ? 2 : 1;
+      if (remote) {
+        const half = flat.size >> 1;
+        const other = replica!.adam(t, learningRate, half, flat.size);
+        other.catch(() => {});
+        flat.step(t, learningRate, parts, 0, half);
+        await other;
+      } else flat.step(t, learningRate, parts);
+      loadParams(vars, layout, flat.weights);
+      if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss})`);
+      losses.push(loss);
+      options.onStep?.(step, loss);
+      await yieldToEventLoop();
     }
     const tail = losses.slice(-20);
     return { steps, loss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN, tokens: steps * batchSize * context };
@@ -243,10 +255,16 @@ export class Transformer implements LanguageModel {
     return namedParams(this.params).map(([, v]) => v);
   }
 
+  /** The optimizer's shared arrays, made on first use. */
+  private flatAdam(): FlatAdam {
+    this.flat ??= FlatAdam.create(this.paramCount);
+    return this.flat;
+  }
+
   /** The worker thread, when two threads are configured, the backend is wasm and batches split. */
   private startReplica(): Promise<GradientReplica> | null {
     if (this.config.threads < 2 || this.config.batchSize < 2 || currentBackend() !== 'wasm') return null;
-    this.replica ??= GradientReplica.start(this.params, this.shape, 'wasm');
+    this.replica ??= GradientReplica.start(this.params, this.shape, 'wasm', this.flatAdam());
     return this.replica;
   }
 
