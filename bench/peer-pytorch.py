@@ -4,13 +4,16 @@
 # layers, vocabulary 30, Adam with betas 0.9/0.99), trained on rows of 32 x 64 random tokens, and
 # sampled at batch 64 on a KV cache. Prints one JSON document like `bench --json`'s figures.
 #
-#   python3 bench/peer-pytorch.py --threads 1|2 [--steps 7] [--warmup 3]
+#   python3 bench/peer-pytorch.py --threads 1|2 [--steps 7] [--warmup 3] [--rounds 3]
 #
 # Training tokens/s: the median of --steps single optimizer steps after --warmup (a token is a
 # trained position: 2,048 a step, as in `bench`). Sampling tokens/s: 64 sequences decoded
 # together for 63 new tokens each from BOS on the cache (no document ever ends early, so every
-# step runs a full batch: a generous count for the peer), median of three rounds.
-# PyTorch from Debian (python3-torch, 1.13, OpenBLAS, CPU); no other dependency.
+# step runs a full batch: a generous count for the peer), median of --rounds rounds. Both also per
+# CPU-second of the process (time.process_time, all threads), which a busy machine depresses less.
+# PyTorch from Debian: apt-get install python3-torch libopenblas0-openmp. Without the OpenBLAS
+# package Debian's torch links the reference BLAS (libblas3) and trains ~7x slower; the JSON
+# names the BLAS the process loaded.
 
 import argparse
 import json
@@ -82,37 +85,54 @@ class GPT(nn.Module):
         return self.head(self.lnf(x))
 
 
+def rates(tokens, walls, cpus):
+    """Tokens per wall-clock second and per CPU-second of this process (all its threads), medians."""
+    return {'tokensPerSecond': round(tokens / statistics.median(walls)), 'cpuTokensPerSecond': round(tokens / statistics.median(cpus))}
+
+
 def train_rate(model, steps, warmup):
     opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.9, 0.99), eps=1e-8)
     g = torch.Generator().manual_seed(1)
-    times = []
+    walls, cpus = [], []
     for i in range(warmup + steps):
         x = torch.randint(2, V, (B, T), generator=g)
         y = torch.randint(2, V, (B, T), generator=g)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = F.cross_entropy(model(x).view(-1, V), y.view(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        times.append(time.perf_counter() - t0)
-    return B * T / statistics.median(times[warmup:])
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return rates(B * T, walls[warmup:], cpus[warmup:])
 
 
 @torch.inference_mode()
-def sample_rate(model, batch=64, new=T - 1, rounds=3):
-    rates = []
+def sample_rate(model, rounds, batch=64, new=T - 1):
+    walls, cpus = [], []
     for r in range(rounds):
         g = torch.Generator().manual_seed(r)
         caches = [{'k': torch.zeros(batch, H, T, D // H), 'v': torch.zeros(batch, H, T, D // H), 'len': 0} for _ in range(L)]
         tok = torch.zeros(batch, 1, dtype=torch.long)  # BOS
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for pos in range(new):
             logits = model(tok, pos, caches)[:, -1]
             for c in caches:
                 c['len'] += 1
             tok = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=g)
-        rates.append(batch * new / (time.perf_counter() - t0))
-    return statistics.median(rates)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return rates(batch * new, walls, cpus)
+
+
+def blas():
+    """The BLAS library this process mapped (Linux), e.g. openblas-openmp."""
+    try:
+        with open('/proc/self/maps') as f:
+            libs = {line.split('/')[-2] for line in f if 'blas' in line.split('/')[-1]}
+        return ','.join(sorted(libs)) or 'unknown'
+    except OSError:
+        return 'unknown'
 
 
 def main():
@@ -120,16 +140,17 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--steps', type=int, default=7)
     ap.add_argument('--warmup', type=int, default=3)
+    ap.add_argument('--rounds', type=int, default=3, help='sampling rounds (median)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     model = GPT()
     params = sum(p.numel() for p in model.parameters())
     train = train_rate(model, a.steps, a.warmup)
-    sample = sample_rate(model)
+    sample = sample_rate(model, a.rounds)
     print(json.dumps({
-        'peer': f'pytorch {torch.__version__}', 'threads': torch.get_num_threads(), 'params': params,
-        'train': {'tokensPerSecond': round(train)}, 'sample': {'batch64': {'tokensPerSecond': round(sample)}},
+        'peer': f'pytorch {torch.__version__}', 'blas': blas(), 'threads': torch.get_num_threads(), 'params': params,
+        'train': train, 'sample': {'batch64': sample},
         'load': os.getloadavg()[0],
     }))
 
