@@ -20,8 +20,9 @@ export interface CliResult {
 }
 
 /** Starts the CLI without waiting; `result` resolves when it exits. */
-export function startHeatdeath(args: readonly string[], options: { cwd?: string } = {}): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startHeatdeath(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
+  const env = options.env ? { ...process.env, ...options.env } : undefined;
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '',
     stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -34,7 +35,7 @@ export function startHeatdeath(args: readonly string[], options: { cwd?: string 
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export function heatdeath(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function heatdeath(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return startHeatdeath(args, options).result;
 }
 
