@@ -5,11 +5,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseHoldPoints } from '../src/loop/hold.js';
 import { heatdeath, json, query, startHeatdeath, workDir } from './helpers/cli.js';
-import { holdDir, holdEnv, release, waitReached } from './helpers/hold.js';
+import { holdEnv, release, waitReached } from './helpers/hold.js';
 
 const ARGS = ['run', '--model', 'ngram', '--corpus', 'names', '--generations', '2', '--samples', '60', '--steps', '10', '--seed', '5', '--name', 'h'];
 const w = workDir('hold');
-const dir = holdDir();
+const dir = w.dir;
 afterAll(() => w.cleanup());
 
 const row = () => query(w.db, (db) => db.prepare(`SELECT status, phase, heartbeat_at, (SELECT max(gen) FROM generations) AS last FROM runs WHERE name = 'h'`).get()) as {
@@ -26,11 +26,7 @@ describe('hold points', () => {
   it('holds a run at each listed point in order, with the phase and generation it names', async () => {
     const points = ['setup@0', 'train@1', 'committed@1', 'sample@2'];
     const proc = startHeatdeath([...ARGS, ...w.store], { env: holdEnv(dir, points) });
-    let exited = false;
-    void proc.result.then(() => (exited = true));
-    const alive = () => {
-      if (exited) throw new Error(`the run exited early\n${proc.stderr()}`);
-    };
+    const alive = proc.alive;
     try {
       const setup = await waitReached(dir, 'h', 'setup@0', { alive });
       expect(setup).toMatchObject({ run: 'h', runId: 1, gen: 0, phase: 'setup', pid: proc.child.pid });

@@ -19,8 +19,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the CLI without waiting; `result` resolves when it exits. */
-export function startHeatdeath(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
+/**
+ * Starts the CLI without waiting; `result` resolves when it exits. `alive` throws (with the
+ * child's stderr) once it has exited: call it while waiting for a moment of the child.
+ */
+export function startHeatdeath(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string; alive: () => void } {
   const env = options.env ? { ...process.env, ...options.env } : undefined;
   const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '',
@@ -29,9 +35,16 @@ export function startHeatdeath(args: readonly string[], options: { cwd?: string;
   child.stderr!.on('data', (d) => (stderr += d));
   const result = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      exited = true;
+      resolve({ code, signal, stdout, stderr });
+    });
   });
-  return { child, result, stderr: () => stderr };
+  let exited = false;
+  const alive = () => {
+    if (exited) throw new Error(`the process exited before the moment the test waits for\n${stderr.slice(-2000)}`);
+  };
+  return { child, result, stderr: () => stderr, alive };
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */

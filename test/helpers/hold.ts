@@ -3,8 +3,7 @@
 // or let it go on with release. Points are `<phase>@<gen>` (setup, train, sample, metrics,
 // commit: as the phase starts; committed: right after the generation committed).
 
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What the loop wrote when it reached a point. */
@@ -16,12 +15,7 @@ export interface Reached {
   pid: number | null;
 }
 
-/** A fresh folder for the hold files. */
-export function holdDir(): string {
-  return mkdtempSync(join(tmpdir(), 'heatdeath-hold-'));
-}
-
-/** Environment variables that hold every run of the child at `points` (e.g. ['train@3']). */
+/** Environment that holds every run of the child at `points` (e.g. ['train@3']); files go to `dir`. */
 export function holdEnv(dir: string, points: readonly string[]): Record<string, string> {
   return { HEATDEATH_HOLD: points.join(','), HEATDEATH_HOLD_DIR: dir };
 }
