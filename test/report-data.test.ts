@@ -4,7 +4,7 @@
 // checked in headless Chromium at 1280 and 390 px: laid out, verdicts shown, no errors, no
 // requests, no sideways overflow; screenshots in test-artifacts/).
 
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Database from 'better-sqlite3';
 import { buildRunReport, buildSweepReport } from '../src/report/data.js';
@@ -14,7 +14,7 @@ import { getRun } from '../src/store/runs.js';
 import { readHistograms, readMetrics } from '../src/store/documents.js';
 import { normalize, tau } from '../src/theory/core.js';
 import { withBrowser } from './helpers/browser.js';
-import { viewReport } from './fixtures/report-page.js';
+import { expectQuietAndFitting, viewReport } from './fixtures/report-page.js';
 import { tinyRuns } from './fixtures/tiny-runs.js';
 
 const T = 0.7;
@@ -122,15 +122,8 @@ describe('run report data from the database', () => {
         const byName = (a: string[], b: string[]) => a[0].localeCompare(b[0]);
         expect(sw.view.runRows.map((r) => [r[0], r[8]]).sort(byName)).toEqual(sweep.runs.map((r) => [r.name, r.verdict.verdict]).sort(byName));
 
-        for (const { opened, view, shot } of [run, sw]) {
-          expect(opened.consoleErrors).toEqual([]);
-          expect(opened.failedRequests).toEqual([]);
-          expect(opened.externalRequests).toEqual([]);
-          expect(opened.requests).toEqual([opened.url]);
-          expect(view.overflowing).toEqual([]);
-          expect(view.scrollWidth).toBeLessThanOrEqual(view.clientWidth);
-          expect(readFileSync(shot).length).toBeGreaterThan(30_000);
-        }
+        expectQuietAndFitting(run);
+        expectQuietAndFitting(sw);
       });
     });
   }
