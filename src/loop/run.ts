@@ -14,13 +14,16 @@ import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
 import { createRunState, restoreRunState, type RunState } from './state.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
+import type { HoldHook, HoldPhase } from './hold.js';
+import { continueKernels, type KernelSpan } from './kernels.js';
 import {
   addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument,
   type GenerationHooks,
 } from './generation.js';
 import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
 import {
-  clearCheckpoint, deleteAfter, getRun, insertGeneration, insertRun, lastGeneration, listGenerations, updateRun, findRun, type RunRow,
+  clearCheckpoint, deleteAfter, getRun, getRunState, insertGeneration, insertRun, lastGeneration, listGenerations, setRunState, updateRun, findRun,
+  type RunRow,
 } from '../store/runs.js';
 import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
 import { totalVariation, l2Distance } from '../metrics/histogram.js';
@@ -41,6 +44,8 @@ export interface LoopDeps {
   pid?: number;
   /** Counts training rows read (tests of flat per-generation cost). */
   readCounter?: ReadCounter;
+  /** Test facility: called at every phase start and after every commit; may wait (see hold.ts). */
+  hold?: HoldHook;
 }
 
 export class StopRequested extends Error {
@@ -110,22 +115,37 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   if (G < 1) throw new UserError(`--generations must be ≥ 1`);
   if (last >= G) throw new UserError(`run '${run.name}' is complete (${last}/${G} generations); pass --generations to extend it`);
   const state = restoreRunState(db, run.id, config, run.corpus_hash, deps.corporaDir);
+  const factory = modelFactory(config.model);
+  // runs.kernel is the kernel of the committed generations (written with each commit).
+  const kernel = factory.kernel();
+  const kernels = continueKernels(getRunState<KernelSpan[]>(db, run.id, 'kernels') ?? [], last, run.kernel, kernel);
   deleteAfter(db, run.id, last);
+  setRunState(db, run.id, 'kernels', kernels.spans);
   updateRun(db, run.id, { status: 'running', generations: G, backend: deps.backend, pid: deps.pid ?? null, heartbeat_at: iso(deps.now()), note: null });
   run = getRun(db, run.id);
   const emit = (e: LoopEvent) => deps.onEvent?.(e);
-  emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, fromGen: last + 1 });
+  emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, kernel, kernelChange: kernels.change, fromGen: last + 1 });
 
-  const factory = modelFactory(config.model);
   let model: LanguageModel | null = null;
   let lastBeat = 0;
   let gen = last + 1;
   // The verdicts after the last generation committed in this call (reported at the end).
   let verdicts: VerdictSummary[] = [];
+  const beat = () => {
+    const t = deps.now();
+    if (t - lastBeat > 1000) {
+      lastBeat = t;
+      updateRun(db, run.id, { heartbeat_at: iso(t) });
+    }
+  };
+  const hold = async (gen: number, phase: HoldPhase) => {
+    if (deps.hold) await deps.hold({ run: run.name, runId: run.id, gen, phase, pid: deps.pid ?? null }, { signal: deps.signal, beat });
+  };
   const hooks = (g: number): GenerationHooks => ({
-    phase: (phase: Phase) => {
+    phase: async (phase: Phase) => {
       emit({ type: 'phase', gen: g, phase });
       updateRun(db, run.id, { phase, heartbeat_at: iso(deps.now()), progress_json: JSON.stringify({ gen: g, phase, done: 0, total: 0 }) });
+      await hold(g, phase);
     },
     progress: (phase, done, total) => {
       emit({ type: 'progress', gen: g, phase, done, total });
@@ -141,6 +161,8 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   });
 
   try {
+    await hooks(gen).phase('setup');
+    hooks(gen).checkStop();
     // Where the loop starts: generation 0 from scratch, or the last committed checkpoint.
     const seedHist = histograms(state, state.seedTrain);
     let trainHist: Map<string, number[]>;
@@ -181,7 +203,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, model!, gen, h);
         mark('sample', t0);
         t0 = deps.now();
-        h.phase('metrics');
+        await h.phase('metrics');
         const trainedOn = trainingTextLookup(db, run.id, config.policy, gen - 1);
         const text = textMetrics(synthetic, trainedOn);
         const docs = [
@@ -199,7 +221,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       await yieldToEventLoop();
       h.checkStop();
       t0 = deps.now();
-      h.phase('train');
+      await h.phase('train');
       const pending = rows.docs.filter((d) => d.inTrain).map((d) => d.tokens as number[]);
       const committed = gen === 0 || config.policy === 'accumulate' ? trainIds : config.policy === 'replace' ? new IdList() : seedIds(db, run.id);
       let trainLoss: number | null = null;
@@ -227,7 +249,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
 
         // 3. Evaluate: held-out loss (forgetting), δ̂ on `first`.
         t0 = deps.now();
-        h.phase('metrics');
+        await h.phase('metrics');
         const val = await validationLoss(model!, state.seedVal);
         valLoss = val?.loss ?? null;
         valLossSe = val?.se ?? null;
@@ -250,7 +272,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
 
         // 4. Checkpoint first, then one transaction with everything of this generation.
         t0 = deps.now();
-        h.phase('commit');
+        await h.phase('commit');
         const dir = checkpointDir(deps.modelsDir, run.name, gen);
         await model!.save(dir);
         db.transaction(() => {
@@ -261,6 +283,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           for (const [coarse, counts] of trainHist) insertHistogram(db, run.id, { gen, coarse, kind: 'train', counts });
           insertMetrics(db, run.id, metrics);
           mark('commit', t0);
+          updateRun(db, run.id, { kernel });
           insertGeneration(db, {
             run_id: run.id, gen, started_at: iso(started), finished_at: iso(deps.now()), train_loss: trainLoss, val_loss: valLoss,
             n_docs: trainIds.length, checkpoint: dir, timings_json: JSON.stringify(timings),
@@ -268,6 +291,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         })();
       }
       pruneCheckpoints(db, run.id, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
+      await hold(gen, 'committed');
 
       // 5. Report, and stop early when the chosen verdict has held long enough.
       verdicts = runVerdicts(db, run.id, state);

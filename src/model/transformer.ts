@@ -13,6 +13,7 @@ import { GradientReplica, loadParams, paramLayout, partGradients, splitBatch, wr
 import { initParams, namedParams, paramCount, paramsFromTensors, targetLogProbs, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type PackedRows, type Vocab } from './packing.js';
 import { Decoder, documentSeeds, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
+import { productKernel } from './simd.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -277,6 +278,7 @@ export class Transformer implements LanguageModel {
 }
 
 export const transformerFactory: ModelFactory = {
+  kernel: productKernel,
   normalize(spec: ModelSpec) {
     return normalizeTransformerConfig(spec.options);
   },
