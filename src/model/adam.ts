@@ -60,6 +60,8 @@ export class FlatAdam {
     const [g1, g2] = this.grads;
     const c1 = 1 - BETA1 ** t;
     const c2 = 1 - BETA2 ** t;
+    // The moments are computed in float64 and stored in float32; the update uses the float64
+    // values. Either way the same arithmetic on every thread.
     for (let i = from; i < to; i++) {
       const g = parts === 2 ? Math.fround(g1[i] + g2[i]) : g1[i];
       const mi = (m[i] = BETA1 * m[i] + (1 - BETA1) * g);
