@@ -1,25 +1,43 @@
 // Shared by `run` and `resume`: backend, signals, progress on stderr, verdicts at the end.
+// Paths reach the library absolute, so the stored models folder and the printed resume command
+// work from any folder.
 
 import type Database from 'better-sqlite3';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { executeRun, type LoopDeps } from '../loop/run.js';
 import type { VerdictSummary } from '../loop/verdicts.js';
 import { progressReporter, verdictLines } from './progress.js';
-import { log, printJson } from './common.js';
+import { log, pidAlive, printJson } from './common.js';
+import { totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { isUserError, UserError } from '../errors.js';
+
+/** The command that continues a run, valid from any folder (its models folder is stored with it). */
+export function resumeCommand(name: string, db: string): string {
+  return `heatdeath resume ${name} --db ${resolve(db)}`;
+}
+
+/** Memory a run may plan for: RAM, but no more than the JS heap holds (samples live there). */
+export function memoryBytes(): number {
+  return Math.min(totalmem(), getHeapStatistics().heap_size_limit);
+}
 
 export async function execute(
   db: Database.Database,
   opts: Record<string, unknown>,
   prepare: (deps: LoopDeps) => string,
   generations?: number,
+  modelsDir: string = String(opts.modelsDir),
 ): Promise<void> {
   const backend = await initBackend(String(opts.backend ?? 'auto') as BackendChoice);
   const controller = new AbortController();
   let signals = 0;
+  let name: string | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
-      log(`heatdeath: second ${sig}, exiting now; committed generations are safe`);
+      log(`heatdeath: second ${sig}, exiting now; committed generations are safe${name ? `. Resume with: ${resumeCommand(name, String(opts.db))}` : ''}`);
       process.exit(130);
     }
     log(`\nheatdeath: ${sig} received, stopping after the current step (again to exit at once)`);
@@ -33,25 +51,34 @@ export async function execute(
   let note: string | null = null;
   const deps: LoopDeps = {
     db,
-    modelsDir: String(opts.modelsDir),
+    modelsDir: resolve(modelsDir),
     corporaDir: String(opts.corporaDir),
     backend,
     now: Date.now,
     signal: controller.signal,
     pid: process.pid,
+    pidAlive,
+    memoryBytes: memoryBytes(),
     onEvent: (e) => {
       report(e);
       if (e.type === 'end') ({ verdicts, lastGen, note } = e);
     },
   };
   try {
-    const name = prepare(deps);
-    const status = await executeRun(deps, name, { generations });
+    name = prepare(deps);
+    let status: Awaited<ReturnType<typeof executeRun>>;
+    try {
+      status = await executeRun(deps, name, { generations });
+    } catch (e) {
+      // The run stays resumable: say how, on the same line.
+      if (isUserError(e) && e.code === 'E_DISK_FULL') throw new UserError(`${e.message}; free some space, then: ${resumeCommand(name, String(opts.db))}`, e.code);
+      throw e;
+    }
     if (opts.json) {
       printJson({ run: name, status, backend, generations: lastGen, note, verdicts });
     }
     if (status === 'interrupted') {
-      log(`interrupted after generation ${lastGen}. Resume with: heatdeath resume ${name} --db ${String(opts.db)}`);
+      log(`interrupted after generation ${lastGen}. Resume with: ${resumeCommand(name, String(opts.db))}`);
       process.exitCode = 130;
       return;
     }

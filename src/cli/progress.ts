@@ -50,6 +50,9 @@ export function progressReporter(stream: NodeJS.WriteStream, now: () => number):
   };
   return (e) => {
     switch (e.type) {
+      case 'notice':
+        line(`heatdeath: ${e.message}`);
+        break;
       case 'start':
         G = e.config.generations;
         line(`run ${e.run} (id ${e.runId}) on ${e.backend}: ${e.config.model} on ${e.config.corpus}, T ${e.config.temperature}, λ ${e.config.freshFraction}, ${e.config.policy}, ${e.config.retrain}, N ${e.config.samples}${e.fromGen > 0 ? `, resuming at generation ${e.fromGen}` : ''}`);

@@ -1,6 +1,7 @@
 // `heatdeath resume <run>`: continue after the last committed generation, optionally to a new
 // target G. Refused (exit 2, nothing changed) when the run is unknown, complete, or its corpus
-// changed since it started.
+// changed since it started, or while another live process writes it. Checkpoints go where the
+// run keeps them (stored with it); an explicit --models-dir says the folder has moved there.
 
 import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
@@ -16,15 +17,17 @@ export function register(program: Command): void {
     .option('--generations <G>', 'new target number of generations', parseCount)
     .option('--backend <name>', 'tfjs backend: auto, node, wasm, cpu', 'auto')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
-    .option('--models-dir <dir>', 'checkpoint folder', DEFAULT_MODELS_DIR)
+    .option('--models-dir <dir>', "checkpoint folder (default: the run's own; give it when the folder moved)", DEFAULT_MODELS_DIR)
     .option('--corpora-dir <dir>', 'folder of user corpora', DEFAULT_CORPORA_DIR)
     .option('--json', 'print the final result as one JSON document on stdout')
-    .action(async (runName: string, opts: Record<string, unknown>) => {
+    .action(async (runName: string, opts: Record<string, unknown>, cmd: Command) => {
       const db = openDatabase(String(opts.db));
       try {
         // executeRun refuses a complete run or a bad target G before it writes anything.
         const run = getRun(db, runName);
-        await execute(db, opts, () => run.name, opts.generations as number | undefined);
+        const given = cmd.getOptionValueSource('modelsDir') === 'cli';
+        const modelsDir = given || run.models_dir === null ? String(opts.modelsDir) : run.models_dir;
+        await execute(db, opts, () => run.name, opts.generations as number | undefined, modelsDir);
       } finally {
         db.close();
       }

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { normalizeRunConfig } from '../loop/config.js';
 import { loadCorpus } from '../corpus/index.js';
-import { openDatabase } from '../store/open.js';
+import { checkDatabasePath, checkFolder, openDatabase } from '../store/open.js';
 import { checkSweepId } from '../loop/config.js';
 import { ensureSweep } from '../store/runs.js';
 import { addRunOptions, configFromOptions } from './run-options.js';
@@ -15,10 +15,13 @@ export function register(program: Command): void {
     .option('--json', 'print the final result as one JSON document on stdout')
     .option('--sweep-id <id>', 'group the run under this sweep (one job of `sweep --emit-jobs`)')
     .action(async (opts: Record<string, unknown>) => {
-      const config = normalizeRunConfig(configFromOptions(opts));
+      const input = configFromOptions(opts);
+      const config = normalizeRunConfig(input);
       const sweepId = opts.sweepId === undefined ? null : checkSweepId(String(opts.sweepId));
       // A bad corpus is refused before the database file is created or touched.
       loadCorpus(config.corpus, { corporaDir: String(opts.corporaDir) });
+      checkDatabasePath(String(opts.db));
+      checkFolder('--models-dir', String(opts.modelsDir));
       // Loaded only now: tfjs takes a second to load, and bad input should not wait for it.
       const [{ execute }, { createRun }] = await Promise.all([import('./execute.js'), import('../loop/run.js')]);
       const db = openDatabase(String(opts.db), { create: true });
@@ -28,7 +31,8 @@ export function register(program: Command): void {
           // as in createRun: it reads before it writes, and other processes may share the file.
           db.transaction(() => {
             if (sweepId) ensureSweep(db, sweepId, new Date(deps.now()).toISOString());
-            return createRun(deps, config, { name: opts.name as string | undefined, sweepId }).name;
+            // The options as given: createRun tells a default coarse-graining from a chosen one.
+            return createRun(deps, input, { name: opts.name as string | undefined, sweepId }).name;
           }).immediate(),
         );
       } finally {

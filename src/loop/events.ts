@@ -18,6 +18,7 @@ export interface GenerationSummary {
 }
 
 export type LoopEvent =
+  | { type: 'notice'; message: string }
   | { type: 'start'; runId: number; run: string; config: Readonly<RunConfig>; backend: string; fromGen: number }
   | { type: 'phase'; gen: number; phase: Phase }
   | { type: 'progress'; gen: number; phase: Phase; done: number; total: number }

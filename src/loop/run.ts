@@ -5,13 +5,15 @@
 
 import type Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { rmSync, existsSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { LanguageModel, ModelSpec, TrainingSet } from '../model/types.js';
 import { modelFactory } from '../model/index.js';
-import { UserError } from '../errors.js';
+import { UserError, diskFullError, isUserError } from '../errors.js';
 import { rngFor } from '../rng.js';
 import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
-import { createRunState, restoreRunState, type RunState } from './state.js';
+import { buildRunState, storeRunState, restoreRunState, type RunState } from './state.js';
+import { preflight } from './preflight.js';
+import { assertOwned, checkOwner, claimRun, updateOwned, type Claimant } from '../store/lock.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
 import {
@@ -38,6 +40,10 @@ export interface LoopDeps {
   /** Aborting stops the run at the next safe point; committed generations stay. */
   signal?: AbortSignal;
   pid?: number;
+  /** Whether a pid is alive on this machine (null: cannot tell); decides if a run's owner is gone. */
+  pidAlive?: (pid: number) => boolean | null;
+  /** Memory this process may use, in bytes: sizes that cannot fit are refused before a write. */
+  memoryBytes?: number;
   /** Counts training rows read (tests of flat per-generation cost). */
   readCounter?: ReadCounter;
 }
@@ -67,22 +73,30 @@ export function defaultRunName(db: Database.Database, c: Readonly<RunConfig>): s
 }
 
 
-/** Creates a run (row + stored state). Nothing is written when the config or corpus is bad. */
+/**
+ * Creates a run (row + stored state). Nothing is written when the config, the corpus or anything
+ * else `preflight` checks is bad. Under the default coarse-grainings, a corpus without labels
+ * drops `label` (a notice event says so); a `label` the user named is refused.
+ */
 export function createRun(deps: LoopDeps, input: Partial<RunConfig>, options: { name?: string; sweepId?: string | null } = {}): RunRow {
-  const config = normalizeRunConfig(input);
-  modelFactory(config.model); // unknown model → UserError before anything is written
+  let config = normalizeRunConfig(input);
+  const factory = modelFactory(config.model); // unknown model → UserError before anything is written
   const name = checkRunName(options.name ?? defaultRunName(deps.db, config));
   if (findRun(deps.db, name)) throw new UserError(`a run named '${name}' already exists in this database`);
-  // Build the state before writing, so a bad corpus leaves the database as it was. IMMEDIATE:
-  // the transaction reads (is the name free?) before it writes, and a deferred one fails at once
-  // with SQLITE_BUSY when another process (a second run, a sweep worker) wrote in between.
+  const { state, droppedLabel } = buildRunState(config, deps.corporaDir, input.coarse === undefined);
+  if (droppedLabel) {
+    config = normalizeRunConfig({ ...config, coarse: config.coarse.filter((c) => c !== 'label') });
+    deps.onEvent?.({ type: 'notice', message: `corpus '${config.corpus}' has no labels: tracking ${config.coarse.join(', ')} (the default 'label' coarse-graining needs labels)` });
+  }
+  preflight({ config, state, factory, spec: modelSpec(config, state, 0), modelsDir: deps.modelsDir, memoryBytes: deps.memoryBytes });
+  // IMMEDIATE: the transaction reads (is the name free?) before it writes, and a deferred one
+  // fails at once with SQLITE_BUSY when another process (a second run, a sweep worker) wrote in between.
   return deps.db.transaction(() => {
     const runId = insertRun(deps.db, {
-      name, createdAt: iso(deps.now()), config, seed: config.seed, backend: deps.backend, corpusHash: '',
-      generations: config.generations, sweepId: options.sweepId ?? null, pid: deps.pid ?? null,
+      name, createdAt: iso(deps.now()), config, seed: config.seed, backend: deps.backend, corpusHash: state.corpusHash,
+      generations: config.generations, sweepId: options.sweepId ?? null, pid: deps.pid ?? null, modelsDir: deps.modelsDir,
     });
-    const state = createRunState(deps.db, runId, config, deps.corporaDir);
-    deps.db.prepare(`UPDATE runs SET corpus_hash = ? WHERE id = ?`).run(state.corpusHash, runId);
+    storeRunState(deps.db, runId, state);
     return getRun(deps.db, runId);
   }).immediate();
 }
@@ -107,15 +121,32 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   const G = opts.generations ?? run.generations;
   const last = lastGeneration(db, run.id);
   if (G < 1) throw new UserError(`--generations must be ≥ 1`);
-  if (last >= G) throw new UserError(`run '${run.name}' is complete (${last}/${G} generations); pass --generations to extend it`);
+  if (last >= G) {
+    throw new UserError(opts.generations === undefined
+      ? `run '${run.name}' is complete (${last} of ${G} generations); pass --generations with more than ${last} to extend it`
+      : `run '${run.name}' has ${last} generations committed; --generations must be more than ${last} to extend it, got ${G}`);
+  }
+  // Refusals first (another live owner, a changed corpus, anything preflight finds): the run's
+  // row stays as it was. Then the claim, and only then the first write.
+  const pid = deps.pid ?? 0;
+  const me = (): Claimant => ({ pid, nowMs: deps.now(), pidAlive: deps.pidAlive ?? (() => null) });
+  checkOwner(run, me());
   const state = restoreRunState(db, run.id, config, run.corpus_hash, deps.corporaDir);
+  const factory = modelFactory(config.model);
+  const lastRow = last >= 0 ? listGenerations(db, run.id).find((g) => g.gen === last)! : null;
+  // A checkpoint is found from the run's models folder, never from the current directory.
+  const fromDir = lastRow?.checkpoint ? checkpointDir(deps.modelsDir, run.name, last) : null;
+  preflight({
+    config, state, factory, spec: modelSpec(config, state, 0), modelsDir: deps.modelsDir, memoryBytes: deps.memoryBytes,
+    resumeFrom: lastRow ? { gen: last, dir: fromDir, runName: run.name } : null,
+  });
+  claimRun(db, run.id, me());
   deleteAfter(db, run.id, last);
-  updateRun(db, run.id, { status: 'running', generations: G, backend: deps.backend, pid: deps.pid ?? null, heartbeat_at: iso(deps.now()), note: null });
+  updateOwned(db, run.id, pid, { status: 'running', generations: G, backend: deps.backend, heartbeat_at: iso(deps.now()), note: null, models_dir: deps.modelsDir });
   run = getRun(db, run.id);
   const emit = (e: LoopEvent) => deps.onEvent?.(e);
   emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, fromGen: last + 1 });
 
-  const factory = modelFactory(config.model);
   let model: LanguageModel | null = null;
   let lastBeat = 0;
   let gen = last + 1;
@@ -124,14 +155,14 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   const hooks = (g: number): GenerationHooks => ({
     phase: (phase: Phase) => {
       emit({ type: 'phase', gen: g, phase });
-      updateRun(db, run.id, { phase, heartbeat_at: iso(deps.now()), progress_json: JSON.stringify({ gen: g, phase, done: 0, total: 0 }) });
+      updateOwned(db, run.id, pid, { phase, heartbeat_at: iso(deps.now()), progress_json: JSON.stringify({ gen: g, phase, done: 0, total: 0 }) });
     },
     progress: (phase, done, total) => {
       emit({ type: 'progress', gen: g, phase, done, total });
       const t = deps.now();
       if (t - lastBeat > 1000) {
         lastBeat = t;
-        updateRun(db, run.id, { heartbeat_at: iso(t), progress_json: JSON.stringify({ gen: g, phase, done, total }) });
+        updateOwned(db, run.id, pid, { heartbeat_at: iso(t), progress_json: JSON.stringify({ gen: g, phase, done, total }) });
       }
     },
     checkStop: () => {
@@ -144,15 +175,11 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
     const seedHist = histograms(state, state.seedTrain);
     let trainHist: Map<string, number[]>;
     let trainIds: IdList;
-    if (last >= 0) {
-      const row = listGenerations(db, run.id).find((g) => g.gen === last)!;
-      if (!row.checkpoint || !existsSync(join(row.checkpoint, 'model.json'))) {
-        throw new UserError(`the checkpoint of generation ${last} of run '${run.name}' is missing (${row.checkpoint ?? 'pruned'}); cannot resume`);
-      }
-      model = await factory.load(row.checkpoint);
+    if (fromDir !== null) {
+      model = await factory.load(fromDir);
       trainHist = new Map(state.coarse.map((cg) => [cg.name, readHistograms(db, run.id, cg.name, 'train', cg.categories.length)[last]]));
       trainIds = loadTrainingIds(db, run.id, config.policy, last);
-      pruneCheckpoints(db, run.id, last, config.keepCheckpoints, 1);
+      pruneCheckpoints(db, run.id, deps.modelsDir, run.name, last, config.keepCheckpoints, 1);
     } else {
       trainHist = seedHist;
       trainIds = new IdList();
@@ -250,6 +277,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         const dir = checkpointDir(deps.modelsDir, run.name, gen);
         await model!.save(dir);
         db.transaction(() => {
+          assertOwned(db, run.id, pid);
           const newIds = insertDocuments(db, run.id, rows.docs).filter((_, i) => rows.docs[i].inTrain);
           if (committed === trainIds) trainIds.push(newIds);
           else trainIds = new IdList([...Array.from({ length: committed.length }, (_, i) => committed.get(i)), ...newIds]);
@@ -263,7 +291,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           });
         })();
       }
-      pruneCheckpoints(db, run.id, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
+      pruneCheckpoints(db, run.id, deps.modelsDir, run.name, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
 
       // 5. Report, and stop early when the chosen verdict has held long enough.
       verdicts = runVerdicts(db, run.id, state);
@@ -276,16 +304,25 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       }
     }
     const lastGen = gen - 1;
-    if (stopNote) updateRun(db, run.id, { generations: lastGen });
-    updateRun(db, run.id, { status: 'complete', phase: null, progress_json: null, heartbeat_at: iso(deps.now()), note: stopNote });
+    if (stopNote) updateOwned(db, run.id, pid, { generations: lastGen });
+    updateOwned(db, run.id, pid, { status: 'complete', phase: null, progress_json: null, heartbeat_at: iso(deps.now()), note: stopNote });
     emit({ type: 'end', status: 'complete', lastGen, note: stopNote, verdicts });
     return 'complete';
-  } catch (e) {
-    const stopped = e instanceof StopRequested;
-    updateRun(db, run.id, {
-      status: stopped ? 'interrupted' : 'failed', phase: null, progress_json: null, heartbeat_at: iso(deps.now()),
-      note: stopped ? `interrupted during generation ${gen}` : String((e as Error).message ?? e).slice(0, 500),
-    });
+  } catch (caught) {
+    const stopped = caught instanceof StopRequested;
+    // A full disk is the user's to fix: one line, and the run stays resumable.
+    const e = diskFullError(caught, db.name) ?? caught;
+    if (isUserError(e) && e.code === 'E_RUN_TAKEN') throw e; // the row is the new owner's now
+    try {
+      // Only while still the owner. On a full disk this update may fail too: the dead pid then
+      // tells readers the run is interrupted, and the next resume takes the claim over.
+      updateRun(db, run.id, {
+        status: stopped || isUserError(e) ? 'interrupted' : 'failed', phase: null, progress_json: null, heartbeat_at: iso(deps.now()),
+        note: stopped ? `interrupted during generation ${gen}` : String((e as Error).message ?? e).slice(0, 500),
+      }, pid);
+    } catch (second) {
+      if (!diskFullError(second, db.name)) throw second;
+    }
     if (!stopped) throw e;
     emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note: `interrupted during generation ${gen}`, verdicts: runVerdicts(db, run.id, state) });
     return 'interrupted';
@@ -320,14 +357,15 @@ function epochsToSteps(epochs: number, tokens: number, c: { batchSize?: number; 
  * that still have one: the loop passes only the generation that just fell out of the window (a
  * read that does not grow with the run); a resume passes from = 1 once, to catch up after a crash.
  */
-function pruneCheckpoints(db: Database.Database, runId: number, upTo: number, keep: number, from: number): void {
+function pruneCheckpoints(db: Database.Database, runId: number, modelsDir: string, runName: string, upTo: number, keep: number, from: number): void {
   const kept = db
-    .prepare(`SELECT gen, checkpoint FROM generations WHERE run_id = ? AND gen BETWEEN ? AND ? AND checkpoint IS NOT NULL`)
-    .all(runId, Math.max(1, from), upTo - keep) as { gen: number; checkpoint: string }[];
-  for (const g of kept) {
+    .prepare(`SELECT gen FROM generations WHERE run_id = ? AND gen BETWEEN ? AND ? AND checkpoint IS NOT NULL`)
+    .pluck()
+    .all(runId, Math.max(1, from), upTo - keep) as number[];
+  for (const gen of kept) {
     // The folder goes first: a crash in between leaves a dangling path, never an orphan folder.
-    rmSync(g.checkpoint, { recursive: true, force: true });
-    clearCheckpoint(db, runId, g.gen);
+    rmSync(checkpointDir(modelsDir, runName, gen), { recursive: true, force: true });
+    clearCheckpoint(db, runId, gen);
   }
 }
 

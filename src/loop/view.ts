@@ -11,6 +11,7 @@ import { loadCoarseGrainings, type CoarseGraining, type CoarseState } from '../m
 import { UserError } from '../errors.js';
 import { getRunState, lastGeneration, listGenerations, type RunRow } from '../store/runs.js';
 import { normalizeRunConfig, type RunConfig } from './config.js';
+import { STALE_HEARTBEAT_S } from '../store/lock.js';
 
 export interface RunView {
   run: RunRow;
@@ -35,8 +36,8 @@ export function coarseOf(view: RunView, name: string): CoarseGraining {
   return cg;
 }
 
-/** Seconds a heartbeat may be old before a 'running' run counts as interrupted. */
-export const STALE_HEARTBEAT_S = 120;
+/** Seconds a heartbeat may be old before a 'running' run counts as interrupted (the lock's bound). */
+export { STALE_HEARTBEAT_S };
 
 export interface LiveStatus {
   status: string;

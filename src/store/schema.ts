@@ -87,6 +87,11 @@ const migrations: string[] = [
     PRIMARY KEY (run_id, gen, coarse, key)
   ) WITHOUT ROWID;
   `,
+  // 2: where a run's checkpoints live (absolute), so a resume or a probe from any folder finds
+  // them; null for runs of version 1 (their checkpoint paths are as stored).
+  `
+  ALTER TABLE runs ADD COLUMN models_dir TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;
