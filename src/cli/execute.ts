@@ -7,21 +7,9 @@ import { initBackend, type BackendChoice } from '../backend.js';
 import { executeRun, type LoopDeps } from '../loop/run.js';
 import type { VerdictSummary } from '../loop/verdicts.js';
 import { progressReporter, verdictLines } from './progress.js';
-import { log, pidAlive, printJson } from './common.js';
-import { totalmem } from 'node:os';
+import { log, memoryBytes, pidAlive, printJson, resumeCommand } from './common.js';
 import { resolve } from 'node:path';
-import { getHeapStatistics } from 'node:v8';
 import { isUserError, UserError } from '../errors.js';
-
-/** The command that continues a run, valid from any folder (its models folder is stored with it). */
-export function resumeCommand(name: string, db: string): string {
-  return `heatdeath resume ${name} --db ${resolve(db)}`;
-}
-
-/** Memory a run may plan for: RAM, but no more than the JS heap holds (samples live there). */
-export function memoryBytes(): number {
-  return Math.min(totalmem(), getHeapStatistics().heap_size_limit);
-}
 
 export async function execute(
   db: Database.Database,

@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
 import { getRun } from '../store/runs.js';
-import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR, parseCount } from './common.js';
+import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR, movedModelsDir, parseCount } from './common.js';
+import { runModelsDir } from '../loop/view.js';
 import { execute } from './execute.js';
 
 export function register(program: Command): void {
@@ -25,8 +26,7 @@ export function register(program: Command): void {
       try {
         // executeRun refuses a complete run or a bad target G before it writes anything.
         const run = getRun(db, runName);
-        const given = cmd.getOptionValueSource('modelsDir') === 'cli';
-        const modelsDir = given || run.models_dir === null ? String(opts.modelsDir) : run.models_dir;
+        const modelsDir = runModelsDir(run, String(opts.modelsDir), movedModelsDir(cmd));
         await execute(db, opts, () => run.name, opts.generations as number | undefined, modelsDir);
       } finally {
         db.close();

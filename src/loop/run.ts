@@ -4,7 +4,6 @@
 // run is identical to an uninterrupted one. The library prints nothing: it reports LoopEvents.
 
 import type Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { LanguageModel, ModelSpec, TrainingSet } from '../model/types.js';
 import { modelFactory } from '../model/index.js';
@@ -13,6 +12,7 @@ import { rngFor } from '../rng.js';
 import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
 import { buildRunState, storeRunState, restoreRunState, type RunState } from './state.js';
 import { preflight } from './preflight.js';
+import { checkpointDir } from './view.js';
 import { assertOwned, checkOwner, claimRun, updateOwned, type Claimant } from '../store/lock.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
@@ -106,9 +106,7 @@ function modelSpec(config: Readonly<RunConfig>, state: RunState, gen: number): M
   return { vocabSize: state.tokenizer.vocabSize, bos: state.tokenizer.bos, eos: state.tokenizer.eos, options, seed: rngFor(config.seed, 'init', gen).uint32() };
 }
 
-export function checkpointDir(modelsDir: string, run: string, gen: number): string {
-  return join(modelsDir, run, `gen-${String(gen).padStart(4, '0')}`);
-}
+export { checkpointDir };
 
 /**
  * Runs generations lastCommitted+1 … G of a run. `generations` raises the target G (resume

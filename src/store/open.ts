@@ -16,13 +16,13 @@ export interface OpenOptions {
 }
 
 /** Throws a UserError when `file` cannot be a database file to write (or, `readonly`, to read). */
-export function checkDatabasePath(file: string, readonly = false): void {
-  if (file.trim() === '') throw new UserError(`--db is empty; give a database file`, 'E_DB_PATH');
+export function checkDatabasePath(file: string, readonly = false, label = '--db'): void {
+  if (file.trim() === '') throw new UserError(`${label} is empty; give a database file`, 'E_DB_PATH');
   if (file === ':memory:') {
-    throw new UserError(`--db ${file} is not a file: a run there is lost when the process ends; give a database file`, 'E_DB_PATH');
+    throw new UserError(`${label} ${file} is not a file: a run there is lost when the process ends; give a database file`, 'E_DB_PATH');
   }
-  if (existsSync(file) && statSync(file).isDirectory()) throw new UserError(`--db ${file} is a folder, not a database file`, 'E_DB_PATH');
-  checkFolder('--db', dirname(file));
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UserError(`${label} ${file} is a folder, not a database file`, 'E_DB_PATH');
+  checkFolder(label, dirname(file));
   if (readonly || !existsSync(file)) return;
   // WAL mode writes beside the file (-wal, -shm): both the file and its folder must be writable.
   for (const [path, what] of [[file, 'file'], [dirname(file), 'folder']] as const) {
