@@ -1,15 +1,24 @@
-// Shared by `run` and `resume`: backend, signals, progress on stderr, verdicts at the end.
+// Shared by `run` and `resume`: backend, signals, progress on stderr, verdicts at the end, and
+// the test facility of hold points (HEATDEATH_HOLD + HEATDEATH_HOLD_DIR, inert unless both set).
 // Paths reach the library absolute, so the stored models folder and the printed resume command
 // work from any folder.
 
 import type Database from 'better-sqlite3';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { executeRun, type LoopDeps } from '../loop/run.js';
+import { fileHold, parseHoldPoints, type HoldHook } from '../loop/hold.js';
 import type { VerdictSummary } from '../loop/verdicts.js';
 import { progressReporter, verdictLines } from './progress.js';
 import { log, memoryBytes, pidAlive, printJson, resumeCommand } from './common.js';
 import { resolve } from 'node:path';
 import { isUserError, UserError } from '../errors.js';
+
+/** The hold hook the environment asks for (tests only), or undefined. */
+export function holdFromEnv(env: NodeJS.ProcessEnv): HoldHook | undefined {
+  const spec = env.HEATDEATH_HOLD;
+  const dir = env.HEATDEATH_HOLD_DIR;
+  return spec && dir ? fileHold(parseHoldPoints(spec), dir) : undefined;
+}
 
 export async function execute(
   db: Database.Database,
@@ -18,6 +27,7 @@ export async function execute(
   generations?: number,
   modelsDir: string = String(opts.modelsDir),
 ): Promise<void> {
+  const hold = holdFromEnv(process.env);
   const backend = await initBackend(String(opts.backend ?? 'auto') as BackendChoice);
   const controller = new AbortController();
   let signals = 0;
@@ -47,6 +57,7 @@ export async function execute(
     pid: process.pid,
     pidAlive,
     memoryBytes: memoryBytes(),
+    hold,
     onEvent: (e) => {
       report(e);
       if (e.type === 'end') ({ verdicts, lastGen, note } = e);
