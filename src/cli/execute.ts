@@ -11,7 +11,8 @@ import type { VerdictSummary } from '../loop/verdicts.js';
 import { progressReporter, verdictLines } from './progress.js';
 import { log, memoryBytes, pidAlive, printJson, resumeCommand } from './common.js';
 import { resolve } from 'node:path';
-import { isUserError, UserError } from '../errors.js';
+import { diskFullError, isUserError, UserError } from '../errors.js';
+import { chainHolds, diskFullFromEnv } from './disk-full.js';
 
 /** The hold hook the environment asks for (tests only), or undefined. */
 export function holdFromEnv(env: NodeJS.ProcessEnv): HoldHook | undefined {
@@ -27,7 +28,7 @@ export async function execute(
   generations?: number,
   modelsDir: string = String(opts.modelsDir),
 ): Promise<void> {
-  const hold = holdFromEnv(process.env);
+  const hold = chainHolds(holdFromEnv(process.env), diskFullFromEnv(process.env, db));
   const backend = await initBackend(String(opts.backend ?? 'auto') as BackendChoice);
   const controller = new AbortController();
   let signals = 0;
@@ -68,8 +69,9 @@ export async function execute(
     let status: Awaited<ReturnType<typeof executeRun>>;
     try {
       status = await executeRun(deps, name, { generations });
-    } catch (e) {
+    } catch (caught) {
       // The run stays resumable: say how, on the same line.
+      const e = diskFullError(caught, String(opts.db)) ?? caught;
       if (isUserError(e) && e.code === 'E_DISK_FULL') throw new UserError(`${e.message}; free some space, then: ${resumeCommand(name, String(opts.db))}`, e.code);
       throw e;
     }
