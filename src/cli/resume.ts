@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
 import { getRun } from '../store/runs.js';
-import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR, movedModelsDir, parseCount } from './common.js';
+import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR, movedModelsDir, parseCount, pidAlive } from './common.js';
+import { checkOwner } from '../store/lock.js';
 import { runModelsDir } from '../loop/view.js';
 import { execute } from './execute.js';
 
@@ -26,6 +27,9 @@ export function register(program: Command): void {
       try {
         // executeRun refuses a complete run or a bad target G before it writes anything.
         const run = getRun(db, runName);
+        // A run another live process writes is refused at once, before tfjs loads (the loop's
+        // atomic claim decides between two resumes that pass this check together).
+        checkOwner(run, { pid: process.pid, nowMs: Date.now(), pidAlive });
         const modelsDir = runModelsDir(run, String(opts.modelsDir), movedModelsDir(cmd));
         await execute(db, opts, () => run.name, opts.generations as number | undefined, modelsDir);
       } finally {
