@@ -48,6 +48,7 @@ export async function execute(
   let verdicts: VerdictSummary[] = [];
   let lastGen = -1;
   let note: string | null = null;
+  let kernel: string | null = null;
   const deps: LoopDeps = {
     db,
     modelsDir: resolve(modelsDir),
@@ -61,6 +62,7 @@ export async function execute(
     hold,
     onEvent: (e) => {
       report(e);
+      if (e.type === 'start') kernel = e.kernel;
       if (e.type === 'end') ({ verdicts, lastGen, note } = e);
     },
   };
@@ -76,7 +78,7 @@ export async function execute(
       throw e;
     }
     if (opts.json) {
-      printJson({ run: name, status, backend, generations: lastGen, note, verdicts });
+      printJson({ run: name, status, backend, kernel, generations: lastGen, note, verdicts });
     }
     if (status === 'interrupted') {
       log(`interrupted after generation ${lastGen}. Resume with: ${resumeCommand(name, String(opts.db))}`);

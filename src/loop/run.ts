@@ -17,13 +17,15 @@ import { assertOwned, checkOwner, claimRun, updateOwned, type Claimant } from '.
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
 import type { HoldHook, HoldPhase } from './hold.js';
+import { continueKernels, type KernelSpan } from './kernels.js';
 import {
   addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
   type GenerationHooks,
 } from './generation.js';
 import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
 import {
-  clearCheckpoint, deleteAfter, getRun, insertGeneration, insertRun, lastGeneration, listGenerations, updateRun, findRun, type RunRow,
+  clearCheckpoint, deleteAfter, getRun, getRunState, insertGeneration, insertRun, lastGeneration, listGenerations, setRunState, updateRun, findRun,
+  type RunRow,
 } from '../store/runs.js';
 import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
 import { totalVariation, l2Distance } from '../metrics/histogram.js';
@@ -134,6 +136,9 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   checkOwner(run, me());
   const state = restoreRunState(db, run.id, config, run.corpus_hash, deps.corporaDir);
   const factory = modelFactory(config.model);
+  // runs.kernel is the kernel of the committed generations (written with each commit).
+  const kernel = factory.kernel();
+  const kernels = continueKernels(getRunState<KernelSpan[]>(db, run.id, 'kernels') ?? [], last, run.kernel, kernel);
   const lastRow = last >= 0 ? listGenerations(db, run.id).find((g) => g.gen === last)! : null;
   // A checkpoint is found from the run's models folder, never from the current directory.
   const fromDir = lastRow?.checkpoint ? checkpointDir(deps.modelsDir, run.name, last) : null;
@@ -143,10 +148,11 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   });
   claimRun(db, run.id, me());
   deleteAfter(db, run.id, last);
+  setRunState(db, run.id, 'kernels', kernels.spans);
   updateOwned(db, run.id, pid, { status: 'running', generations: G, backend: deps.backend, heartbeat_at: iso(deps.now()), note: null, models_dir: deps.modelsDir });
   run = getRun(db, run.id);
   const emit = (e: LoopEvent) => deps.onEvent?.(e);
-  emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, fromGen: last + 1 });
+  emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, kernel, kernelChange: kernels.change, fromGen: last + 1 });
 
   let model: LanguageModel | null = null;
   let lastBeat = 0;
@@ -299,6 +305,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           for (const [coarse, counts] of trainHist) insertHistogram(db, run.id, { gen, coarse, kind: 'train', counts });
           insertMetrics(db, run.id, metrics);
           mark('commit', t0);
+          updateRun(db, run.id, { kernel });
           insertGeneration(db, {
             run_id: run.id, gen, started_at: iso(started), finished_at: iso(deps.now()), train_loss: trainLoss, val_loss: valLoss,
             n_docs: trainIds.length, checkpoint: dir, timings_json: JSON.stringify(timings),

@@ -87,8 +87,14 @@ const migrations: string[] = [
     PRIMARY KEY (run_id, gen, coarse, key)
   ) WITHOUT ROWID;
   `,
-  // 2: where a run's checkpoints live (absolute), so a resume or a probe from any folder finds
-  // them; null for runs of version 1 (their checkpoint paths are as stored).
+  // 2: the kernel that computes a run's matrix products (wasm-simd-fma, wasm-simd, tfjs, none),
+  // beside its backend: FMA rounds differently, so a run's exact numbers depend on it. Null for
+  // runs made before it was recorded.
+  `
+  ALTER TABLE runs ADD COLUMN kernel TEXT;
+  `,
+  // 3: where a run's checkpoints live (absolute), so a resume or a probe from any folder finds
+  // them; null for runs made before it was recorded (their checkpoint paths are as stored).
   `
   ALTER TABLE runs ADD COLUMN models_dir TEXT;
   `,
