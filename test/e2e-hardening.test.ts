@@ -76,6 +76,13 @@ describe.concurrent('refused: exit 2, one line, the database as it was', () => {
     });
   }
 
+  it('a run refused by the preflight leaves no new database file or folder behind', async () => {
+    const db = file('new-folder/inner/new.sqlite');
+    const r = await heatdeath([...RUN, '--samples', '1e12', '--db', db, '--models-dir', w.models]);
+    expectOneLine(r, /--samples 1000000000000 of up to/);
+    expect(existsSync(file('new-folder'))).toBe(false);
+  });
+
   it('report --out <a folder> leaves no temporary file', async () => {
     await refused(['report', 'done', '--out', file('a-folder')], /is a folder/, w.db);
     expect(readdirSync(file('a-folder'))).toEqual([]);

@@ -3,6 +3,9 @@
 // and print how to resume; a second signal exits at once (the database is consistent anyway).
 
 import type { Command } from 'commander';
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { isUserError } from '../errors.js';
 import { normalizeRunConfig } from '../loop/config.js';
 import { loadCorpus } from '../corpus/index.js';
 import { checkDatabasePath, checkFolder, openDatabase } from '../store/open.js';
@@ -24,7 +27,10 @@ export function register(program: Command): void {
       checkFolder('--models-dir', String(opts.modelsDir));
       // Loaded only now: tfjs takes a second to load, and bad input should not wait for it.
       const [{ execute }, { createRun }] = await Promise.all([import('./execute.js'), import('../loop/run.js')]);
-      const db = openDatabase(String(opts.db), { create: true });
+      const file = String(opts.db);
+      // What opening creates: the file, and the folders above it that do not exist yet.
+      const created = existsSync(file) ? null : missingFolders(dirname(file));
+      const db = openDatabase(file, { create: true });
       try {
         await execute(db, opts, (deps) =>
           // The sweep row and the run together: a refused run leaves no sweep behind. IMMEDIATE,
@@ -35,8 +41,23 @@ export function register(program: Command): void {
             return createRun(deps, input, { name: opts.name as string | undefined, sweepId }).name;
           }).immediate(),
         );
+      } catch (e) {
+        // A run refused before it was stored leaves no database behind that this command made.
+        if (created && isUserError(e) && db.prepare(`SELECT count(*) FROM runs`).pluck().get() === 0) {
+          db.close();
+          for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+          for (const d of created) rmdirSync(d);
+        }
+        throw e;
       } finally {
-        db.close();
+        if (db.open) db.close();
       }
     });
+}
+
+/** The folders from `dir` upwards that do not exist yet, innermost first. */
+function missingFolders(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) out.push(d);
+  return out;
 }
