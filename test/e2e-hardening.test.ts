@@ -5,9 +5,9 @@
 // checkpoint sizes of a run's own models folder). One small prepared database serves every case;
 // each case works on its own copy (see helpers/refusal.ts).
 
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, heatdeath, json, query, workDir, type CliResult } from './helpers/cli.js';
 import { expectOneLine, fingerprint, refusals } from './helpers/refusal.js';
@@ -89,12 +89,14 @@ describe.concurrent('refused: exit 2, one line, the database as it was', () => {
     expect(readdirSync(w.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('a read-only database, as a user without write permission', async () => {
+  it('a read-only database, as a user without write permission', async (ctx) => {
     const db = copyOf(w.db);
     const dir = join(db, '..');
     let r: CliResult;
     if (process.getuid?.() === 0) {
-      // root writes anything: run the CLI as `nobody`, who may read the copy but not write it.
+      // Root may write anything, so the CLI runs as `nobody`, who must be able to read the sources.
+      if (!othersCanRead(BIN)) ctx.skip('running as root in a folder other users cannot read: no user to be read-only for');
+      // `nobody` may read the copy but not write it.
       for (const d of [w.dir, dir]) chmodSync(d, 0o755);
       chmodSync(db, 0o644);
       r = await new Promise<CliResult>((resolve, reject) => {
@@ -117,6 +119,12 @@ describe.concurrent('refused: exit 2, one line, the database as it was', () => {
     expect(query(db, (d) => d.prepare(`SELECT status FROM runs WHERE name = 'done'`).pluck().get())).toBe('complete');
   });
 });
+
+/** Whether every folder above `path` lets other users through and `path` is theirs to read. */
+function othersCanRead(path: string): boolean {
+  for (let d = dirname(path); d !== dirname(d); d = dirname(d)) if ((statSync(d).mode & 0o001) === 0) return false;
+  return (statSync(path).mode & 0o004) !== 0;
+}
 
 describe('what runs now', () => {
   it("an unlabelled corpus under the default --coarse drops 'label' with a one-line notice", async () => {
