@@ -97,6 +97,7 @@ describe('transformer on names', () => {
     const p = await model.firstTokenDistribution();
     expect(p.length).toBe(V);
     expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(p[BOS]).toBe(0); // BOS is never drawn: masked before the softmax, as in the n-gram
     const docs = await model.sample(5000, 1, rngFor(6, 'first'), { maxLength: 1 });
     const freq = new Float64Array(V);
     for (const d of docs) freq[d.length ? d[0] : EOS] += 1 / docs.length;

@@ -131,13 +131,16 @@ export class Decoder {
   }
 }
 
-/** softmax(logits / T) over row r, in float64. */
-export function softmaxRow(logits: Float32Array, r: number, v: number, temperature: number, out: Float64Array): Float64Array {
+/**
+ * softmax(logits / T) over row r with BOS masked, unnormalised (drawIndex scales by the total):
+ * BOS is never drawn, as in the n-gram. (l − max) / T, not l / T − max / T: the n-gram's order
+ * of operations, so both models compute the same weights from the same logits.
+ */
+export function softmaxRow(logits: Float32Array, r: number, v: number, bos: number, temperature: number, out: Float64Array): Float64Array {
+  const base = r * v;
   let max = -Infinity;
-  for (let i = 0; i < v; i++) max = Math.max(max, logits[r * v + i] / temperature);
-  let sum = 0;
-  for (let i = 0; i < v; i++) sum += out[i] = Math.exp(logits[r * v + i] / temperature - max);
-  for (let i = 0; i < v; i++) out[i] /= sum;
+  for (let i = 0; i < v; i++) if (i !== bos && logits[base + i] > max) max = logits[base + i];
+  for (let i = 0; i < v; i++) out[i] = i === bos ? 0 : Math.exp((logits[base + i] - max) / temperature);
   return out;
 }
 
@@ -207,9 +210,8 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
         const doc = docs[slotDoc[k]];
         if (start[k] + pos[k] < doc.length + 1) return; // still re-priming: no draw yet
         // Draw the slot's next token; a finished document frees its slot for the next one.
-        const t = drawIndex(slotRng[k], softmaxRow(logits, r, s.vocabSize, temperature, probs));
-        // BOS is never a training target; should it be drawn anyway, it ends the document like EOS.
-        const ends = t === vocab.eos || t === vocab.bos;
+        const t = drawIndex(slotRng[k], softmaxRow(logits, r, s.vocabSize, vocab.bos, temperature, probs));
+        const ends = t === vocab.eos;
         if (!ends) doc.push(t);
         if (ends || doc.length >= maxLength) {
           done++;

@@ -187,13 +187,14 @@ export class Transformer implements LanguageModel {
       const logitsTensor = tf.tidy(() => forward(this.params, this.shape, batch));
       const logits = logitsTensor.dataSync() as Float32Array;
       logitsTensor.dispose();
-      // log softmax of each counted position's target, in float64
+      // log softmax of each counted position's target, in float64, BOS masked as in sampling
+      const bos = this.vocab.bos;
       for (let i = 0; i < batch.owner.length; i++) {
         if (batch.owner[i] < 0) continue;
         let max = -Infinity;
-        for (let k = 0; k < v; k++) max = Math.max(max, logits[i * v + k]);
+        for (let k = 0; k < v; k++) if (k !== bos) max = Math.max(max, logits[i * v + k]);
         let sum = 0;
-        for (let k = 0; k < v; k++) sum += Math.exp(logits[i * v + k] - max);
+        for (let k = 0; k < v; k++) if (k !== bos) sum += Math.exp(logits[i * v + k] - max);
         out[batch.owner[i]].logProb += logits[i * v + batch.targets[i]] - max - Math.log(sum);
       }
     }
@@ -204,7 +205,9 @@ export class Transformer implements LanguageModel {
     const dec = new Decoder(this.params, this.shape, 1);
     try {
       const logits = dec.step([0], [this.vocab.bos], new Int32Array(1));
-      return softmaxRow(logits, 0, this.vocabSize, 1, new Float64Array(this.vocabSize));
+      const w = softmaxRow(logits, 0, this.vocabSize, this.vocab.bos, 1, new Float64Array(this.vocabSize));
+      const total = w.reduce((a, b) => a + b, 0);
+      return w.map((x) => x / total);
     } finally {
       dec.dispose();
     }

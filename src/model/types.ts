@@ -49,9 +49,9 @@ export interface LanguageModel {
    * checkpoint continues exactly like the one kept in memory.
    */
   trainSteps(data: TrainingSet, steps: number, rng: Rng, options?: TrainOptions): Promise<TrainResult>;
-  /** n documents sampled at temperature T > 0 (logits / T, then softmax). */
+  /** n documents sampled at temperature T > 0 (logits / T, then softmax; BOS is masked, never drawn). */
   sample(n: number, temperature: number, rng: Rng, options?: SampleOptions): Promise<number[][]>;
-  /** Per document: natural-log probability of its tokens followed by EOS, and that token count. */
+  /** Per document: natural-log probability (BOS masked, as in sampling) of its tokens followed by EOS, and that token count. */
   logProbs(docs: readonly (readonly number[])[]): Promise<{ logProb: number; tokens: number }[]>;
   /** The model's own T = 1 distribution of the first token after BOS (length vocabSize; EOS = empty doc). */
   firstTokenDistribution(): Promise<Float64Array>;
