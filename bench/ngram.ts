@@ -34,9 +34,9 @@ const r = await model.trainSteps(data, steps, rngFor(1, 'train'));
 const trainMs = performance.now() - t0;
 
 const nDocs = 200_000;
-await model.sample(1000, 1, rngFor(1, 'warm-sample'));
+await model.sample(1000, { temperature: 1 }, rngFor(1, 'warm-sample'));
 t0 = performance.now();
-const samples = await model.sample(nDocs, 1, rngFor(1, 'sample'));
+const samples = await model.sample(nDocs, { temperature: 1 }, rngFor(1, 'sample'));
 const sampleMs = performance.now() - t0;
 const sampled = samples.reduce((a, d) => a + d.length + 1, 0); // EOS is a drawn token too
 

@@ -4,6 +4,7 @@
 
 import { UserError } from '../errors.js';
 import type { ModelKind, SizePreset } from '../model/types.js';
+import { normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import type { TokenizerKind } from '../tokenizer/types.js';
 
 export type Policy = 'accumulate' | 'replace' | 'augment';
@@ -15,7 +16,8 @@ export const retrains: readonly Retrain[] = ['continue', 'scratch'];
 export const stopWhens: readonly StopWhen[] = ['mode-collapse', 'heat-death', 'stable'];
 export const coarseNames = ['first', 'length', 'label', 'token'] as const;
 
-export interface RunConfig {
+/** The sampling rule's keys sit flat in the run config (model/sampling.ts owns and checks them). */
+export interface RunConfig extends SamplingRuleFields {
   corpus: string;
   tokenizer: TokenizerKind;
   model: ModelKind;
@@ -25,7 +27,6 @@ export interface RunConfig {
   /** n-gram order and hash buckets (ngram only). */
   order: number;
   buckets: number;
-  temperature: number;
   /** λ: fraction of each generation's new documents drawn from real held-in data. */
   freshFraction: number;
   policy: Policy;
@@ -103,7 +104,7 @@ const int = (x: number) => Number.isInteger(x);
 
 export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfig> {
   for (const key of Object.keys(input)) {
-    if (!(key in defaultRunConfig)) throw new UserError(`unknown run option '${key}'`);
+    if (!(key in defaultRunConfig) && !samplingKeys().includes(key)) throw new UserError(`unknown run option '${key}'`);
   }
   const c: RunConfig = { ...defaultRunConfig, ...(Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<RunConfig>) };
   if (typeof c.corpus !== 'string' || c.corpus === '') throw new UserError('--corpus must name a corpus');
@@ -113,7 +114,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   c.threads = num('threads', c.threads, (x) => x === 1 || x === 2, '1 or 2');
   c.order = num('order', c.order, (x) => int(x) && x >= 1 && x <= 8, 'a whole number from 1 to 8');
   c.buckets = num('buckets', c.buckets, (x) => int(x) && x >= 1 && x <= 1 << 22, 'a whole number from 1 to 4194304');
-  c.temperature = num('temperature', c.temperature, (x) => x > 0, 'a number > 0');
+  normalizeRuleFields(c);
   c.freshFraction = num('fresh', c.freshFraction, (x) => x >= 0 && x <= 1, 'a number from 0 to 1');
   c.policy = oneOf('policy', c.policy, policies);
   c.retrain = oneOf('retrain', c.retrain, retrains);

@@ -6,6 +6,7 @@
 // The caller commits the returned rows in one transaction, after the checkpoint is written.
 
 import type { LanguageModel } from '../model/types.js';
+import { samplingRuleOf } from '../model/sampling.js';
 import { rngFor, type Rng } from '../rng.js';
 import { EOS } from '../tokenizer/types.js';
 import type { NewDocument, MetricRow } from '../store/documents.js';
@@ -130,7 +131,7 @@ export async function drawNewDocuments(
   const N = config.samples;
   const nFresh = Math.round(config.freshFraction * N);
   hooks.phase('sample');
-  const tokens = await model.sample(N, config.temperature, genRng(config, gen, 'sample'), {
+  const tokens = await model.sample(N, samplingRuleOf(config), genRng(config, gen, 'sample'), {
     maxLength: state.maxLength,
     onProgress: (done, total) => {
       hooks.progress('sample', done, total);

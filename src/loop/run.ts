@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { rmSync, existsSync } from 'node:fs';
 import type { LanguageModel, ModelSpec, TrainingSet } from '../model/types.js';
 import { modelFactory } from '../model/index.js';
+import { defaultSamplingRule } from '../model/sampling.js';
 import { UserError } from '../errors.js';
 import { rngFor } from '../rng.js';
 import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
@@ -232,7 +233,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         if (fd) delta.set('first', fd);
         if (config.measureDelta) {
           // δ̂ elsewhere: the model's own T = 1 samples against its training set's histogram.
-          const own = await model!.sample(config.samples, 1, genRng(config, gen, 'delta'), { maxLength: state.maxLength });
+          const own = await model!.sample(config.samples, defaultSamplingRule, genRng(config, gen, 'delta'), { maxLength: state.maxLength });
           const ownHist = histograms(state, own.map((t) => ({ text: state.tokenizer.decode(t), tokens: t })));
           for (const cg of state.coarse) {
             if (cg.name === 'first') continue;

@@ -4,6 +4,7 @@
 // need work, a snapshot of overall progress, and a pool that keeps at most j workers busy.
 // Launching a worker (a child process running `resume <run>`) is the caller's business.
 
+import { samplingTruncations } from '../model/sampling.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import { checkRunName, checkSweepId, normalizeRunConfig, type RunConfig } from './config.js';
@@ -34,6 +35,7 @@ export interface GridPoint {
 const TAGS: Partial<Record<keyof RunConfig, string>> = {
   temperature: 'T', freshFraction: 'f', seed: 's', samples: 'N', steps: 'S', generations: 'G', order: 'o', buckets: 'b',
   epochs: 'e', initialSteps: 'i', maxLength: 'L', keepCheckpoints: 'k', valFraction: 'v', patience: 'p',
+  ...Object.fromEntries(samplingTruncations().map((t) => [t.key, t.tag])),
 };
 
 

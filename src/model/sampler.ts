@@ -20,6 +20,7 @@ import { attentionStep } from './attention.js';
 import type { GptParams, GptShape } from './gpt.js';
 import { GELU_K, LN_EPS } from './layers.js';
 import type { Vocab } from './packing.js';
+import { ruleWeights, type SamplingRule } from './sampling.js';
 import { simdAttention, type KvCache, type SimdAttention } from './simd-attention.js';
 import { simdMatMul, type PackedMatrix, type SimdMatMul } from './simd.js';
 
@@ -131,22 +132,9 @@ export class Decoder {
   }
 }
 
-/**
- * softmax(logits / T) over row r with BOS masked, unnormalised (drawIndex scales by the total):
- * BOS is never drawn, as in the n-gram. (l − max) / T, not l / T − max / T: the n-gram's order
- * of operations, so both models compute the same weights from the same logits.
- */
-export function softmaxRow(logits: Float32Array, r: number, v: number, bos: number, temperature: number, out: Float64Array): Float64Array {
-  const base = r * v;
-  let max = -Infinity;
-  for (let i = 0; i < v; i++) if (i !== bos && logits[base + i] > max) max = logits[base + i];
-  for (let i = 0; i < v; i++) out[i] = i === bos ? 0 : Math.exp((logits[base + i] - max) / temperature);
-  return out;
-}
-
 export interface SampleJob {
   n: number;
-  temperature: number;
+  rule: SamplingRule;
   maxLength: number;
   batchSize: number;
   onProgress?: (done: number, total: number) => void;
@@ -160,9 +148,9 @@ export function yieldToEventLoop(): Promise<void> {
 /** Decoding steps between two yields to the event loop. */
 const STEPS_PER_YIELD = 16;
 
-/** n documents (token ids without BOS/EOS) sampled at the given temperature. */
+/** n documents (token ids without BOS/EOS) sampled under the rule. */
 export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, rng: Rng): Promise<number[][]> {
-  const { n, temperature, maxLength } = job;
+  const { n, rule, maxLength } = job;
   const slots = Math.max(1, Math.min(job.batchSize, n));
   const seeds = Array.from({ length: n }, () => rng.uint32());
   const docs: number[][] = Array.from({ length: n }, () => []);
@@ -210,7 +198,7 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
         const doc = docs[slotDoc[k]];
         if (start[k] + pos[k] < doc.length + 1) return; // still re-priming: no draw yet
         // Draw the slot's next token; a finished document frees its slot for the next one.
-        const t = drawIndex(slotRng[k], softmaxRow(logits, r, s.vocabSize, vocab.bos, temperature, probs));
+        const t = drawIndex(slotRng[k], ruleWeights(rule, logits, r * s.vocabSize, s.vocabSize, vocab.bos, probs));
         const ends = t === vocab.eos;
         if (!ends) doc.push(t);
         if (ends || doc.length >= maxLength) {

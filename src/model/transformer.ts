@@ -11,7 +11,8 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
 import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
-import { Decoder, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
+import { Decoder, sampleDocuments, yieldToEventLoop } from './sampler.js';
+import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from './sampling.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -167,15 +168,13 @@ export class Transformer implements LanguageModel {
     return { steps, loss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN, tokens: steps * batchSize * context };
   }
 
-  async sample(n: number, temperature: number, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
-    if (!(temperature > 0) || !Number.isFinite(temperature)) {
-      throw new UserError(`temperature must be a finite number > 0 (got ${temperature})`, 'E_TEMPERATURE');
-    }
+  async sample(n: number, rule: SamplingRule, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
+    checkSamplingRule(rule);
     if (!Number.isInteger(n) || n < 0) throw new UserError(`number of samples must be a whole number ≥ 0 (got ${n})`);
     const maxLength = options.maxLength ?? MAX_LENGTH_CONTEXTS * this.config.context;
     const batchSize = options.batchSize ?? 64;
     if (!(maxLength >= 1) || !(batchSize >= 1)) throw new UserError('maxLength and batchSize must be ≥ 1');
-    return sampleDocuments(this.params, this.shape, this.vocab, { n, temperature, maxLength, batchSize, onProgress: options.onProgress }, rng);
+    return sampleDocuments(this.params, this.shape, this.vocab, { n, rule, maxLength, batchSize, onProgress: options.onProgress }, rng);
   }
 
   async logProbs(docs: readonly (readonly number[])[]): Promise<{ logProb: number; tokens: number }[]> {
@@ -205,7 +204,7 @@ export class Transformer implements LanguageModel {
     const dec = new Decoder(this.params, this.shape, 1);
     try {
       const logits = dec.step([0], [this.vocab.bos], new Int32Array(1));
-      const w = softmaxRow(logits, 0, this.vocabSize, this.vocab.bos, 1, new Float64Array(this.vocabSize));
+      const w = ruleWeights(defaultSamplingRule, logits, 0, this.vocabSize, this.vocab.bos, new Float64Array(this.vocabSize));
       const total = w.reduce((a, b) => a + b, 0);
       return w.map((x) => x / total);
     } finally {

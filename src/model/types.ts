@@ -3,6 +3,7 @@
 // Models are chosen from a Record<ModelKind, ModelFactory> in src/model/index.ts.
 
 import type { Rng } from '../rng.js';
+import type { SamplingRule } from './sampling.js';
 
 export type ModelKind = 'ngram' | 'transformer';
 export type SizePreset = 'tiny' | 'small' | 'base';
@@ -49,8 +50,8 @@ export interface LanguageModel {
    * checkpoint continues exactly like the one kept in memory.
    */
   trainSteps(data: TrainingSet, steps: number, rng: Rng, options?: TrainOptions): Promise<TrainResult>;
-  /** n documents sampled at temperature T > 0 (logits / T, then softmax; BOS is masked, never drawn). */
-  sample(n: number, temperature: number, rng: Rng, options?: SampleOptions): Promise<number[][]>;
+  /** n documents sampled under the rule (model/sampling.ts: logits / T, truncation; BOS never drawn). */
+  sample(n: number, rule: SamplingRule, rng: Rng, options?: SampleOptions): Promise<number[][]>;
   /** Per document: natural-log probability (BOS masked, as in sampling) of its tokens followed by EOS, and that token count. */
   logProbs(docs: readonly (readonly number[])[]): Promise<{ logProb: number; tokens: number }[]>;
   /** The model's own T = 1 distribution of the first token after BOS (length vocabSize; EOS = empty doc). */

@@ -10,6 +10,7 @@
 
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
+import { samplingRuleOf } from '../model/sampling.js';
 import { readHistograms, readMetrics } from '../store/documents.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
 import { runView, type RunView } from '../loop/view.js';
@@ -78,7 +79,8 @@ export function coarseSeries(db: Database.Database, runId: number, coarse: strin
 export function predictedSamples(view: RunView, p0: number[], seedSize: number, G: number, coarse: string): number[][] | null {
   if (coarse === 'token' || !p0.some((x) => x > 0) || seedSize <= 0) return null;
   const c = view.config;
-  const f = { temperature: c.temperature, freshFraction: c.freshFraction, anchor: normalize(p0) };
+  const rule = samplingRuleOf(c);
+  const f = { ...rule, freshFraction: c.freshFraction, anchor: normalize(p0) };
   let theta: number[][];
   if (G < 1) theta = [normalize(p0)];
   else if (c.policy === 'augment') {
@@ -89,9 +91,9 @@ export function predictedSamples(view: RunView, p0: number[], seedSize: number, 
       theta.push(next.map((x, i) => (seedSize * f.anchor[i] + c.samples * x) / (seedSize + c.samples)));
     }
   } else {
-    theta = predictTrajectory({ theta0: p0, temperature: c.temperature, fresh: c.freshFraction, policy: c.policy, initialSize: seedSize, perStep: c.samples, generations: G });
+    theta = predictTrajectory({ ...rule, theta0: p0, fresh: c.freshFraction, policy: c.policy, initialSize: seedSize, perStep: c.samples, generations: G });
   }
-  return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], c.temperature)));
+  return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], rule)));
 }
 
 function examples(db: Database.Database, view: RunView, last: number, coarse: string | null): GenerationExamples[] {
