@@ -99,6 +99,18 @@ export function readHistograms(db: Database.Database, runId: number, coarse: str
   return out;
 }
 
+/** Histograms of one coarse-graining and kind at the given generations only (gen → counts; zeros where none). */
+export function readHistogramsAt(db: Database.Database, runId: number, coarse: string, kind: 'samples' | 'train', size: number, gens: readonly number[]): Map<number, number[]> {
+  const stmt = db.prepare(`SELECT category, count FROM histograms WHERE run_id = ? AND gen = ? AND coarse = ? AND kind = ?`);
+  const out = new Map<number, number[]>();
+  for (const g of gens) {
+    const h = new Array<number>(size).fill(0);
+    for (const r of stmt.all(runId, g, coarse, kind) as { category: number; count: number }[]) h[r.category] = r.count;
+    out.set(g, h);
+  }
+  return out;
+}
+
 export interface MetricRow {
   gen: number;
   coarse: string;
