@@ -27,6 +27,7 @@ import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
 import { totalVariation, l2Distance } from '../metrics/histogram.js';
 import { textMetrics } from '../metrics/text.js';
 import { normalize } from '../theory/core.js';
+import { metricsShown } from '../metrics/registry.js';
 
 export interface LoopDeps {
   db: Database.Database;
@@ -334,10 +335,11 @@ function pruneCheckpoints(db: Database.Database, runId: number, upTo: number, ke
 
 function generationSummary(db: Database.Database, runId: number, gen: number, G: number, trainLoss: number | null, valLoss: number | null, verdicts: ReturnType<typeof runVerdicts>, seconds: number) {
   const rows = db.prepare(`SELECT coarse, key, value FROM metrics WHERE run_id = ? AND gen = ? AND coarse != ''`).all(runId, gen) as { coarse: string; key: string; value: number | null }[];
-  const coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null }> = {};
+  const shown = metricsShown('progress', 'coarse').map((d) => d.key);
+  const coarse: Record<string, Record<string, number | null>> = {};
   for (const r of rows) {
-    coarse[r.coarse] ??= { top_share: NaN, entropy_norm: NaN, V: NaN, delta: null };
-    if (r.key in coarse[r.coarse]) (coarse[r.coarse] as Record<string, number | null>)[r.key] = r.value;
+    coarse[r.coarse] ??= Object.fromEntries(shown.map((k) => [k, null]));
+    if (shown.includes(r.key)) coarse[r.coarse][r.key] = r.value;
   }
   return { gen, generations: G, trainLoss, valLoss, coarse, verdicts, seconds };
 }

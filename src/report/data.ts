@@ -8,9 +8,11 @@
 // with the run's T, λ, policy, ℓ = seed training documents and N). So the overlay for the samples
 // histogram is predicted[0] = p₀ and predicted[g] = τ_T(θ_{g−1}): the same object the bands show.
 
+import { onePerDocument } from '../metrics/coarse.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import { samplingRuleOf } from '../model/sampling.js';
+import { METRICS } from '../metrics/registry.js';
 import { readHistograms, readMetrics } from '../store/documents.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
 import { runView, type RunView } from '../loop/view.js';
@@ -60,9 +62,13 @@ function metricTable(db: Database.Database, runId: number): MetricTable {
   return out;
 }
 
+const COARSE_METRICS = METRICS.filter((d) => d.level === 'coarse');
+const RUN_METRICS = METRICS.filter((d) => d.level === 'run');
+
 function histogramMetrics(row: Record<string, number | null> | undefined): HistogramMetrics {
   const n = (k: string) => (row?.[k] ?? NaN) as number;
-  return { entropy: n('entropy'), entropy_norm: n('entropy_norm'), V: n('V'), top_share: n('top_share'), tv_seed: n('tv_seed'), delta: row?.delta ?? null };
+  // Histogram metrics are always stored (NaN marks a gap); the others (δ̂) may not be measured: null.
+  return Object.fromEntries(COARSE_METRICS.map((d) => [d.key, d.histogram ? n(d.key) : (row?.[d.key] ?? null)])) as HistogramMetrics;
 }
 
 /** Histogram metrics of one coarse-graining for generations 0..last (index = gen). */
@@ -77,7 +83,7 @@ export function coarseSeries(db: Database.Database, runId: number, coarse: strin
  * does not apply (`token` is a histogram of tokens, not one category per document).
  */
 export function predictedSamples(view: RunView, p0: number[], seedSize: number, G: number, coarse: string): number[][] | null {
-  if (coarse === 'token' || !p0.some((x) => x > 0) || seedSize <= 0) return null;
+  if (!onePerDocument(coarse) || !p0.some((x) => x > 0) || seedSize <= 0) return null;
   const c = view.config;
   const rule = samplingRuleOf(c);
   const f = { ...rule, freshFraction: c.freshFraction, anchor: normalize(p0) };
@@ -144,10 +150,9 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
   const runLevel = table.get('');
   const runMetrics: RunGenerationMetrics[] = Array.from({ length: last + 1 }, (_, gen) => {
     const r = runLevel?.get(gen) ?? {};
-    const v = (k: string) => r[k] ?? null;
-    return { gen, perplexity: v('perplexity'), train_loss: v('train_loss'), distinct_2: v('distinct_2'), copy_rate: v('copy_rate'), mean_length: v('mean_length') };
+    return { gen, ...Object.fromEntries(RUN_METRICS.map((d) => [d.key, r[d.key] ?? null])) } as RunGenerationMetrics;
   });
-  const examplesCoarse = view.coarse.find((c) => c.name === 'first')?.name ?? view.coarse.find((c) => c.name !== 'token')?.name ?? null;
+  const examplesCoarse = view.coarse.find((c) => c.name === 'first')?.name ?? view.coarse.find((c) => onePerDocument(c.name))?.name ?? null;
   return { name: run.name, settings: runSettings(view), createdAt, coarse, runMetrics, examplesCoarse, examples: examples(db, view, last, examplesCoarse) };
 }
 
