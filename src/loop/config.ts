@@ -2,6 +2,7 @@
 // `normalizeRunConfig` rejects unknown keys and bad values with one clear line and returns a
 // frozen full config, which is stored with the run and decides everything with the seed.
 
+import { policies, type Policy } from './policy/index.js';
 import type { Regime } from '../metrics/verdict.js';
 import { COARSE_NAMES } from '../metrics/coarse.js';
 import { UserError } from '../errors.js';
@@ -9,12 +10,12 @@ import type { ModelKind, SizePreset } from '../model/types.js';
 import { normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import type { TokenizerKind } from '../tokenizer/types.js';
 
-export type Policy = 'accumulate' | 'replace' | 'augment';
+export type { Policy } from './policy/index.js';
 export type Retrain = 'continue' | 'scratch';
 /** The verdicts a run can stop on (the regimes of metrics/verdict.ts that are an end state). */
 export type StopWhen = Exclude<Regime, 'drift' | 'undetermined'>;
 
-export const policies: readonly Policy[] = ['accumulate', 'replace', 'augment'];
+export { policies } from './policy/index.js';
 export const retrains: readonly Retrain[] = ['continue', 'scratch'];
 export const stopWhens: readonly StopWhen[] = ['mode-collapse', 'heat-death', 'stable'];
 

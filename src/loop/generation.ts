@@ -116,10 +116,6 @@ export function histograms(state: RunState, docs: readonly { text: string; token
   return new Map(state.coarse.map((cg) => [cg.name, histogram(cg, docs)]));
 }
 
-export function addHistograms(a: Map<string, number[]>, b: Map<string, number[]>): Map<string, number[]> {
-  return new Map([...a].map(([k, v]) => [k, v.map((x, i) => x + b.get(k)![i])]));
-}
-
 /** Samples N documents from the model at T, decodes them, draws the fresh ones. */
 export async function drawNewDocuments(
   config: Readonly<RunConfig>,

@@ -13,10 +13,11 @@ import { UserError } from '../errors.js';
 import { rngFor } from '../rng.js';
 import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
 import { createRunState, restoreRunState, type RunState } from './state.js';
-import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
+import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingIds, trainingTextLookup, type ReadCounter } from './dataset.js';
+import { dataPolicy } from './policy/index.js';
 import type { LoopEvent, Phase } from './events.js';
 import {
-  addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
+  drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
   type GenerationHooks,
 } from './generation.js';
 import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
@@ -118,6 +119,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, fromGen: last + 1 });
 
   const factory = modelFactory(config.model);
+  const policy = dataPolicy(config.policy);
   let model: LanguageModel | null = null;
   let lastBeat = 0;
   let gen = last + 1;
@@ -153,7 +155,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       }
       model = await factory.load(row.checkpoint);
       trainHist = new Map(state.coarse.map((cg) => [cg.name, readHistograms(db, run.id, cg.name, 'train', cg.categories.length)[last]]));
-      trainIds = loadTrainingIds(db, run.id, config.policy, last);
+      trainIds = trainingIds(db, run.id, policy, last, config.seed);
       pruneCheckpoints(db, run.id, last, config.keepCheckpoints, 1);
     } else {
       trainHist = seedHist;
@@ -169,6 +171,8 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       // A phase may run twice in a generation (metrics: text metrics, then evaluation): add up.
       const mark = (phase: string, t0: number) => (timings[phase] = (timings[phase] ?? 0) + (deps.now() - t0) / 1000);
       let rows: { docs: ReturnType<typeof toDocument>[]; samples: Map<string, number[]>; text: Record<string, number> | null };
+      // The committed part of this generation's training set (its new documents come on top).
+      const committed = committedIds(db, run.id, policy, gen, config.seed, trainIds);
 
       // 1. New documents: gen 0 = the seed corpus; gen ≥ 1 = N model samples (+ fresh ones).
       let t0 = deps.now();
@@ -183,14 +187,14 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         mark('sample', t0);
         t0 = deps.now();
         h.phase('metrics');
-        const trainedOn = trainingTextLookup(db, run.id, config.policy, gen - 1);
+        const trainedOn = trainingTextLookup(db, run.id, policy, gen - 1);
         const text = textMetrics(synthetic, trainedOn);
         const docs = [
           ...synthetic.map((d, i) => toDocument(state, gen, 'synthetic', { ...d, label: null }, i < nTrainSynthetic)),
           ...fresh.map((d) => toDocument(state, gen, 'fresh', d, true)),
         ];
         const added = histograms(state, [...synthetic.slice(0, nTrainSynthetic), ...fresh]);
-        trainHist = config.policy === 'accumulate' ? addHistograms(trainHist, added) : config.policy === 'replace' ? added : addHistograms(seedHist, added);
+        trainHist = trainingHistograms(db, policy, gen, { previous: trainHist, seed: seedHist, added, committed }, (d) => histograms(state, d));
         rows = { docs, samples: histograms(state, synthetic), text };
         mark('metrics', t0);
       }
@@ -202,7 +206,6 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       t0 = deps.now();
       h.phase('train');
       const pending = rows.docs.filter((d) => d.inTrain).map((d) => d.tokens as number[]);
-      const committed = gen === 0 || config.policy === 'accumulate' ? trainIds : config.policy === 'replace' ? new IdList() : seedIds(db, run.id);
       let trainLoss: number | null = null;
       let valLoss: number | null = null;
       {
@@ -305,11 +308,6 @@ function trainTokens(data: TrainingSet): number {
     for (const d of data.docs(idx)) n += d.length + 1;
   }
   return n;
-}
-
-/** Ids of the seed training documents (the fixed part of `augment`). */
-function seedIds(db: Database.Database, runId: number): IdList {
-  return loadTrainingIds(db, runId, 'augment', 0);
 }
 
 function epochsToSteps(epochs: number, tokens: number, c: { batchSize?: number; context?: number }): number {

@@ -8,6 +8,7 @@
 // with the run's T, λ, policy, ℓ = seed training documents and N). So the overlay for the samples
 // histogram is predicted[0] = p₀ and predicted[g] = τ_T(θ_{g−1}): the same object the bands show.
 
+import { dataPolicy, extendsPrevious } from '../loop/policy/index.js';
 import { onePerDocument } from '../metrics/coarse.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
@@ -87,17 +88,28 @@ export function predictedSamples(view: RunView, p0: number[], seedSize: number, 
   const c = view.config;
   const rule = samplingRuleOf(c);
   const f = { ...rule, freshFraction: c.freshFraction, anchor: normalize(p0) };
+  const policy = dataPolicy(c.policy);
   let theta: number[][];
   if (G < 1) theta = [normalize(p0)];
-  else if (c.policy === 'augment') {
-    // augment trains on the fixed seed set plus the N newest documents: θ_g = (ℓ p₀ + N F(θ_{g−1})) / (ℓ + N).
-    theta = [normalize(p0)];
-    for (let g = 1; g <= G; g++) {
-      const next = meanFieldMap(theta[g - 1], f);
-      theta.push(next.map((x, i) => (seedSize * f.anchor[i] + c.samples * x) / (seedSize + c.samples)));
-    }
+  else if (Array.from({ length: G }, (_, g) => g + 1).every((g) => extendsPrevious(policy, g))) {
+    // A window that grows by one generation each time is the accumulate process: the mean-field ODE.
+    theta = predictTrajectory({ ...rule, theta0: p0, fresh: c.freshFraction, policy: 'accumulate', initialSize: seedSize, perStep: c.samples, generations: G });
   } else {
-    theta = predictTrajectory({ ...rule, theta0: p0, fresh: c.freshFraction, policy: c.policy, initialSize: seedSize, perStep: c.samples, generations: G });
+    // θ_g, the training set's composition, from the policy's window: the seed's p₀ (ℓ documents)
+    // and each window generation k's new documents F(θ_{k−1}) (N each), weighted by count.
+    // replace: θ_g = F(θ_{g−1}); augment: θ_g = (ℓ p₀ + N F(θ_{g−1})) / (ℓ + N).
+    const added = [normalize(p0)];
+    theta = [added[0]];
+    const size = (k: number) => (k === 0 ? seedSize : c.samples);
+    for (let g = 1; g <= G; g++) {
+      added.push(meanFieldMap(theta[g - 1], f));
+      const gens = policy.window(g).flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, i) => a + i));
+      if (gens.length === 1) theta.push(added[gens[0]]);
+      else {
+        const total = gens.reduce((s, k) => s + size(k), 0);
+        theta.push(added[g].map((_, i) => gens.reduce((s, k) => s + size(k) * added[k][i], 0) / total));
+      }
+    }
   }
   return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], rule)));
 }
