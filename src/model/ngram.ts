@@ -21,6 +21,7 @@ import type {
   SampleOptions,
   TrainOptions,
   TrainResult,
+  TrainingBudget,
   TrainingSet,
 } from './types.js';
 
@@ -100,6 +101,9 @@ export class NgramModel implements LanguageModel {
   readonly config: NgramConfig;
   readonly vocabSize: number;
   readonly paramCount: number;
+  get budget(): TrainingBudget {
+    return { steps: this.config.steps, initialSteps: null, tokensPerStep: this.config.batchSize };
+  }
   /** rows × V logits, row-major. */
   readonly table: Float32Array;
   private readonly index: RowIndex;
@@ -307,6 +311,7 @@ export class NgramModel implements LanguageModel {
 }
 
 export const ngramFactory: ModelFactory = {
+  runOptions: ['order', 'buckets'],
   normalize: (spec) => normalizeNgram(spec),
   create: (spec) => new NgramModel(spec),
   async load(dir) {

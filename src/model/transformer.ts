@@ -22,6 +22,7 @@ import type {
   TrainingSet,
   TrainOptions,
   TrainResult,
+  TrainingBudget,
 } from './types.js';
 
 export interface TransformerConfig {
@@ -123,6 +124,11 @@ export class Transformer implements LanguageModel {
 
   get vocabSize(): number {
     return this.vocab.vocabSize;
+  }
+
+  get budget(): TrainingBudget {
+    const c = this.config;
+    return { steps: c.steps, initialSteps: c.initialSteps, tokensPerStep: c.batchSize * c.context };
   }
 
   async trainSteps(data: TrainingSet, steps: number, rng: Rng, options: TrainOptions = {}): Promise<TrainResult> {
@@ -233,6 +239,7 @@ export class Transformer implements LanguageModel {
 }
 
 export const transformerFactory: ModelFactory = {
+  runOptions: ['size', 'threads'],
   normalize(spec: ModelSpec) {
     return normalizeTransformerConfig(spec.options);
   },

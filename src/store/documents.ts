@@ -168,3 +168,8 @@ export function readMetrics(db: Database.Database, runId: number, coarse?: strin
     ? db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? ORDER BY gen, coarse, key`).all(runId)
     : db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? AND coarse = ? ORDER BY gen, key`).all(runId, coarse)) as MetricRow[];
 }
+
+/** The per-coarse-graining metrics of one generation (the run-level ones, coarse '', left out). */
+export function readGenerationMetrics(db: Database.Database, runId: number, gen: number): MetricRow[] {
+  return db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? AND gen = ? AND coarse != ''`).all(runId, gen) as MetricRow[];
+}
