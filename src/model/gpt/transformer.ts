@@ -4,15 +4,15 @@
 // batching in packing.ts and the sampler in sampler.ts.
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { currentBackend } from '../backend.js';
-import type { Rng } from '../rng.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { UserError } from '../../errors.js';
+import { currentBackend } from '../../backend.js';
+import type { Rng } from '../../rng.js';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
 import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
 import { Decoder, sampleDocuments, yieldToEventLoop } from './sampler.js';
-import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from './sampling.js';
+import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -23,7 +23,7 @@ import type {
   TrainOptions,
   TrainResult,
   TrainingBudget,
-} from './types.js';
+} from '../types.js';
 
 export interface TransformerConfig {
   size: SizePreset;
