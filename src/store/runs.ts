@@ -173,3 +173,24 @@ export function insertSweep(db: Database.Database, sweep: { id: string; createdA
 export function ensureSweep(db: Database.Database, id: string, createdAt: string): void {
   db.prepare(`INSERT OR IGNORE INTO sweeps (id, created_at, grid_json) VALUES (?, ?, '{}')`).run(id, createdAt);
 }
+
+/** Each run of a sweep with its last committed generation (null: none), in id order. */
+export function sweepRunStates(db: Database.Database, sweepId: string): { name: string; status: string; generations: number; phase: string | null; last: number | null }[] {
+  return db
+    .prepare(
+      `SELECT r.name, r.status, r.generations, r.phase, (SELECT max(gen) FROM generations g WHERE g.run_id = r.id) AS last
+       FROM runs r WHERE r.sweep_id = ? ORDER BY r.id`,
+    )
+    .all(sweepId) as { name: string; status: string; generations: number; phase: string | null; last: number | null }[];
+}
+
+/** Mean wall seconds per committed generation over a sweep's runs (null: none yet). */
+export function sweepSecondsPerGeneration(db: Database.Database, sweepId: string): number | null {
+  return db
+    .prepare(
+      `SELECT avg((julianday(finished_at) - julianday(started_at)) * 86400) FROM generations
+       WHERE run_id IN (SELECT id FROM runs WHERE sweep_id = ?)`,
+    )
+    .pluck()
+    .get(sweepId) as number | null;
+}
