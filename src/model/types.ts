@@ -1,4 +1,4 @@
-// The one interface every model family implements (STYLE.md §4). A document is a sequence of
+// The one interface every model family implements. A document is a sequence of
 // token ids *without* BOS/EOS; models add BOS in front and learn to emit EOS at the end.
 // Models are chosen from a Record<ModelKind, ModelFactory> in src/model/index.ts.
 

@@ -1,5 +1,5 @@
 // Typed queries over runs, their state blobs, generations and live progress. Every function
-// takes an open Database (STYLE.md §8); timestamps are passed in (the library reads no clock).
+// takes an open Database; timestamps are passed in (the library reads no clock).
 
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';

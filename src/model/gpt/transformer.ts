@@ -65,8 +65,8 @@ export const transformerPresets: Readonly<Record<SizePreset, Preset>> = Object.f
 export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.freeze({
   size: 'small',
   batchSize: 32,
-  // Two threads train `small` ~1.3–1.6× faster than one on this 2-core machine (BENCHMARKS.md);
-  // a busy machine hides it.
+  // Two threads train faster than one on two free cores (the figures: data-parallel.ts and
+  // BENCHMARKS.md); a busy machine hides it. Results do not depend on it.
   threads: 2,
   ...transformerPresets.small,
 });
