@@ -87,6 +87,12 @@ const migrations: string[] = [
     PRIMARY KEY (run_id, gen, coarse, key)
   ) WITHOUT ROWID;
   `,
+  // 2: the kernel that computes a run's matrix products (wasm-simd-fma, wasm-simd, tfjs, none),
+  // beside its backend: FMA rounds differently, so a run's exact numbers depend on it. Null for
+  // runs made before it was recorded.
+  `
+  ALTER TABLE runs ADD COLUMN kernel TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -10,6 +10,7 @@ import type { Rng } from '../../rng.js';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
 import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
+import { productKernel } from '../../kernels/simd.js';
 import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
 import { Decoder, sampleDocuments, yieldToEventLoop } from './sampler.js';
 import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
@@ -240,6 +241,7 @@ export class Transformer implements LanguageModel {
 
 export const transformerFactory: ModelFactory = {
   runOptions: ['size', 'threads'],
+  kernel: productKernel,
   normalize(spec: ModelSpec) {
     return normalizeTransformerConfig(spec.options);
   },
