@@ -9,6 +9,7 @@ import { getRun } from '../store/runs.js';
 import { checkGeneration, keptCheckpoints, runView } from '../loop/view.js';
 import { probeModel } from '../loop/probe.js';
 import { loadModel } from '../model/index.js';
+import { samplingRuleOf } from '../model/sampling.js';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_DB, DEFAULT_MODELS_DIR, movedModelsDir, log, parseCount, parseNumber, printJson, table, num } from './common.js';
@@ -32,8 +33,8 @@ export function register(program: Command): void {
       try {
         const run = getRun(db, runName);
         const view = runView(db, run);
-        const T = opts.temperature ?? view.config.temperature;
-        if (!(T > 0)) throw new UserError(`--temperature must be > 0, got ${T}`);
+        const rule = samplingRuleOf({ ...view.config, temperature: opts.temperature ?? view.config.temperature });
+        const T = rule.temperature;
         // The checkpoints the database says are kept, in the run's own models folder; a missing
         // one is an error, never a silent fall-back to another generation.
         const kept = keptCheckpoints(db, run, opts.modelsDir, movedModelsDir(cmd));
@@ -48,7 +49,7 @@ export function register(program: Command): void {
         const model = await loadModel(row.dir);
         let results;
         try {
-          results = await probeModel(model, view, { temperature: T, samples: opts.samples, seed: opts.seed, maxLength: view.maxLength });
+          results = await probeModel(model, view, { rule, samples: opts.samples, seed: opts.seed, maxLength: view.maxLength });
         } finally {
           model.dispose();
         }

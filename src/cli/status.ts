@@ -7,7 +7,7 @@ import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../store/open.js';
 import { getRun, listRuns, listGenerations, getRunState, type RunRow } from '../store/runs.js';
-import { readMetrics } from '../store/documents.js';
+import { readGenerationMetrics, readMetrics } from '../store/documents.js';
 import { liveStatus, runView, folderBytes, runModelsDir } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
 import type { KernelSpan } from '../loop/kernels.js';
@@ -16,7 +16,7 @@ import { verdictLines } from './progress.js';
 
 function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: number) {
   const out: Record<string, Record<string, number | null>> = {};
-  for (const m of db.prepare(`SELECT coarse, key, value FROM metrics WHERE run_id = ? AND gen = ?`).all(run.id, gen) as { coarse: string; key: string; value: number | null }[]) {
+  for (const m of readGenerationMetrics(db, run.id, gen, true)) {
     (out[m.coarse || 'run'] ??= {})[m.key] = m.value;
   }
   return out;
