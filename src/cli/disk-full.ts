@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import type { HoldHook } from '../loop/hold.js';
 import { setCheckpointWriter } from '../model/checkpoint.js';
+import { capDatabaseGrowth } from '../store/open.js';
 
 function enospc(file: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`ENOSPC: no space left on device, write '${file}'`), { code: 'ENOSPC', errno: -28, syscall: 'write', path: file });
@@ -27,7 +28,7 @@ export function diskFullFromEnv(env: NodeJS.ProcessEnv, db: Database.Database): 
   return async (at) => {
     if (at.phase !== 'commit' || at.gen !== gen) return;
     if (what === 'database') {
-      db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+      capDatabaseGrowth(db);
       return;
     }
     setCheckpointWriter((file, data) => {

@@ -10,7 +10,7 @@ import { normalizeRunConfig } from '../loop/config.js';
 import { loadCorpus } from '../corpus/index.js';
 import { checkDatabasePath, checkFolder, openDatabase } from '../store/open.js';
 import { checkSweepId } from '../loop/config.js';
-import { ensureSweep } from '../store/runs.js';
+import { ensureSweep, listRuns } from '../store/runs.js';
 import { addRunOptions, configFromOptions } from './run-options.js';
 
 export function register(program: Command): void {
@@ -43,7 +43,7 @@ export function register(program: Command): void {
         );
       } catch (e) {
         // A run refused before it was stored leaves no database behind that this command made.
-        if (created && isUserError(e) && db.prepare(`SELECT count(*) FROM runs`).pluck().get() === 0) {
+        if (created && isUserError(e) && listRuns(db).length === 0) {
           db.close();
           for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
           for (const d of created) rmdirSync(d);

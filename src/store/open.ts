@@ -45,6 +45,14 @@ export function checkFolder(flag: string, dir: string): void {
   }
 }
 
+/**
+ * Test facility (the CLI's HEATDEATH_DISK_FULL): from now on this connection may not grow the
+ * file, so the next write that needs a page fails with SQLite's own SQLITE_FULL, as on a full disk.
+ */
+export function capDatabaseGrowth(db: Database.Database): void {
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+}
+
 export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
   checkDatabasePath(file, options.readonly);
   if (!existsSync(file)) {
