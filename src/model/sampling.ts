@@ -61,7 +61,7 @@ function sortedDown(w: Weights, n: number): Float64Array {
 const topK = {
   key: 'topK' as const,
   flag: '--top-k <K>',
-  help: 'keep the K most likely tokens after the temperature (ties with the K-th kept), 0 = off',
+  help: 'keep the K most likely tokens after the temperature (ties with the K-th kept)',
   tag: 'tk',
   off: 0,
   check: (x) => (Number.isInteger(x) && x >= 0 ? null : 'a whole number ≥ 1 (0 for off)'),
@@ -79,7 +79,7 @@ const topK = {
 const topP = {
   key: 'topP' as const,
   flag: '--top-p <P>',
-  help: 'nucleus: keep the most likely tokens whose probability sums to ≥ P (0 < P ≤ 1), 1 = off',
+  help: 'nucleus: keep the most likely tokens whose probability sums to ≥ P (0 < P ≤ 1)',
   tag: 'tp',
   off: 1,
   check: (x) => (x > 0 && x <= 1 ? null : 'a number with 0 < P ≤ 1'),
@@ -99,7 +99,7 @@ const topP = {
 const minP = {
   key: 'minP' as const,
   flag: '--min-p <P>',
-  help: 'keep tokens whose probability is ≥ P × the most likely one\'s (0 ≤ P < 1), 0 = off',
+  help: 'keep tokens whose probability is ≥ P × the most likely one\'s (0 ≤ P < 1)',
   tag: 'mp',
   off: 0,
   check: (x) => (x >= 0 && x < 1 ? null : 'a number with 0 ≤ P < 1'),
@@ -200,6 +200,19 @@ export function samplingRuleKey(rule: SamplingRule): string {
     if (v !== undefined && v !== t.off) key += `,${t.key}=${v}`;
   }
   return key;
+}
+
+/** The truncations that are on in a rule, in application order, with their values. */
+export function activeTruncations(rule: SamplingRule): { truncation: Truncation; value: number }[] {
+  return truncations.flatMap((t) => {
+    const v = valueOf(rule, t.key);
+    return v !== undefined && v !== t.off ? [{ truncation: t, value: v }] : [];
+  });
+}
+
+/** The rule for people: `T = 1.5`, then `, top-k 5` for each truncation that is on (named by its flag). */
+export function describeRule(rule: SamplingRule): string {
+  return [`T = ${rule.temperature}`, ...activeTruncations(rule).map(({ truncation: t, value }) => `${t.flag.split(' ')[0].slice(2)} ${value}`)].join(', ');
 }
 
 /** Whether the rule leaves a distribution as it is (T = 1, nothing truncated): τ is the identity. */
