@@ -15,6 +15,7 @@ import { rngFor } from '../src/rng.js';
 /** The rule's weights for probabilities p (logits log p), no mask: exactly, and to 12 decimals (hand-computed rows). */
 const rawRow = (rule: SamplingRule, p: number[], mask = -1) => Array.from(ruleWeights(rule, p.map(Math.log), 0, p.length, mask, new Float64Array(p.length)));
 const row = (rule: SamplingRule, p: number[], mask = -1) => rawRow(rule, p, mask).map((w) => Math.round(w * 1e12) / 1e12);
+const of = (x: object) => samplingRuleOf(x as never);
 const r = (x: Partial<Record<'temperature' | 'topK' | 'topP' | 'minP', number>>) => samplingRuleOf({ temperature: 1, ...x });
 
 // p = (0.4, 0.3, 0.2, 0.1): weights exp(log p − log 0.4) = (1, 0.75, 0.5, 0.25), total 2.5.
@@ -96,12 +97,12 @@ describe('the order and the rule as a whole', () => {
     expect(row(r({ minP: 0.5 }), [0.5, 0.2, 0.3], 0)).toEqual([0, 0.666666666667, 1]);
   });
   it('the options: checked with one line naming them, off values dropped, keyed and described', () => {
-    expect(samplingRuleOf({ temperature: 1, topK: 0, topP: 1, minP: 0 })).toEqual({ temperature: 1 });
+    expect(of({ temperature: 1, topK: 0, topP: 1, minP: 0 })).toEqual({ temperature: 1 });
     expect(samplingRuleOf({ temperature: '1.5', topK: '5', topP: '0.9', minP: '0.05' } as never)).toEqual({ temperature: 1.5, topK: 5, topP: 0.9, minP: 0.05 });
-    expect(() => samplingRuleOf({ temperature: 1, topK: 2.5 })).toThrow(/^--top-k must be a whole number ≥ 1 \(0 for off\), got '2.5'$/);
-    expect(() => samplingRuleOf({ temperature: 1, topK: -1 })).toThrow(/--top-k/);
-    for (const topP of [0, -0.1, 1.5, NaN]) expect(() => samplingRuleOf({ temperature: 1, topP })).toThrow(/^--top-p must be a number with 0 < P ≤ 1/);
-    for (const minP of [1, -0.1, 2]) expect(() => samplingRuleOf({ temperature: 1, minP })).toThrow(/^--min-p must be a number with 0 ≤ P < 1/);
+    expect(() => of({ temperature: 1, topK: 2.5 })).toThrow(/^--top-k must be a whole number ≥ 1 \(0 for off\), got '2.5'$/);
+    expect(() => of({ temperature: 1, topK: -1 })).toThrow(/--top-k/);
+    for (const topP of [0, -0.1, 1.5, NaN]) expect(() => of({ temperature: 1, topP })).toThrow(/^--top-p must be a number with 0 < P ≤ 1/);
+    for (const minP of [1, -0.1, 2]) expect(() => of({ temperature: 1, minP })).toThrow(/^--min-p must be a number with 0 ≤ P < 1/);
     expect(samplingRuleKey(r({ topK: 5, minP: 0.1 }))).toBe('1,topK=5,minP=0.1');
     expect(describeRule(r({ temperature: 1.5, topK: 5, topP: 0.9 }))).toBe('T = 1.5, top-k 5, top-p 0.9');
     // The run config stores exactly the rule used: off values are not there at all.
