@@ -4,7 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { ngramFactory } from '../src/model/ngram.js';
+import { ngramFactory } from '../src/model/ngram/ngram.js';
 import { rngFor } from '../src/rng.js';
 import { data, train, val, vocabSize } from './names-data.js';
 

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/heatdeath.mjs', import.meta.url));
-const CORPORA = fileURLToPath(new URL('../corpora/', import.meta.url));
+const CORPORA = fileURLToPath(new URL('../corpora', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'e2e-sweep-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { UserError } from '../src/errors.js';
 import { rngFor, shuffle } from '../src/rng.js';
-import { NgramModel, defaultNgramConfig, ngramFactory } from '../src/model/ngram.js';
-import { PositionStream, batchLossAndGrad, gatherRows, rowIndex } from '../src/model/ngram-train.js';
+import { NgramModel, defaultNgramConfig, ngramFactory } from '../src/model/ngram/ngram.js';
+import { PositionStream, batchLossAndGrad, gatherRows, rowIndex } from '../src/model/ngram/train.js';
 import type { TrainingSet } from '../src/model/types.js';
 
 const require = createRequire(import.meta.url);

@@ -13,7 +13,7 @@ import { renderRunReport, renderSweepReport } from '../src/report/html.js';
 import { findChromium, inspectPage, type PageReport } from './fixtures/chromium.js';
 import { collapseRun, smallSweep } from './fixtures/report-data.js';
 
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../test-artifacts', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'report-browser-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -17,7 +17,7 @@ import { normalize, tau } from '../src/theory/core.js';
 import { findChromium, inspectPage } from './fixtures/chromium.js';
 import { tinyRuns } from './fixtures/tiny-runs.js';
 
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../test-artifacts', import.meta.url));
 const T = 0.7;
 const LAMBDA = 0.5;
 let db: Database.Database;

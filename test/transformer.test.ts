@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { forward, initParams } from '../src/model/gpt.js';
-import { Decoder } from '../src/model/sampler.js';
-import { normalizeTransformerConfig, transformerFactory, type Transformer } from '../src/model/transformer.js';
+import { forward, initParams } from '../src/model/gpt/gpt.js';
+import { Decoder } from '../src/model/gpt/sampler.js';
+import { normalizeTransformerConfig, transformerFactory, type Transformer } from '../src/model/gpt/transformer.js';
 import type { TrainingSet } from '../src/model/types.js';
 import { rngFor, shuffle } from '../src/rng.js';
 

@@ -6,9 +6,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { normalizeRunConfig } from '../src/loop/config.js';
-import { ngramFactory } from '../src/model/ngram.js';
+import { ngramFactory } from '../src/model/ngram/ngram.js';
 import { describeRule, ruleWeights, samplingRuleKey, samplingRuleOf, type SamplingRule } from '../src/model/sampling.js';
-import { transformerFactory } from '../src/model/transformer.js';
+import { transformerFactory } from '../src/model/gpt/transformer.js';
 import type { TrainingSet } from '../src/model/types.js';
 import { rngFor } from '../src/rng.js';
 

@@ -2,19 +2,22 @@
 // `normalizeRunConfig` rejects unknown keys and bad values with one clear line and returns a
 // frozen full config, which is stored with the run and decides everything with the seed.
 
+import { policies, type Policy } from './policy/index.js';
+import type { Regime } from '../metrics/verdict.js';
+import { COARSE_NAMES } from '../metrics/coarse.js';
 import { UserError } from '../errors.js';
 import type { ModelKind, SizePreset } from '../model/types.js';
 import { normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import type { TokenizerKind } from '../tokenizer/types.js';
 
-export type Policy = 'accumulate' | 'replace' | 'augment';
+export type { Policy } from './policy/index.js';
 export type Retrain = 'continue' | 'scratch';
-export type StopWhen = 'mode-collapse' | 'heat-death' | 'stable';
+/** The verdicts a run can stop on (the regimes of metrics/verdict.ts that are an end state). */
+export type StopWhen = Exclude<Regime, 'drift' | 'undetermined'>;
 
-export const policies: readonly Policy[] = ['accumulate', 'replace', 'augment'];
+export { policies } from './policy/index.js';
 export const retrains: readonly Retrain[] = ['continue', 'scratch'];
 export const stopWhens: readonly StopWhen[] = ['mode-collapse', 'heat-death', 'stable'];
-export const coarseNames = ['first', 'length', 'label', 'token'] as const;
 
 /** The sampling rule's keys sit flat in the run config (model/sampling.ts owns and checks them). */
 export interface RunConfig extends SamplingRuleFields {
@@ -127,7 +130,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   const coarse = Array.isArray(c.coarse) ? c.coarse : String(c.coarse).split(',');
   c.coarse = [...new Set(coarse.map((s) => s.trim()).filter(Boolean))];
   if (c.coarse.length === 0) throw new UserError('--coarse needs at least one coarse-graining');
-  for (const name of c.coarse) oneOf('coarse-graining', name, coarseNames);
+  for (const name of c.coarse) oneOf('coarse-graining', name, COARSE_NAMES);
   c.seed = num('seed', c.seed, (x) => int(x) && x >= 0 && x <= 2 ** 31 - 1, 'a whole number from 0 to 2147483647');
   if (c.maxLength !== null) c.maxLength = num('max-length', c.maxLength, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.keepCheckpoints = num('keep-checkpoints', c.keepCheckpoints, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
@@ -135,7 +138,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   c.measureDelta = Boolean(c.measureDelta);
   if (c.stopWhen !== null) c.stopWhen = oneOf('stop-when', c.stopWhen, stopWhens);
   c.patience = num('patience', c.patience, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
-  c.stopCoarse = oneOf('stop-coarse', c.stopCoarse, coarseNames);
+  c.stopCoarse = oneOf('stop-coarse', c.stopCoarse, COARSE_NAMES);
   if (c.stopWhen !== null && !c.coarse.includes(c.stopCoarse)) {
     throw new UserError(`--stop-coarse '${c.stopCoarse}' is not among the tracked coarse-grainings (${c.coarse.join(', ')})`);
   }

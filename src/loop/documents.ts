@@ -1,6 +1,7 @@
 // Selecting stored documents for reading: by generation, origin, substring and coarse-graining
 // category, each returned with its category under every coarse-graining of the run.
 
+import { onePerDocument } from '../metrics/coarse.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import { decodeTokens, type Origin } from '../store/documents.js';
@@ -44,7 +45,7 @@ export function* iterateDocuments(db: Database.Database, view: RunView, q: Docum
   if ((q.coarse === undefined) !== (q.category === undefined)) throw new UserError('--coarse and --category go together');
   const filter = q.coarse !== undefined ? { cg: coarseOf(view, q.coarse), k: -1 } : null;
   if (filter) {
-    if (filter.cg.name === 'token') throw new UserError(`'token' has no category per document; filter by first, length or label`);
+    if (!onePerDocument(filter.cg.name)) throw new UserError(`'token' has no category per document; filter by first, length or label`);
     filter.k = categoryIndex(filter.cg.categories, q.category!, filter.cg.name);
   }
   const where = ['run_id = ?'];

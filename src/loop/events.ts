@@ -11,8 +11,8 @@ export interface GenerationSummary {
   generations: number;
   trainLoss: number | null;
   valLoss: number | null;
-  /** Per coarse-graining: the headline numbers of the samples' histogram. */
-  coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null }>;
+  /** Per coarse-graining: the samples' metrics shown on the progress line (metrics/registry.ts), by key. */
+  coarse: Record<string, Record<string, number | null>>;
   verdicts: VerdictSummary[];
   seconds: number;
 }

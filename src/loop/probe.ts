@@ -7,7 +7,7 @@
 import type { LanguageModel } from '../model/types.js';
 import { defaultSamplingRule, samplingRuleKey, type SamplingRule } from '../model/sampling.js';
 import { rngFor } from '../rng.js';
-import { histogram } from '../metrics/coarse.js';
+import { histogram, onePerDocument } from '../metrics/coarse.js';
 import { probeTau, type ProbeResult } from '../theory/probe.js';
 import type { RunView } from './view.js';
 
@@ -32,7 +32,7 @@ export async function probeModel(
   const base = await draw(defaultSamplingRule, 'base');
   const tempered = await draw(opts.rule, `T${samplingRuleKey(opts.rule)}`);
   return view.coarse
-    .filter((cg) => cg.name !== 'token') // a document adds many tokens: counts are not n draws
+    .filter((cg) => onePerDocument(cg.name)) // else counts are not n draws
     .map((cg) => {
       const b = histogram(cg, base);
       const t = histogram(cg, tempered);

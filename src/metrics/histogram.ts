@@ -173,19 +173,5 @@ export function histogramMetrics(
   };
 }
 
-/** The key names of `histogramMetrics`, in a stable order (report columns). */
-export const HISTOGRAM_METRIC_KEYS = [
-  'n',
-  'entropy',
-  'entropy_norm',
-  'entropy_live_norm',
-  'V',
-  'live',
-  'survival',
-  'support',
-  'top_share',
-  'tv_seed',
-  'kl_seed',
-  'tv_uniform',
-  'kl_uniform',
-] as const;
+/** The key names of `histogramMetrics`, in its order: the registry's histogram entries. */
+export { HISTOGRAM_METRIC_KEYS } from './registry.js';

@@ -37,10 +37,21 @@ export interface SampleOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** What the closed loop needs to size a generation's training (the model's own defaults). */
+export interface TrainingBudget {
+  /** Optimizer steps per generation when the run gives neither --steps nor --epochs. */
+  readonly steps: number;
+  /** Steps to fit from scratch (generation 0, --retrain scratch); null: twice a generation's. */
+  readonly initialSteps: number | null;
+  /** Token positions one optimizer step reads (turns --epochs into steps). */
+  readonly tokensPerStep: number;
+}
+
 export interface LanguageModel {
   readonly kind: ModelKind;
   /** The resolved, frozen config (stored with the run). */
   readonly config: Readonly<Record<string, unknown>>;
+  readonly budget: TrainingBudget;
   /** Vocabulary size including BOS and EOS. */
   readonly vocabSize: number;
   readonly paramCount: number;
@@ -72,6 +83,8 @@ export interface ModelSpec {
 }
 
 export interface ModelFactory {
+  /** The run-config keys (src/loop/config.ts) this family takes as its options, e.g. order, buckets. */
+  readonly runOptions: readonly string[];
   /** Resolves user options against the defaults; throws UserError on unknown keys or bad values. */
   normalize(spec: ModelSpec): Readonly<Record<string, unknown>>;
   create(spec: ModelSpec): LanguageModel;

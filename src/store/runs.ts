@@ -118,6 +118,17 @@ export function lastGeneration(db: Database.Database, runId: number): number {
   return row.g ?? -1;
 }
 
+/** Generations from … to that still have a checkpoint path. */
+export function checkpointsBetween(db: Database.Database, runId: number, from: number, to: number): { gen: number; checkpoint: string }[] {
+  return db
+    .prepare(`SELECT gen, checkpoint FROM generations WHERE run_id = ? AND gen BETWEEN ? AND ? AND checkpoint IS NOT NULL`)
+    .all(runId, from, to) as { gen: number; checkpoint: string }[];
+}
+
+export function setCorpusHash(db: Database.Database, runId: number, hash: string): void {
+  db.prepare(`UPDATE runs SET corpus_hash = ? WHERE id = ?`).run(hash, runId);
+}
+
 export function clearCheckpoint(db: Database.Database, runId: number, gen: number): void {
   db.prepare(`UPDATE generations SET checkpoint = NULL WHERE run_id = ? AND gen = ?`).run(runId, gen);
 }

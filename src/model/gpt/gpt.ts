@@ -5,8 +5,8 @@
 // backend. Used by transformer.ts (training, logProbs) and sampler.ts (long-document fallback).
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { rngFor } from '../rng.js';
+import { UserError } from '../../errors.js';
+import { rngFor } from '../../rng.js';
 import { attention } from './attention.js';
 import { crossEntropy, embed, gelu, layerNorm, linear } from './layers.js';
 import type { PackedRows } from './packing.js';

@@ -15,14 +15,14 @@
 // documents do not depend on the batch size.
 
 import * as tf from '@tensorflow/tfjs';
-import { drawIndex, rngFor, type Rng } from '../rng.js';
+import { drawIndex, rngFor, type Rng } from '../../rng.js';
 import { attentionStep } from './attention.js';
 import type { GptParams, GptShape } from './gpt.js';
 import { GELU_K, LN_EPS } from './layers.js';
 import type { Vocab } from './packing.js';
-import { ruleWeights, type SamplingRule } from './sampling.js';
-import { simdAttention, type KvCache, type SimdAttention } from './simd-attention.js';
-import { simdMatMul, type PackedMatrix, type SimdMatMul } from './simd.js';
+import { ruleWeights, type SamplingRule } from '../sampling.js';
+import { simdAttention, type KvCache, type SimdAttention } from '../../kernels/simd-attention.js';
+import { simdMatMul, type PackedMatrix, type SimdMatMul } from '../../kernels/simd.js';
 
 function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(rows * d);

@@ -4,15 +4,15 @@
 // batching in packing.ts and the sampler in sampler.ts.
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { currentBackend } from '../backend.js';
-import type { Rng } from '../rng.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { UserError } from '../../errors.js';
+import { currentBackend } from '../../backend.js';
+import type { Rng } from '../../rng.js';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
 import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
 import { Decoder, sampleDocuments, yieldToEventLoop } from './sampler.js';
-import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from './sampling.js';
+import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -22,7 +22,8 @@ import type {
   TrainingSet,
   TrainOptions,
   TrainResult,
-} from './types.js';
+  TrainingBudget,
+} from '../types.js';
 
 export interface TransformerConfig {
   size: SizePreset;
@@ -123,6 +124,11 @@ export class Transformer implements LanguageModel {
 
   get vocabSize(): number {
     return this.vocab.vocabSize;
+  }
+
+  get budget(): TrainingBudget {
+    const c = this.config;
+    return { steps: c.steps, initialSteps: c.initialSteps, tokensPerStep: c.batchSize * c.context };
   }
 
   async trainSteps(data: TrainingSet, steps: number, rng: Rng, options: TrainOptions = {}): Promise<TrainResult> {
@@ -233,6 +239,7 @@ export class Transformer implements LanguageModel {
 }
 
 export const transformerFactory: ModelFactory = {
+  runOptions: ['size', 'threads'],
   normalize(spec: ModelSpec) {
     return normalizeTransformerConfig(spec.options);
   },

@@ -13,7 +13,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
-import type { BackendName } from '../backend.js';
+import type { BackendName } from '../../backend.js';
 import { batchLoss, namedParams, type GptParams, type GptShape } from './gpt.js';
 import { sliceRows, type PackedRows } from './packing.js';
 

@@ -5,15 +5,15 @@
 // coarse-graining sees τ_T itself. Finite buckets make the learned map non-surjective on purpose.
 //
 // The table lives in a Float32Array: training copies the rows a batch touches into TensorFlow.js
-// for the loss and gradient (src/model/ngram-train.ts), and sampling reads it in plain JS with
+// for the loss and gradient (src/model/ngram/train.ts), and sampling reads it in plain JS with
 // the caller's Rng, so no tensor call is paid per token.
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { permutation, type Rng } from '../rng.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { checkSamplingRule, ruleWeights, samplingRuleKey, type SamplingRule } from './sampling.js';
-import { LazyAdam, PositionStream, batchLossAndGrad, rowIndex, type RowIndex } from './ngram-train.js';
+import { UserError } from '../../errors.js';
+import { permutation, type Rng } from '../../rng.js';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { checkSamplingRule, ruleWeights, samplingRuleKey, type SamplingRule } from '../sampling.js';
+import { LazyAdam, PositionStream, batchLossAndGrad, rowIndex, type RowIndex } from './train.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -21,8 +21,9 @@ import type {
   SampleOptions,
   TrainOptions,
   TrainResult,
+  TrainingBudget,
   TrainingSet,
-} from './types.js';
+} from '../types.js';
 
 // A type, not an interface: it must fit LanguageModel.config (a Record).
 export type NgramConfig = {
@@ -100,6 +101,9 @@ export class NgramModel implements LanguageModel {
   readonly config: NgramConfig;
   readonly vocabSize: number;
   readonly paramCount: number;
+  get budget(): TrainingBudget {
+    return { steps: this.config.steps, initialSteps: null, tokensPerStep: this.config.batchSize };
+  }
   /** rows × V logits, row-major. */
   readonly table: Float32Array;
   private readonly index: RowIndex;
@@ -307,6 +311,7 @@ export class NgramModel implements LanguageModel {
 }
 
 export const ngramFactory: ModelFactory = {
+  runOptions: ['order', 'buckets'],
   normalize: (spec) => normalizeNgram(spec),
   create: (spec) => new NgramModel(spec),
   async load(dir) {
