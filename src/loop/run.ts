@@ -95,7 +95,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       const { trainLoss, valLoss, started } = await runGeneration(ctx, carry, gen, hooks(gen));
       pruneCheckpoints(db, runId, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
       // Report, and stop early when the chosen verdict has held long enough.
-      verdicts = runVerdicts(db, runId, state);
+      verdicts = runVerdicts(db, runId, { coarse: state.coarse, config });
       emit({ type: 'generation', summary: generationSummary(db, runId, gen, G, trainLoss, valLoss, verdicts, (deps.now() - started) / 1000) });
       if (config.stopWhen && gen >= 1 && stopReached(db, runId, state, config)) {
         stopNote = `stopped early at generation ${gen}: verdict '${config.stopWhen}' on ${config.stopCoarse} held for ${config.patience} generations`;
@@ -113,7 +113,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
     const note = stopped ? `interrupted during generation ${gen}` : String((e as Error).message ?? e).slice(0, 500);
     updateRun(db, runId, { status: stopped ? 'interrupted' : 'failed', phase: null, progress_json: null, heartbeat_at: iso(deps.now()), note });
     if (!stopped) throw e;
-    emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note, verdicts: runVerdicts(db, runId, state) });
+    emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note, verdicts: runVerdicts(db, runId, { coarse: state.coarse, config }) });
     return 'interrupted';
   } finally {
     carry.model?.dispose();

@@ -210,9 +210,14 @@ export function activeTruncations(rule: SamplingRule): { truncation: Truncation;
   });
 }
 
-/** The rule for people: `T = 1.5`, then `, top-k 5` for each truncation that is on (named by its flag). */
+/** The truncations that are on, for people: `top-k 5, top-p 0.9` (named by their flags); '' for none. */
+export function describeTruncations(rule: SamplingRule): string {
+  return activeTruncations(rule).map(({ truncation: t, value }) => `${t.flag.split(' ')[0].slice(2)} ${value}`).join(', ');
+}
+
+/** The rule for people: `T = 1.5`, then the truncations that are on: `T = 1.5, top-k 5`. */
 export function describeRule(rule: SamplingRule): string {
-  return [`T = ${rule.temperature}`, ...activeTruncations(rule).map(({ truncation: t, value }) => `${t.flag.split(' ')[0].slice(2)} ${value}`)].join(', ');
+  return [`T = ${rule.temperature}`, describeTruncations(rule)].filter((s) => s !== '').join(', ');
 }
 
 /** Whether the rule leaves a distribution as it is (T = 1, nothing truncated): τ is the identity. */
