@@ -1,4 +1,4 @@
-// The options of `run` (CLI.md), shared with `sweep`, which accepts a comma list for each.
+// The options of `run`, shared with `sweep`, which accepts a comma list for each.
 // Values stay strings here; normalizeRunConfig validates them all with one clear line each.
 
 import type { Command } from 'commander';

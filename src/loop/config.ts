@@ -1,4 +1,4 @@
-// The run config: defaults, validation, normalisation (STYLE.md §3). User input is a Partial;
+// The run config: defaults, validation, normalisation. User input is a Partial;
 // `normalizeRunConfig` rejects unknown keys and bad values with one clear line and returns a
 // frozen full config, which is stored with the run and decides everything with the seed.
 

@@ -4,7 +4,7 @@
 import { onePerDocument } from '../metrics/coarse.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import { decodeTokens, type Origin } from '../store/documents.js';
+import { decodeTokens, iterateDocumentRows, type Origin } from '../store/documents.js';
 import { coarseOf, type RunView } from './view.js';
 
 export interface DocumentView {
@@ -48,13 +48,7 @@ export function* iterateDocuments(db: Database.Database, view: RunView, q: Docum
     if (!onePerDocument(filter.cg.name)) throw new UserError(`'token' has no category per document; filter by first, length or label`);
     filter.k = categoryIndex(filter.cg.categories, q.category!, filter.cg.name);
   }
-  const where = ['run_id = ?'];
-  const params: unknown[] = [view.run.id];
-  if (q.gen !== undefined) where.push('gen = ?'), params.push(q.gen);
-  if (q.origin) where.push('origin = ?'), params.push(q.origin);
-  if (q.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(q.grep);
-  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
-  for (const r of stmt.iterate(...params) as Iterable<{ id: number; gen: number; origin: Origin; in_train: number; text: string; tokens: Buffer; label: string | null; true_label: string | null; length: number }>) {
+  for (const r of iterateDocumentRows(db, view.run.id, q)) {
     const doc = { text: r.text, tokens: decodeTokens(r.tokens) };
     if (filter && filter.cg.categoryOf(doc) !== filter.k) continue;
     const categories: Record<string, string> = {};

@@ -15,7 +15,7 @@ import { defaultSamplingRule, samplingRuleOf } from '../model/sampling.js';
 import { rngFor, type Rng } from '../rng.js';
 import { EOS } from '../tokenizer/types.js';
 import { insertDocuments, insertHistogram, insertMetrics, type NewDocument, type MetricRow } from '../store/documents.js';
-import { insertGeneration } from '../store/runs.js';
+import { insertGeneration, updateRun } from '../store/runs.js';
 import { histogram } from '../metrics/coarse.js';
 import { histogramMetrics, totalVariation, l2Distance } from '../metrics/histogram.js';
 import { textMetrics } from '../metrics/text.js';
@@ -27,7 +27,8 @@ import type { DataPolicy } from './policy/index.js';
 import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingTextLookup, type ReadCounter } from './dataset.js';
 
 export interface GenerationHooks {
-  phase(phase: Phase): void;
+  /** A phase starts (may wait at a hold point, see hold.ts). */
+  phase(phase: Phase): Promise<void>;
   progress(phase: Phase, done: number, total: number): void;
   /** Throws when the run must stop (a signal); called between steps of long phases. */
   checkStop(): void;
@@ -124,7 +125,7 @@ export async function drawNewDocuments(
 ): Promise<{ synthetic: { text: string; tokens: number[] }[]; fresh: SeedDoc[]; nTrainSynthetic: number }> {
   const N = config.samples;
   const nFresh = Math.round(config.freshFraction * N);
-  hooks.phase('sample');
+  await hooks.phase('sample');
   const tokens = await model.sample(N, samplingRuleOf(config), genRng(config, gen, 'sample'), {
     maxLength: state.maxLength,
     onProgress: (done, total) => {
@@ -154,6 +155,8 @@ export interface RunContext {
   modelsDir: string;
   now: () => number;
   readCounter?: ReadCounter;
+  /** The kernel of the matrix products (ModelFactory.kernel), stored with each commit. */
+  kernel: string;
 }
 
 /** What one generation hands the next: the model, its training set's ids and histograms. */
@@ -197,7 +200,7 @@ export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, 
   const data = sqliteTrainingSet(ctx.db, committed, pending, ctx.readCounter);
   const trainLoss = await retrain(ctx, carry, data, gen, h, mark);
   const t0 = ctx.now();
-  h.phase('metrics');
+  await h.phase('metrics');
   const valLoss = await validationLoss(carry.model!, ctx.state.seedVal);
   const delta = await deltas(ctx, carry, gen);
   const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, text: rows.text, valLoss, trainLoss, nTrain: data.size });
@@ -217,7 +220,7 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
   const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, carry.model!, gen, h);
   mark('sample', t0);
   t0 = ctx.now();
-  h.phase('metrics');
+  await h.phase('metrics');
   const text = textMetrics(synthetic, trainingTextLookup(db, ctx.runId, ctx.policy, gen - 1));
   const docs = [
     ...synthetic.map((d, i) => toDocument(state, gen, 'synthetic', { ...d, label: null }, i < nTrainSynthetic)),
@@ -240,7 +243,7 @@ export function modelSpec(ctx: RunContext, gen: number): ModelSpec {
 async function retrain(ctx: RunContext, carry: Carry, data: TrainingSet, gen: number, h: GenerationHooks, mark: Timer): Promise<number> {
   const { config } = ctx;
   const t0 = ctx.now();
-  h.phase('train');
+  await h.phase('train');
   const scratch = gen === 0 || config.retrain === 'scratch';
   if (scratch) {
     carry.model?.dispose();
@@ -291,7 +294,7 @@ async function commitGeneration(
 ): Promise<void> {
   const { db, runId } = ctx;
   const t0 = ctx.now();
-  h.phase('commit');
+  await h.phase('commit');
   const dir = checkpointDir(ctx.modelsDir, ctx.runName, gen);
   await carry.model!.save(dir);
   db.transaction(() => {
@@ -302,6 +305,7 @@ async function commitGeneration(
     for (const [coarse, counts] of carry.trainHist) insertHistogram(db, runId, { gen, coarse, kind: 'train', counts });
     insertMetrics(db, runId, r.metrics);
     mark('commit', t0);
+    updateRun(db, runId, { kernel: ctx.kernel });
     insertGeneration(db, {
       run_id: runId, gen, started_at: new Date(r.started).toISOString(), finished_at: new Date(ctx.now()).toISOString(), train_loss: r.trainLoss,
       val_loss: r.valLoss, n_docs: carry.trainIds.length, checkpoint: dir, timings_json: JSON.stringify(r.timings),

@@ -13,10 +13,15 @@ import { createRunState, restoreRunState } from './state.js';
 import { IdList, trainingIds, type ReadCounter } from './dataset.js';
 import { dataPolicy } from './policy/index.js';
 import type { LoopEvent, Phase } from './events.js';
+import type { HoldHook, HoldPhase } from './hold.js';
+import { continueKernels, type KernelSpan } from './kernels.js';
+
+type KernelChange = ReturnType<typeof continueKernels>['change'];
 import { histograms, runGeneration, type Carry, type GenerationHooks, type RunContext } from './generation.js';
 import { readGenerationMetrics, readHistogramsAt } from '../store/documents.js';
 import {
-  checkpointsBetween, clearCheckpoint, deleteAfter, getRun, insertRun, lastGeneration, listGenerations, setCorpusHash, updateRun, findRun, type RunRow,
+  checkpointsBetween, clearCheckpoint, deleteAfter, getRun, getRunState, insertRun, lastGeneration, listGenerations, setCorpusHash, setRunState, updateRun, findRun,
+  type RunRow,
 } from '../store/runs.js';
 import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
 import { metricsShown } from '../metrics/registry.js';
@@ -34,6 +39,8 @@ export interface LoopDeps {
   pid?: number;
   /** Counts training rows read (tests of flat per-generation cost). */
   readCounter?: ReadCounter;
+  /** Test facility: called at every phase start and after every commit; may wait (see hold.ts). */
+  hold?: HoldHook;
 }
 
 export class StopRequested extends Error {
@@ -80,20 +87,23 @@ export function createRun(deps: LoopDeps, input: Partial<RunConfig>, options: { 
  */
 export async function executeRun(deps: LoopDeps, runName: string | number, opts: { generations?: number } = {}): Promise<'complete' | 'interrupted'> {
   const { db } = deps;
-  const { ctx, G, last } = openRun(deps, runName, opts.generations);
+  const { ctx, G, last, kernelChange } = openRun(deps, runName, opts.generations);
   const { config, state, runId } = ctx;
   const emit = (e: LoopEvent) => deps.onEvent?.(e);
-  emit({ type: 'start', runId, run: ctx.runName, config, backend: deps.backend, fromGen: last + 1 });
-  const hooks = generationHooks(deps, runId, emit);
+  emit({ type: 'start', runId, run: ctx.runName, config, backend: deps.backend, kernel: ctx.kernel, kernelChange, fromGen: last + 1 });
+  const { hooks, hold } = generationHooks(deps, runId, ctx.runName, emit);
   const carry: Carry = { model: null, trainIds: new IdList(), trainHist: ctx.seedHist };
   let gen = last + 1;
   let verdicts: VerdictSummary[] = []; // after the last generation committed in this call
   try {
+    await hooks(gen).phase('setup');
+    hooks(gen).checkStop();
     if (last >= 0) await resumeFrom(ctx, carry, last);
     let stopNote: string | null = null;
     for (; gen <= G; gen++) {
       const { trainLoss, valLoss, started } = await runGeneration(ctx, carry, gen, hooks(gen));
       pruneCheckpoints(db, runId, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
+      await hold(gen, 'committed');
       // Report, and stop early when the chosen verdict has held long enough.
       verdicts = runVerdicts(db, runId, { coarse: state.coarse, config });
       emit({ type: 'generation', summary: generationSummary(db, runId, gen, G, trainLoss, valLoss, verdicts, (deps.now() - started) / 1000) });
@@ -121,7 +131,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
 }
 
 /** Checks the run can go on, rebuilds its state, marks it running; the context of its generations. */
-function openRun(deps: LoopDeps, runName: string | number, generations?: number): { ctx: RunContext; G: number; last: number } {
+function openRun(deps: LoopDeps, runName: string | number, generations?: number): { ctx: RunContext; G: number; last: number; kernelChange: KernelChange } {
   const { db } = deps;
   let run = getRun(db, runName);
   const config = normalizeRunConfig(JSON.parse(run.config_json) as Partial<RunConfig>);
@@ -130,14 +140,19 @@ function openRun(deps: LoopDeps, runName: string | number, generations?: number)
   if (G < 1) throw new UserError(`--generations must be ≥ 1`);
   if (last >= G) throw new UserError(`run '${run.name}' is complete (${last}/${G} generations); pass --generations to extend it`);
   const state = restoreRunState(db, run.id, config, run.corpus_hash, deps.corporaDir);
+  const factory = modelFactory(config.model);
+  // runs.kernel is the kernel of the committed generations (written with each commit).
+  const kernel = factory.kernel();
+  const kernels = continueKernels(getRunState<KernelSpan[]>(db, run.id, 'kernels') ?? [], last, run.kernel, kernel);
   deleteAfter(db, run.id, last);
+  setRunState(db, run.id, 'kernels', kernels.spans);
   updateRun(db, run.id, { status: 'running', generations: G, backend: deps.backend, pid: deps.pid ?? null, heartbeat_at: iso(deps.now()), note: null });
   run = getRun(db, run.id);
   const ctx: RunContext = {
-    db, runId: run.id, runName: run.name, config, state, policy: dataPolicy(config.policy), factory: modelFactory(config.model),
+    db, runId: run.id, runName: run.name, config, state, policy: dataPolicy(config.policy), factory, kernel,
     seedHist: histograms(state, state.seedTrain), modelsDir: deps.modelsDir, now: deps.now, readCounter: deps.readCounter,
   };
-  return { ctx, G, last };
+  return { ctx, G, last, kernelChange: kernels.change };
 }
 
 /** Where a resumed run starts: the last committed checkpoint, its training set's ids and histograms. */
@@ -153,13 +168,24 @@ async function resumeFrom(ctx: RunContext, carry: Carry, last: number): Promise<
   pruneCheckpoints(db, runId, last, ctx.config.keepCheckpoints, 1);
 }
 
-/** Phase and progress events, the heartbeat (at most once a second), and the stop check. */
-function generationHooks(deps: LoopDeps, runId: number, emit: (e: LoopEvent) => void): (gen: number) => GenerationHooks {
+/** Phase and progress events, the heartbeat (at most once a second), hold points and the stop check. */
+function generationHooks(deps: LoopDeps, runId: number, run: string, emit: (e: LoopEvent) => void) {
   let lastBeat = 0;
-  return (g) => ({
-    phase: (phase: Phase) => {
+  const beat = () => {
+    const t = deps.now();
+    if (t - lastBeat > 1000) {
+      lastBeat = t;
+      updateRun(deps.db, runId, { heartbeat_at: iso(t) });
+    }
+  };
+  const hold = async (gen: number, phase: HoldPhase) => {
+    if (deps.hold) await deps.hold({ run, runId, gen, phase, pid: deps.pid ?? null }, { signal: deps.signal, beat });
+  };
+  const hooks = (g: number): GenerationHooks => ({
+    phase: async (phase: Phase) => {
       emit({ type: 'phase', gen: g, phase });
       updateRun(deps.db, runId, { phase, heartbeat_at: iso(deps.now()), progress_json: JSON.stringify({ gen: g, phase, done: 0, total: 0 }) });
+      await hold(g, phase);
     },
     progress: (phase, done, total) => {
       emit({ type: 'progress', gen: g, phase, done, total });
@@ -173,6 +199,7 @@ function generationHooks(deps: LoopDeps, runId: number, emit: (e: LoopEvent) => 
       if (deps.signal?.aborted) throw new StopRequested();
     },
   });
+  return { hooks, hold };
 }
 
 /**

@@ -1,5 +1,5 @@
 // Metrics of one category histogram (counts per category of a coarse-graining), compared with
-// the seed histogram of the same coarse-graining. Pure functions over arrays (STYLE.md §7);
+// the seed histogram of the same coarse-graining. Pure functions over arrays;
 // `histogramMetrics` returns them all under the stable key names that become rows of the
 // metrics table and columns of reports. Built on entropy / lyapunovV / normalize of the theory.
 

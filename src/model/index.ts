@@ -1,4 +1,4 @@
-// The model families, chosen from a record (STYLE.md §4): `models[kind].create(spec)`.
+// The model families, chosen from a record: `models[kind].create(spec)`.
 
 import type { ModelFactory, ModelKind } from './types.js';
 import { ngramFactory } from './ngram/ngram.js';

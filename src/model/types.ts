@@ -1,4 +1,4 @@
-// The one interface every model family implements (STYLE.md §4). A document is a sequence of
+// The one interface every model family implements. A document is a sequence of
 // token ids *without* BOS/EOS; models add BOS in front and learn to emit EOS at the end.
 // Models are chosen from a Record<ModelKind, ModelFactory> in src/model/index.ts.
 
@@ -89,4 +89,10 @@ export interface ModelFactory {
   normalize(spec: ModelSpec): Readonly<Record<string, unknown>>;
   create(spec: ModelSpec): LanguageModel;
   load(dir: string): Promise<LanguageModel>;
+  /**
+   * Which kernel computes this model's matrix products in this process ('wasm-simd-fma',
+   * 'wasm-simd', 'tfjs'; 'none' for a model that computes none). FMA rounds differently from a
+   * multiply then an add, so a run's exact numbers depend on it: the loop stores it with the run.
+   */
+  kernel(): string;
 }

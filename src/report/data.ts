@@ -14,11 +14,11 @@ import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import { METRICS } from '../metrics/registry.js';
-import { readHistograms, readMetrics } from '../store/documents.js';
+import { firstDocuments, readHistograms, readMetrics, seedTrainSize } from '../store/documents.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
 import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
-import { decodeTokens, type Origin } from '../store/documents.js';
+import { decodeTokens } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
 import { meanFieldMap, predictTrajectory } from '../theory/ode.js';
 import type {
@@ -119,16 +119,12 @@ function examples(db: Database.Database, view: RunView, last: number, coarse: st
   const cg = coarse ? view.coarse.find((c) => c.name === coarse) ?? null : null;
   // The first documents of each generation by id: seed documents at 0, then model samples and
   // (with λ > 0) the first fresh one, so the page shows what was added.
-  const stmt = db.prepare(
-    `SELECT text, tokens, origin FROM documents WHERE run_id = ? AND gen = ? AND origin = ? ORDER BY id LIMIT ?`,
-  );
   const out: GenerationExamples[] = [];
   for (let g = 0; g <= last; g++) {
-    const rows = (g === 0
-      ? stmt.all(view.run.id, 0, 'seed', EXAMPLES_PER_GEN)
-      : [...stmt.all(view.run.id, g, 'synthetic', EXAMPLES_PER_GEN - (view.config.freshFraction > 0 ? 1 : 0)), ...stmt.all(view.run.id, g, 'fresh', 1)]) as {
-      text: string; tokens: Buffer; origin: Origin;
-    }[];
+    const id = view.run.id;
+    const rows = g === 0
+      ? firstDocuments(db, id, 0, 'seed', EXAMPLES_PER_GEN)
+      : [...firstDocuments(db, id, g, 'synthetic', EXAMPLES_PER_GEN - (view.config.freshFraction > 0 ? 1 : 0)), ...firstDocuments(db, id, g, 'fresh', 1)];
     out.push({
       gen: g,
       docs: rows.map((r) => {
@@ -158,7 +154,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
   const last = lastGeneration(db, run.id);
   const table = metricTable(db, run.id);
   const verdicts = last >= 0 ? runVerdicts(db, run.id, view) : [];
-  const seedSize = (db.prepare(`SELECT count(*) FROM documents WHERE run_id = ? AND gen = 0 AND in_train = 1`).pluck().get(run.id) as number) ?? 0;
+  const seedSize = seedTrainSize(db, run.id);
   const coarse: CoarseReport[] = view.coarse.map((cg) => {
     const hist = readHistograms(db, run.id, cg.name, 'samples', cg.categories.length);
     const series = coarseSeries(db, run.id, cg.name, table);

@@ -169,7 +169,44 @@ export function readMetrics(db: Database.Database, runId: number, coarse?: strin
     : db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? AND coarse = ? ORDER BY gen, key`).all(runId, coarse)) as MetricRow[];
 }
 
-/** The per-coarse-graining metrics of one generation (the run-level ones, coarse '', left out). */
-export function readGenerationMetrics(db: Database.Database, runId: number, gen: number): MetricRow[] {
-  return db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? AND gen = ? AND coarse != ''`).all(runId, gen) as MetricRow[];
+/** The metrics of one generation; the run-level ones (coarse '') only when asked. */
+export function readGenerationMetrics(db: Database.Database, runId: number, gen: number, runLevel = false): MetricRow[] {
+  const sql = `SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? AND gen = ?${runLevel ? '' : ` AND coarse != ''`}`;
+  return db.prepare(sql).all(runId, gen) as MetricRow[];
+}
+
+/** A stored document as the reading commands show it. */
+export interface DocumentRow {
+  id: number;
+  gen: number;
+  origin: 'seed' | 'fresh' | 'synthetic';
+  in_train: number;
+  text: string;
+  tokens: Buffer;
+  label: string | null;
+  true_label: string | null;
+  length: number;
+}
+
+/** The run's documents in id order, optionally of one generation and origin, or containing a text (case-insensitive). */
+export function iterateDocumentRows(db: Database.Database, runId: number, f: { gen?: number; origin?: string; grep?: string }): IterableIterator<DocumentRow> {
+  const where = ['run_id = ?'];
+  const params: unknown[] = [runId];
+  if (f.gen !== undefined) where.push('gen = ?'), params.push(f.gen);
+  if (f.origin) where.push('origin = ?'), params.push(f.origin);
+  if (f.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(f.grep);
+  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
+  return stmt.iterate(...params) as IterableIterator<DocumentRow>;
+}
+
+/** The first `limit` documents of one generation and origin, by id. */
+export function firstDocuments(db: Database.Database, runId: number, gen: number, origin: string, limit: number): { text: string; tokens: Buffer; origin: 'seed' | 'fresh' | 'synthetic' }[] {
+  return db.prepare(`SELECT text, tokens, origin FROM documents WHERE run_id = ? AND gen = ? AND origin = ? ORDER BY id LIMIT ?`).all(runId, gen, origin, limit) as {
+    text: string; tokens: Buffer; origin: 'seed' | 'fresh' | 'synthetic';
+  }[];
+}
+
+/** ℓ: the number of seed documents generation 0 trained on. */
+export function seedTrainSize(db: Database.Database, runId: number): number {
+  return (db.prepare(`SELECT count(*) FROM documents WHERE run_id = ? AND gen = 0 AND in_train = 1`).pluck().get(runId) as number) ?? 0;
 }

@@ -10,6 +10,7 @@ import type { Rng } from '../../rng.js';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
 import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
+import { productKernel } from '../../kernels/simd.js';
 import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
 import { Decoder, sampleDocuments, yieldToEventLoop } from './sampler.js';
 import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
@@ -65,8 +66,8 @@ export const transformerPresets: Readonly<Record<SizePreset, Preset>> = Object.f
 export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.freeze({
   size: 'small',
   batchSize: 32,
-  // Two threads train `small` ~1.3–1.6× faster than one on this 2-core machine (BENCHMARKS.md);
-  // a busy machine hides it.
+  // Two threads train faster than one on two free cores (the figures: data-parallel.ts and
+  // BENCHMARKS.md); a busy machine hides it. Results do not depend on it.
   threads: 2,
   ...transformerPresets.small,
 });
@@ -240,6 +241,7 @@ export class Transformer implements LanguageModel {
 
 export const transformerFactory: ModelFactory = {
   runOptions: ['size', 'threads'],
+  kernel: productKernel,
   normalize(spec: ModelSpec) {
     return normalizeTransformerConfig(spec.options);
   },

@@ -312,6 +312,8 @@ export class NgramModel implements LanguageModel {
 
 export const ngramFactory: ModelFactory = {
   runOptions: ['order', 'buckets'],
+  // Counting, a softmax table and lazy Adam in plain JS: no matrix products.
+  kernel: () => 'none',
   normalize: (spec) => normalizeNgram(spec),
   create: (spec) => new NgramModel(spec),
   async load(dir) {
