@@ -62,7 +62,7 @@ export function register(program: Command): void {
             ['coarse', 'order', 'sent to 0', 'V(θ̂)', 'V(τ̂)', 'ΔV', 'sign', 'expected', 'T*', 'T* survivors'],
             results.map(({ coarse, result: r }) => [
               coarse,
-              !r.order.preserved ? `reversed (${r.order.violations.length})` : r.order.strict ? 'strict' : `weak (${r.order.merged.length} tied at 0)`,
+              !r.order.preserved ? `reversed (${r.order.violations.length} pairs)` : r.order.strict ? 'strict' : 'weak',
               `${r.zeroed.significant.length}${r.zeroed.categories.length > r.zeroed.significant.length ? ` (+${r.zeroed.categories.length - r.zeroed.significant.length} by chance?)` : ''}`,
               num(r.V.base), num(r.V.tempered), num(r.V.delta), r.V.sign, r.V.expected ?? '',
               fitted(r.fit), fitted(r.survivorFit),

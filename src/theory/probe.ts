@@ -74,8 +74,9 @@ export interface TemperatureFit {
   /** T* sits on an end of the search range: the true value may lie beyond. */
   atBoundary: boolean;
   /**
-   * Whether a temperature explains τ̂: G = 2·n·KL (n the effective sample size of the two
-   * histograms, n_b·n_t/(n_b + n_t)) within df + z·√(2 df) of its χ²(df) mean, df = live − 2.
+   * Whether a temperature explains τ̂: G = 2·n·KL (n the effective sample size of the draws on
+   * the fitted categories, n_b·n_t/(n_b + n_t)) within z·√(2 df) of its χ²(df) mean, df = live − 2.
+   * Approximate: it ignores that T* was fitted on the same θ̂ (a slightly conservative test).
    * Exact inputs (n = ∞): KL below 1e-9. null when there is nothing to test (df < 1).
    */
   fits: boolean | null;
@@ -194,7 +195,7 @@ export function fitTemperature(
   tempered: number[],
   criterion: 'kl' | 'tv' = 'kl',
   range: [number, number] = [0.02, 50],
-  noise: { n: number; z: number } = { n: Infinity, z: 3 },
+  noise: { nBase: number; nTempered: number; z: number } = { nBase: Infinity, nTempered: Infinity, z: 3 },
   alive: number[] = theta.flatMap((x, i) => (x > 0 ? [i] : [])),
 ): TemperatureFit {
   const th = alive.map((i) => theta[i]);
@@ -203,9 +204,14 @@ export function fitTemperature(
   const unexplainedMass = 1 - inside;
   const uniform = th.every((x) => Math.abs(x - th[0]) <= TINY * th[0]);
   const df = alive.length - 2; // live shares (m − 1 free) minus the fitted T
+  // The draws that land on these categories: both histograms carry noise, so the effective size
+  // is the harmonic combination n_b·n_t/(n_b + n_t) of those counts.
+  const nb = noise.nBase * alive.reduce((a, i) => a + theta[i], 0);
+  const nt = noise.nTempered * inside;
+  const n = nb === Infinity ? nt : nt === Infinity ? nb : (nb * nt) / (nb + nt);
   const test = (d: { kl: number }) => {
-    const G = noise.n === Infinity ? (d.kl < 1e-9 ? 0 : Infinity) : 2 * noise.n * d.kl;
-    return { G, df, fits: df < 1 ? null : noise.n === Infinity ? G === 0 : G <= df + noise.z * Math.sqrt(2 * df) };
+    const G = n === Infinity ? (d.kl < 1e-9 ? 0 : Infinity) : 2 * n * d.kl;
+    return { G, df, fits: df < 1 ? null : n === Infinity ? G === 0 : G <= df + noise.z * Math.sqrt(2 * df) };
   };
   if (uniform || inside <= 0) {
     const d = divergences(target, normalize(th));
@@ -230,7 +236,7 @@ export function probeTau(baseHistogram: readonly number[], temperedHistogram: re
   const tempered = normalize(temperedHistogram);
   const zeroed = zeroedCategories(theta, tempered, nTempered, z, options.temperature ?? 1);
   // The fit compares τ̂ with a function of θ̂: both carry sampling noise.
-  const noise = { n: nBase === Infinity ? nTempered : nTempered === Infinity ? nBase : (nBase * nTempered) / (nBase + nTempered), z };
+  const noise = { nBase, nTempered, z };
   const both = theta.flatMap((x, i) => (x > 0 && tempered[i] > 0 ? [i] : []));
   return {
     order: orderCheck(theta, tempered, nBase, nTempered, z, zeroed.significant),
