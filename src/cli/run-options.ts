@@ -62,9 +62,30 @@ export function addRunOptions(cmd: Command, list = false): Command {
 export function configFromOptions(opts: Record<string, unknown>): Partial<RunConfig> {
   const out: Record<string, unknown> = {};
   for (const [flag, key] of runOptionTable) {
-    const prop = flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const prop = optionProp(flag);
     if (opts[prop] !== undefined) out[key] = opts[prop];
   }
   if (opts.measureDelta) out.measureDelta = true;
   return out as Partial<RunConfig>;
+}
+
+/** commander's property (camelCase) of an option flag: `--top-k <K>` → `topK`. */
+export function optionProp(flag: string): string {
+  return flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The truncation options (`--top-k`, `--top-p`, `--min-p`, from the sampling rule's registry) for
+ * the commands that take a sampling rule without the run options: sim, theory, probe-tau.
+ */
+export function addTruncationOptions(cmd: Command): Command {
+  for (const t of samplingTruncations()) cmd.option(t.flag, `${t.help} (default: ${t.off} (off))`);
+  return cmd;
+}
+
+/** The truncation values given on the command line, by rule key (strings; samplingRuleOf checks them). */
+export function truncationsFromOptions(opts: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const t of samplingTruncations()) if (opts[optionProp(t.flag)] !== undefined) out[t.key] = opts[optionProp(t.flag)];
+  return out;
 }

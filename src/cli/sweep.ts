@@ -20,21 +20,19 @@ import {
   createSweep, expandGrid, planSweep, runPool, seedAxis, splitList, sweepProgress,
   type GridPoint, type SweepAxes, type SweepGrid, type WorkerOutcome,
 } from '../loop/sweep.js';
-import { addRunOptions, runOptionTable } from './run-options.js';
+import { addRunOptions, optionProp, runOptionTable } from './run-options.js';
 import { log, memoryBytes, movedModelsDir, parseCount, pidAlive, printJson } from './common.js';
 import { resolve as absolute } from 'node:path';
 
 const BIN = fileURLToPath(new URL('../../bin/heatdeath.mjs', import.meta.url));
 
-/** option property (commander's camelCase) of a run-option flag. */
-const propOf = (flag: string) => flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** The grid from the options: each given run option is an axis (its comma list); --coarse stays one value. */
 function gridFromOptions(opts: Record<string, unknown>): SweepGrid {
   const axes: SweepAxes = {};
   const fixed: Partial<RunConfig> = {};
   for (const [flag, key] of runOptionTable) {
-    const value = opts[propOf(flag)];
+    const value = opts[optionProp(flag)];
     if (value === undefined) continue;
     if (key === 'coarse') fixed.coarse = String(value) as unknown as string[];
     else axes[key] = splitList(flag.slice(2, flag.indexOf(' ')), String(value));
@@ -122,7 +120,7 @@ export function register(program: Command): void {
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const jobs = (opts.jobs as number | undefined) ?? availableParallelism();
       if (jobs < 1) throw new UserError(`--jobs must be a whole number ≥ 1, got '${jobs}'`);
-      const given = runOptionTable.filter(([flag]) => opts[propOf(flag)] !== undefined).map(([flag]) => flag.slice(0, flag.indexOf(' ')));
+      const given = runOptionTable.filter(([flag]) => opts[optionProp(flag)] !== undefined).map(([flag]) => flag.slice(0, flag.indexOf(' ')));
 
       let id: string;
       let points: GridPoint[] = [];

@@ -119,7 +119,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       pruneCheckpoints(ctx, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
       await hold(gen, 'committed');
       // Report, and stop early when the chosen verdict has held long enough.
-      verdicts = runVerdicts(db, runId, state);
+      verdicts = runVerdicts(db, runId, { coarse: state.coarse, config });
       emit({ type: 'generation', summary: generationSummary(db, runId, gen, G, trainLoss, valLoss, verdicts, (deps.now() - started) / 1000) });
       if (config.stopWhen && gen >= 1 && stopReached(db, runId, state, config)) {
         stopNote = `stopped early at generation ${gen}: verdict '${config.stopWhen}' on ${config.stopCoarse} held for ${config.patience} generations`;
@@ -146,7 +146,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       if (!diskFullError(second, db.name)) throw second;
     }
     if (!stopped) throw e;
-    emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note, verdicts: runVerdicts(db, runId, state) });
+    emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note, verdicts: runVerdicts(db, runId, { coarse: state.coarse, config }) });
     return 'interrupted';
   } finally {
     carry.model?.dispose();

@@ -12,7 +12,7 @@ import { dataPolicy, extendsPrevious } from '../loop/policy/index.js';
 import { onePerDocument } from '../metrics/coarse.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import { samplingRuleOf } from '../model/sampling.js';
+import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import { METRICS } from '../metrics/registry.js';
 import { firstDocuments, readHistograms, readMetrics, seedTrainSize } from '../store/documents.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
@@ -34,6 +34,7 @@ export function runSettings(view: RunView): RunSettings {
     model: c.model === 'transformer' ? `transformer/${c.size}` : `ngram/${c.order}`,
     corpus: c.corpus,
     temperature: c.temperature,
+    truncation: describeTruncations(samplingRuleOf(c)),
     freshFraction: c.freshFraction,
     policy: c.policy,
     retrain: c.retrain,
@@ -135,6 +136,18 @@ function examples(db: Database.Database, view: RunView, last: number, coarse: st
   return out;
 }
 
+/**
+ * The theory lane applies the rule to the category distribution. On `first` that is exact (the
+ * first token's distribution is a softmax, truncated like any row). Elsewhere a temperature map
+ * is already an approximation (Remark 2), and a truncation more so: the model truncates tokens
+ * at every step, which is not the truncation of the category distribution.
+ */
+export function predictionNote(view: RunView, coarse: string): string | null {
+  const truncation = describeTruncations(samplingRuleOf(view.config));
+  if (!truncation || coarse === 'first') return null;
+  return `The prediction applies ${truncation} to the categories of "${coarse}"; the model applies it to every token it draws, so here the category-level map is not the token-level one (on "first" it is exact).`;
+}
+
 /** Everything the run report shows, read from the database. */
 export function buildRunReport(db: Database.Database, run: RunRow, createdAt: string | null): RunReportData {
   const view = runView(db, run);
@@ -152,6 +165,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
       categories: [...cg.categories],
       generations,
       predicted: last >= 0 ? predictedSamples(view, generations[0].counts, seedSize, last, cg.name) : null,
+      predictionNote: predictionNote(view, cg.name),
       verdict: v ? verdictReport(v) : { verdict: 'undetermined', reasons: ['no generation committed yet'], evidence: {} },
     };
   });

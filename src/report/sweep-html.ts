@@ -43,7 +43,7 @@ export function renderSweepReport(d: SweepReportData): string {
   const seeds = new Set(runs.map((r) => r.settings.seed));
   const colour = lambdaColour(lambdas);
   const label = (r: SweepRun) =>
-    `λ=${short(r.settings.freshFraction)} T=${short(r.settings.temperature)}` + (seeds.size > 1 ? ` seed ${r.settings.seed}` : '');
+    `λ=${short(r.settings.freshFraction)} T=${short(r.settings.temperature)}` + (r.settings.truncation ? ` ${r.settings.truncation}` : '') + (seeds.size > 1 ? ` seed ${r.settings.seed}` : '');
   // Runs ordered by λ, then T, so the legend reads like the grid.
   const ordered = runs
     .map((r, i) => ({ r, i }))
@@ -101,7 +101,7 @@ export function renderSweepReport(d: SweepReportData): string {
 
   const rows = ordered.map((r) => [
     esc(r.name),
-    esc(short(r.settings.temperature)),
+    esc(short(r.settings.temperature)) + (r.settings.truncation ? `, ${esc(r.settings.truncation)}` : ''),
     esc(short(r.settings.freshFraction)),
     esc(r.settings.seed),
     fmt(r.final.top_share, 3),

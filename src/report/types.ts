@@ -19,6 +19,8 @@ export interface RunSettings {
   corpus: string;
   /** Sampling temperature T. */
   temperature: number;
+  /** The sampling rule's truncations that are on, e.g. `top-p 0.9` ('' for none: temperature alone). */
+  truncation: string;
   /** λ: fraction of each generation's new documents drawn from real data. */
   freshFraction: number;
   /** `accumulate`, `replace` or `augment`. */
@@ -80,6 +82,8 @@ export interface CoarseReport {
   generations: CoarseGeneration[];
   /** The theory's predicted θ, one probability vector per generation (index = gen); null if absent. */
   predicted: number[][] | null;
+  /** Why the prediction is only approximate on this coarse-graining (a truncation not on `first`); null when exact. */
+  predictionNote: string | null;
   verdict: VerdictReport;
 }
 

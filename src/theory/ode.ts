@@ -11,7 +11,7 @@
 //   and the Jacobian of τ_T has real non-negative eigenvalues, so they are stable together.
 
 import { UserError } from '../errors.js';
-import { samplingRuleOf, type SamplingRuleFields } from '../model/sampling.js';
+import { activeTruncations, samplingRuleOf, type SamplingRuleFields } from '../model/sampling.js';
 import { normalize, tau, tauInto } from './core.js';
 import { checkInitial, checkPolicy, type SimPolicy } from './sim.js';
 
@@ -132,6 +132,11 @@ function solve(A: number[][], b: number[]): number[] | null {
   return x;
 }
 
+function normalizeInPlace(theta: number[]): void {
+  const z = theta.reduce((a, x) => a + x, 0);
+  if (z > 0) for (let i = 0; i < theta.length; i++) theta[i] /= z;
+}
+
 function residualOf(theta: number[], f: MeanField): number {
   return Math.max(...meanFieldRate(theta, f).map(Math.abs));
 }
@@ -147,7 +152,12 @@ export function fixedPoint(theta0: ArrayLike<number>, f: MeanField): FixedPoint 
   const start = normalize(theta0);
   const n = start.length;
   const T = f.temperature;
-  if (f.freshFraction === 0) {
+  // The closed forms are the temperature map's. A truncation that cuts changes them (top-k at
+  // T > 1 ends uniform over the k largest, top-p on a set whose every share exceeds 1 − P, and at
+  // T = 1 which set survives depends on the path), except at T < 1, where the mode survives any
+  // truncation: those cases take the flow.
+  const truncated = activeTruncations(f).length > 0;
+  if (f.freshFraction === 0 && !(truncated && T >= 1)) {
     let pick: boolean[];
     if (T === 1) return { theta: start, residual: residualOf(start, f), method: 'closed-form' };
     if (T > 1) pick = start.map((x) => x > 0);
@@ -168,9 +178,12 @@ export function fixedPoint(theta0: ArrayLike<number>, f: MeanField): FixedPoint 
     if (s % 100 === 0 && residualOf(theta, f) < 1e-10) break;
   }
 
-  // Newton polish on the coordinates still alive; the dead ones are exact zeros of the flow.
-  const live = theta.flatMap((x, i) => (x > 1e-12 ? [i] : []));
+  // Newton polish on the coordinates still alive; the dead ones are exact zeros of the flow. A
+  // coordinate the map sends to zero (truncated, no fresh inflow) only decays: it is dead too.
+  const inflow = meanFieldMap(theta, f);
+  const live = theta.flatMap((x, i) => (x > 1e-12 && inflow[i] > 0 ? [i] : []));
   for (let i = 0; i < n; i++) if (!live.includes(i)) theta[i] = 0;
+  if (truncated) normalizeInPlace(theta);
   const flowResidual = residualOf(theta, f);
   let best = [...theta];
   let bestResidual = flowResidual;
