@@ -1,4 +1,4 @@
-// Data-parallel training (src/model/data-parallel.ts): two threads give exactly the losses and
+// Data-parallel training (src/model/gpt/data-parallel.ts): two threads give exactly the losses and
 // weights of one, leave no tensors behind, and end their worker on dispose (counted in /proc,
 // so on Linux only) — in this process and through the real CLI, which must exit by itself.
 
@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { namedParams } from '../src/model/gpt.js';
+import { namedParams } from '../src/model/gpt/gpt.js';
 import { syntheticDocs } from '../src/model/bench.js';
-import { transformerFactory, type Transformer } from '../src/model/transformer.js';
+import { transformerFactory, type Transformer } from '../src/model/gpt/transformer.js';
 import type { TrainingSet } from '../src/model/types.js';
 import { rngFor } from '../src/rng.js';
 
@@ -37,7 +37,8 @@ async function train(threads: number) {
   // worker samples the second half of the documents).
   const longDocs = syntheticDocs(300, 20, V, 9);
   const scores = await m.logProbs(longDocs);
-  const samples = await m.sample(40, 1, rngFor(9, 'sample'), { batchSize: 8, maxLength: 50 });
+  // A rule with a truncation: the worker must apply the same rule.
+  const samples = await m.sample(40, { temperature: 0.9, topK: 12 }, rngFor(9, 'sample'), { batchSize: 8, maxLength: 50 });
   return { m, losses, weights, scores, samples };
 }
 

@@ -6,7 +6,7 @@ import { initBackend } from '../src/backend.js';
 import { normalizeRunConfig } from '../src/loop/config.js';
 import { VAL_TOKEN_BUDGET, validationLoss, validationSubset } from '../src/loop/validation.js';
 import { syntheticDocs } from '../src/model/bench.js';
-import { ngramFactory } from '../src/model/ngram.js';
+import { ngramFactory } from '../src/model/ngram/ngram.js';
 import { rngFor } from '../src/rng.js';
 
 const V = 30;

@@ -7,11 +7,12 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend } from '../backend.js';
+import { initBackend } from '../../backend.js';
 import { FlatAdam } from './adam.js';
 import { loadParams, partGradients, readParams, writeParams, type Answers, type Job, type ReplicaInit } from './data-parallel.js';
 import { namedParams, paramsFromTensors, targetLogProbs } from './gpt.js';
 import { sampleDocuments } from './sampler.js';
+import { samplingKeys } from '../sampling.js';
 
 const init = workerData as ReplicaInit;
 const port = parentPort!;
@@ -36,7 +37,11 @@ async function answer(m: Job): Promise<Answers[Job['kind']]> {
     tf.dispose(r.grads);
     return { loss: r.loss };
   }
-  if (m.kind === 'logProbs') return { logProbs: m.batches.map((b) => targetLogProbs(params, init.shape, b)) };
+  if (m.kind === 'logProbs') return { logProbs: m.batches.map((b) => targetLogProbs(params, init.shape, b, m.bos)) };
+  // The rule's truncations must be ones this thread knows: one registered at run time in the
+  // main thread only would be silently skipped here.
+  const unknown = Object.keys(m.job.rule).filter((k) => !samplingKeys().includes(k));
+  if (unknown.length) throw new Error(`sampling rule key(s) ${unknown.join(', ')} are not registered in the worker thread`);
   const docs = await sampleDocuments(params, init.shape, m.vocab, { ...m.job, onProgress: (done) => port.postMessage({ progress: done }) }, m.seeds);
   return { docs };
 }

@@ -17,7 +17,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
-import type { BackendName } from '../backend.js';
+import type { BackendName } from '../../backend.js';
 import type { FlatAdam, FlatBuffers } from './adam.js';
 import { batchLoss, namedParams, type GptParams, type GptShape } from './gpt.js';
 import { sliceRows, type PackedRows, type Vocab } from './packing.js';
@@ -99,7 +99,7 @@ export function readParams(layout: ParamLayout, from: Float32Array): tf.Tensor[]
 export type Job =
   | { kind: 'gradients'; part: PackedRows; totalWeight: number }
   | { kind: 'adam'; t: number; learningRate: number; from: number; to: number }
-  | { kind: 'logProbs'; batches: PackedRows[] }
+  | { kind: 'logProbs'; batches: PackedRows[]; bos: number }
   | { kind: 'sample'; seeds: number[]; job: Omit<SampleJob, 'onProgress'>; vocab: Vocab };
 
 /** The worker's answer to each kind of job (data-parallel-worker.ts). */
@@ -173,8 +173,8 @@ export class GradientReplica {
   }
 
   /** Each batch's per-position log-probability of its target (0 where not counted). */
-  async logProbs(vars: readonly tf.Tensor[], batches: PackedRows[]): Promise<Float64Array[]> {
-    return (await this.run(vars, { kind: 'logProbs', batches }, batches.flatMap(transferables))).logProbs;
+  async logProbs(vars: readonly tf.Tensor[], batches: PackedRows[], bos: number): Promise<Float64Array[]> {
+    return (await this.run(vars, { kind: 'logProbs', batches, bos }, batches.flatMap(transferables))).logProbs;
   }
 
   /** Documents sampled from the given per-document seeds; `progress` hears how many are done. */

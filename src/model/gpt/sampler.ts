@@ -15,13 +15,14 @@
 // documents do not depend on the batch size.
 
 import * as tf from '@tensorflow/tfjs';
-import { drawIndex, rngFor, type Rng } from '../rng.js';
+import { drawIndex, rngFor, type Rng } from '../../rng.js';
 import { attentionStep } from './attention.js';
 import type { GptParams, GptShape } from './gpt.js';
 import { GELU_K, LN_EPS } from './layers.js';
 import type { Vocab } from './packing.js';
-import { simdAttention, type KvCache, type SimdAttention } from './simd-attention.js';
-import { simdMatMul, type PackedMatrix, type SimdMatMul } from './simd.js';
+import { ruleWeights, type SamplingRule } from '../sampling.js';
+import { simdAttention, type KvCache, type SimdAttention } from '../../kernels/simd-attention.js';
+import { simdMatMul, type PackedMatrix, type SimdMatMul } from '../../kernels/simd.js';
 
 function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(rows * d);
@@ -131,18 +132,8 @@ export class Decoder {
   }
 }
 
-/** softmax(logits / T) over row r, in float64. */
-export function softmaxRow(logits: Float32Array, r: number, v: number, temperature: number, out: Float64Array): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < v; i++) max = Math.max(max, logits[r * v + i] / temperature);
-  let sum = 0;
-  for (let i = 0; i < v; i++) sum += out[i] = Math.exp(logits[r * v + i] / temperature - max);
-  for (let i = 0; i < v; i++) out[i] /= sum;
-  return out;
-}
-
 export interface SampleJob {
-  temperature: number;
+  rule: SamplingRule;
   maxLength: number;
   batchSize: number;
   onProgress?: (done: number, total: number) => void;
@@ -162,12 +153,12 @@ export function documentSeeds(n: number, rng: Rng): number[] {
 }
 
 /**
- * Documents (token ids without BOS/EOS) sampled at the given temperature, one per seed of
+ * Documents (token ids without BOS/EOS) sampled under the rule, one per seed of
  * documentSeeds: a document depends on its seed alone, not on the batch or on which thread
  * samples it (transformer.ts splits the seeds over two threads).
  */
 export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, seeds: readonly number[]): Promise<number[][]> {
-  const { temperature, maxLength } = job;
+  const { rule, maxLength } = job;
   const n = seeds.length;
   const slots = Math.max(1, Math.min(job.batchSize, n));
   const docs: number[][] = Array.from({ length: n }, () => []);
@@ -215,9 +206,8 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
         const doc = docs[slotDoc[k]];
         if (start[k] + pos[k] < doc.length + 1) return; // still re-priming: no draw yet
         // Draw the slot's next token; a finished document frees its slot for the next one.
-        const t = drawIndex(slotRng[k], softmaxRow(logits, r, s.vocabSize, temperature, probs));
-        // BOS is never a training target; should it be drawn anyway, it ends the document like EOS.
-        const ends = t === vocab.eos || t === vocab.bos;
+        const t = drawIndex(slotRng[k], ruleWeights(rule, logits, r * s.vocabSize, s.vocabSize, vocab.bos, probs));
+        const ends = t === vocab.eos;
         if (!ends) doc.push(t);
         if (ends || doc.length >= maxLength) {
           done++;

@@ -2,11 +2,11 @@
 // blocks (causal multi-head attention, GELU MLP 4×), final LayerNorm, a linear head to the
 // vocabulary. Linear layers have no bias (as nanoGPT's bias=False). Weights are initialised from
 // the seeded RNG in plain JS, one stream per tensor, so a seed gives the same weights on every
-// backend. Used by transformer.ts (training, logProbs) and sampler.ts (long-document fallback).
+// backend. Used by transformer.ts (training, logProbs); sampling has its own KV-cache decoder (sampler.ts).
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { rngFor } from '../rng.js';
+import { UserError } from '../../errors.js';
+import { rngFor } from '../../rng.js';
 import { attention } from './attention.js';
 import { crossEntropy, embed, gelu, layerNorm, linear } from './layers.js';
 import type { PackedRows } from './packing.js';
@@ -173,9 +173,10 @@ export function forward(p: GptParams, s: GptShape, batch: PackedRows): tf.Tensor
 
 /**
  * log p(target) at every position of a packed batch, in float64 (0 where the target is not
- * counted): the held-out score, computed by the training's forward pass in one batch.
+ * counted): the held-out score, computed by the training's forward pass in one batch. BOS is
+ * masked out of the softmax, as in sampling (it is never drawn).
  */
-export function targetLogProbs(p: GptParams, s: GptShape, batch: PackedRows): Float64Array {
+export function targetLogProbs(p: GptParams, s: GptShape, batch: PackedRows, bos: number): Float64Array {
   const logitsTensor = tf.tidy(() => forward(p, s, batch));
   const logits = logitsTensor.dataSync() as Float32Array;
   logitsTensor.dispose();
@@ -184,9 +185,9 @@ export function targetLogProbs(p: GptParams, s: GptShape, batch: PackedRows): Fl
   for (let i = 0; i < out.length; i++) {
     if (batch.weights[i] === 0) continue;
     let max = -Infinity;
-    for (let k = 0; k < v; k++) max = Math.max(max, logits[i * v + k]);
+    for (let k = 0; k < v; k++) if (k !== bos) max = Math.max(max, logits[i * v + k]);
     let sum = 0;
-    for (let k = 0; k < v; k++) sum += Math.exp(logits[i * v + k] - max);
+    for (let k = 0; k < v; k++) if (k !== bos) sum += Math.exp(logits[i * v + k] - max);
     out[i] = logits[i * v + batch.targets[i]] - max - Math.log(sum);
   }
   return out;

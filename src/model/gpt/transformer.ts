@@ -4,16 +4,17 @@
 // batching in packing.ts and the sampler in sampler.ts.
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { currentBackend } from '../backend.js';
-import type { Rng } from '../rng.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { UserError } from '../../errors.js';
+import { currentBackend } from '../../backend.js';
+import type { Rng } from '../../rng.js';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { FlatAdam } from './adam.js';
 import { GradientReplica, loadParams, paramLayout, partGradients, splitBatch, writeParams } from './data-parallel.js';
 import { initParams, namedParams, paramCount, paramsFromTensors, targetLogProbs, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type PackedRows, type Vocab } from './packing.js';
-import { Decoder, documentSeeds, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
-import { productKernel } from './simd.js';
+import { Decoder, documentSeeds, sampleDocuments, yieldToEventLoop } from './sampler.js';
+import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
+import { productKernel } from '../../kernels/simd.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -23,7 +24,8 @@ import type {
   TrainingSet,
   TrainOptions,
   TrainResult,
-} from './types.js';
+  TrainingBudget,
+} from '../types.js';
 
 export interface TransformerConfig {
   size: SizePreset;
@@ -65,8 +67,8 @@ export const transformerPresets: Readonly<Record<SizePreset, Preset>> = Object.f
 export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.freeze({
   size: 'small',
   batchSize: 32,
-  // Two threads train `small` ~1.3–1.6× faster than one on this 2-core machine (BENCHMARKS.md);
-  // a busy machine hides it.
+  // Two threads train faster than one on two free cores (the figures: data-parallel.ts and
+  // BENCHMARKS.md); a busy machine hides it. Results do not depend on it.
   threads: 2,
   ...transformerPresets.small,
 });
@@ -130,6 +132,11 @@ export class Transformer implements LanguageModel {
     return this.vocab.vocabSize;
   }
 
+  get budget(): TrainingBudget {
+    const c = this.config;
+    return { steps: c.steps, initialSteps: c.initialSteps, tokensPerStep: c.batchSize * c.context };
+  }
+
   async trainSteps(data: TrainingSet, steps: number, rng: Rng, options: TrainOptions = {}): Promise<TrainResult> {
     if (!Number.isInteger(steps) || steps < 0) throw new UserError(`training steps must be a whole number ≥ 0 (got ${steps})`);
     if (data.size === 0) throw new UserError('no training documents', 'E_NO_DATA');
@@ -186,10 +193,8 @@ export class Transformer implements LanguageModel {
     return { steps, loss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN, tokens: steps * batchSize * context };
   }
 
-  async sample(n: number, temperature: number, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
-    if (!(temperature > 0) || !Number.isFinite(temperature)) {
-      throw new UserError(`temperature must be a finite number > 0 (got ${temperature})`, 'E_TEMPERATURE');
-    }
+  async sample(n: number, rule: SamplingRule, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
+    checkSamplingRule(rule);
     if (!Number.isInteger(n) || n < 0) throw new UserError(`number of samples must be a whole number ≥ 0 (got ${n})`);
     const maxLength = options.maxLength ?? MAX_LENGTH_CONTEXTS * this.config.context;
     const batchSize = options.batchSize ?? 64;
@@ -198,7 +203,7 @@ export class Transformer implements LanguageModel {
     // second half of the seeds, and the documents are the same as on one.
     const seeds = documentSeeds(n, rng);
     const replica = n >= 2 ? await this.startReplica() : null;
-    const job = { temperature, maxLength, batchSize };
+    const job = { rule, maxLength, batchSize };
     if (!replica) return sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: options.onProgress }, seeds);
     const half = Math.ceil(n / 2);
     const done = [0, 0];
@@ -226,9 +231,9 @@ export class Transformer implements LanguageModel {
     const half = replica ? Math.ceil(batches.length / 2) : batches.length;
     // Owners are kept before the worker's batches are transferred away.
     const owners = batches.map((b) => b.owner.slice());
-    const remote = replica ? replica.logProbs(this.vars(), batches.slice(half)) : Promise.resolve([]);
+    const remote = replica ? replica.logProbs(this.vars(), batches.slice(half), this.vocab.bos) : Promise.resolve([]);
     remote.catch(() => {}); // awaited below
-    const scores = batches.slice(0, half).map((b) => targetLogProbs(this.params, this.shape, b));
+    const scores = batches.slice(0, half).map((b) => targetLogProbs(this.params, this.shape, b, this.vocab.bos));
     scores.push(...(await remote));
     scores.forEach((lp, j) => {
       const owner = owners[j];
@@ -241,7 +246,9 @@ export class Transformer implements LanguageModel {
     const dec = new Decoder(this.params, this.shape, 1);
     try {
       const logits = dec.step([0], [this.vocab.bos], new Int32Array(1));
-      return softmaxRow(logits, 0, this.vocabSize, 1, new Float64Array(this.vocabSize));
+      const w = ruleWeights(defaultSamplingRule, logits, 0, this.vocabSize, this.vocab.bos, new Float64Array(this.vocabSize));
+      const total = w.reduce((a, b) => a + b, 0);
+      return w.map((x) => x / total);
     } finally {
       dec.dispose();
     }
@@ -278,6 +285,7 @@ export class Transformer implements LanguageModel {
 }
 
 export const transformerFactory: ModelFactory = {
+  runOptions: ['size', 'threads'],
   kernel: productKernel,
   normalize(spec: ModelSpec) {
     return normalizeTransformerConfig(spec.options);
