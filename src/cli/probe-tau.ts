@@ -7,15 +7,15 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../store/open.js';
-import { getRun, listGenerations } from '../store/runs.js';
-import { runView } from '../loop/view.js';
+import { getRun } from '../store/runs.js';
+import { checkGeneration, keptCheckpoints, runView } from '../loop/view.js';
 import { probeModel } from '../loop/probe.js';
 import { loadModel } from '../model/index.js';
 import { describeRule, samplingRuleOf } from '../model/sampling.js';
 import { addTruncationOptions, truncationsFromOptions } from './run-options.js';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { UserError } from '../errors.js';
-import { DEFAULT_DB, log, parseCount, parseNumber, printJson, table, num } from './common.js';
+import { DEFAULT_DB, DEFAULT_MODELS_DIR, movedModelsDir, log, parseCount, parseNumber, printJson, table, num } from './common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -30,8 +30,9 @@ export function register(program: Command): void {
     .option('--seed <n>', 'sampling seed', parseCount, 1)
     .option('--backend <name>', 'tfjs backend: auto, node, wasm, cpu', 'auto')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--models-dir <dir>', 'checkpoint folder of runs that do not record their own (or moved)', DEFAULT_MODELS_DIR)
     .option('--json', 'one JSON document on stdout')
-    .action(async (runName: string, opts: { gen?: number; temperature?: number; samples: number; seed: number; backend: string; db: string; json?: boolean } & Record<string, unknown>) => {
+    .action(async (runName: string, opts: { gen?: number; modelsDir: string; temperature?: number; samples: number; seed: number; backend: string; db: string; json?: boolean } & Record<string, unknown>, cmd: Command) => {
       if (opts.samples < 10) throw new UserError('--samples must be at least 10');
       const db = openDatabase(opts.db, { readonly: true });
       try {
@@ -39,12 +40,18 @@ export function register(program: Command): void {
         const view = runView(db, run);
         const rule = samplingRuleOf({ ...view.config, temperature: opts.temperature ?? view.config.temperature, ...truncationsFromOptions(opts) });
         const T = rule.temperature;
-        const kept = listGenerations(db, run.id).filter((g) => g.checkpoint && existsSync(join(g.checkpoint, 'model.json')));
-        if (kept.length === 0) throw new UserError(`run '${run.name}' has no checkpoint on disk`);
+        // The checkpoints the database says are kept, in the run's own models folder; a missing
+        // one is an error, never a silent fall-back to another generation.
+        const kept = keptCheckpoints(db, run, opts.modelsDir, movedModelsDir(cmd));
+        if (kept.length === 0) throw new UserError(`run '${run.name}' has no checkpoint kept`);
+        if (opts.gen !== undefined) checkGeneration(db, run, opts.gen);
         const row = opts.gen === undefined ? kept[kept.length - 1] : kept.find((g) => g.gen === opts.gen);
         if (!row) throw new UserError(`generation ${opts.gen} of run '${run.name}' has no checkpoint (kept: ${kept.map((g) => g.gen).join(', ')})`);
+        if (!existsSync(join(row.dir, 'model.json'))) {
+          throw new UserError(`the checkpoint of generation ${row.gen} of run '${run.name}' is missing at ${row.dir} (if the models folder moved, pass --models-dir)`);
+        }
         const backend = await initBackend(opts.backend as BackendChoice);
-        const model = await loadModel(row.checkpoint!);
+        const model = await loadModel(row.dir);
         let results;
         try {
           results = await probeModel(model, view, { rule, samples: opts.samples, seed: opts.seed, maxLength: view.maxLength });

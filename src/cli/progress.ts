@@ -58,6 +58,9 @@ export function progressReporter(stream: NodeJS.WriteStream, now: () => number):
   };
   return (e) => {
     switch (e.type) {
+      case 'notice':
+        line(`heatdeath: ${e.message}`);
+        break;
       case 'start':
         G = e.config.generations;
         if (e.kernelChange) line(kernelChangeLine(e.kernelChange));

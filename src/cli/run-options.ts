@@ -39,6 +39,7 @@ function describeDefault(key: keyof RunConfig): string {
   const truncation = samplingTruncations().find((t) => t.key === key);
   if (truncation) return `${truncation.off} (off)`;
   const d = defaultRunConfig[key];
+  if (key === 'buckets') return 'model preset: 65536, fewer for large vocabularies';
   if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : 'off';
   return Array.isArray(d) ? d.join(',') : String(d);
 }

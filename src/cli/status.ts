@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../store/open.js';
 import { getRun, listRuns, listGenerations, getRunState, type RunRow } from '../store/runs.js';
 import { readGenerationMetrics, readMetrics } from '../store/documents.js';
-import { liveStatus, runView, folderBytes } from '../loop/view.js';
+import { liveStatus, runView, folderBytes, runModelsDir } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
 import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import type { KernelSpan } from '../loop/kernels.js';
@@ -51,7 +51,7 @@ function summarize(db: Parameters<typeof readMetrics>[0], run: RunRow, modelsDir
     },
     metrics,
     verdicts,
-    checkpointBytes: folderBytes(join(modelsDir, run.name)),
+    checkpointBytes: folderBytes(join(runModelsDir(run, modelsDir), run.name)),
     checkpoints: checkpoints.map((g) => g.gen),
   };
 }
@@ -62,7 +62,7 @@ export function register(program: Command): void {
     .description('all runs (name, status, generation g/G, backend, last metrics), or one run')
     .argument('[run]', 'run name or id')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
-    .option('--models-dir <dir>', 'checkpoint folder', DEFAULT_MODELS_DIR)
+    .option('--models-dir <dir>', "checkpoint folder of runs that do not record their own", DEFAULT_MODELS_DIR)
     .option('--json', 'one JSON document on stdout')
     .action((runName: string | undefined, opts: { db: string; modelsDir: string; json?: boolean }) => {
       const db = openDatabase(opts.db, { readonly: true });

@@ -29,7 +29,7 @@ export interface RunConfig extends SamplingRuleFields {
   threads: number;
   /** n-gram order and hash buckets (ngram only). */
   order: number;
-  buckets: number;
+  buckets: number | null;
   /** λ: fraction of each generation's new documents drawn from real held-in data. */
   freshFraction: number;
   policy: Policy;
@@ -67,7 +67,7 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   size: 'small',
   threads: 2,
   order: 3,
-  buckets: 65536,
+  buckets: null,
   temperature: 1,
   freshFraction: 0,
   policy: 'accumulate',
@@ -116,7 +116,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   c.size = oneOf('size', c.size, ['tiny', 'small', 'base']);
   c.threads = num('threads', c.threads, (x) => x === 1 || x === 2, '1 or 2');
   c.order = num('order', c.order, (x) => int(x) && x >= 1 && x <= 8, 'a whole number from 1 to 8');
-  c.buckets = num('buckets', c.buckets, (x) => int(x) && x >= 1 && x <= 1 << 22, 'a whole number from 1 to 4194304');
+  if (c.buckets !== null) c.buckets = num('buckets', c.buckets, (x) => int(x) && x >= 1 && x <= 1 << 22, 'a whole number from 1 to 4194304');
   normalizeRuleFields(c);
   c.freshFraction = num('fresh', c.freshFraction, (x) => x >= 0 && x <= 1, 'a number from 0 to 1');
   c.policy = oneOf('policy', c.policy, policies);

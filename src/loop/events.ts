@@ -18,6 +18,7 @@ export interface GenerationSummary {
 }
 
 export type LoopEvent =
+  | { type: 'notice'; message: string }
   | {
       type: 'start'; runId: number; run: string; config: Readonly<RunConfig>; backend: string; fromGen: number;
       /** Kernel of the matrix products here; `kernelChange` when the committed generations used another. */

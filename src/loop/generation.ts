@@ -9,7 +9,8 @@
 // `samples` histogram always measures the model's own output, even at λ = 1.
 
 import type Database from 'better-sqlite3';
-import { join } from 'node:path';
+import { checkpointDir } from './view.js';
+import { assertOwned } from '../store/lock.js';
 import type { LanguageModel, ModelFactory, ModelSpec, TrainingSet } from '../model/types.js';
 import { defaultSamplingRule, samplingRuleOf } from '../model/sampling.js';
 import { rngFor, type Rng } from '../rng.js';
@@ -157,6 +158,8 @@ export interface RunContext {
   readCounter?: ReadCounter;
   /** The kernel of the matrix products (ModelFactory.kernel), stored with each commit. */
   kernel: string;
+  /** The process that owns the run (store/lock.ts): each commit checks it still does. */
+  pid: number;
 }
 
 /** What one generation hands the next: the model, its training set's ids and histograms. */
@@ -178,9 +181,7 @@ type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Reco
 /** Seconds per phase; a phase may run twice in a generation (metrics), so they add up. */
 type Timer = (phase: string, t0: number) => void;
 
-export function checkpointDir(modelsDir: string, run: string, gen: number): string {
-  return join(modelsDir, run, `gen-${String(gen).padStart(4, '0')}`);
-}
+export { checkpointDir };
 
 /**
  * Runs generation `gen`: new documents, retraining, evaluation, checkpoint and commit. Updates
@@ -233,7 +234,7 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
 }
 
 /** The model's spec for generation `gen`: the run-config keys its family takes, and an init seed. */
-export function modelSpec(ctx: RunContext, gen: number): ModelSpec {
+export function modelSpec(ctx: Pick<RunContext, 'config' | 'state' | 'factory'>, gen: number): ModelSpec {
   const { config, state } = ctx;
   const options = Object.fromEntries(ctx.factory.runOptions.map((k) => [k, (config as unknown as Record<string, unknown>)[k]]));
   return { vocabSize: state.tokenizer.vocabSize, bos: state.tokenizer.bos, eos: state.tokenizer.eos, options, seed: rngFor(config.seed, 'init', gen).uint32() };
@@ -298,6 +299,7 @@ async function commitGeneration(
   const dir = checkpointDir(ctx.modelsDir, ctx.runName, gen);
   await carry.model!.save(dir);
   db.transaction(() => {
+    assertOwned(db, runId, ctx.pid);
     const newIds = insertDocuments(db, runId, r.rows.docs).filter((_, i) => r.rows.docs[i].inTrain);
     if (committed === carry.trainIds) carry.trainIds.push(newIds);
     else carry.trainIds = new IdList([...committed.toArray(), ...newIds]);

@@ -93,6 +93,11 @@ const migrations: string[] = [
   `
   ALTER TABLE runs ADD COLUMN kernel TEXT;
   `,
+  // 3: where a run's checkpoints live (absolute), so a resume or a probe from any folder finds
+  // them; null for runs made before it was recorded (their checkpoint paths are as stored).
+  `
+  ALTER TABLE runs ADD COLUMN models_dir TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -224,6 +224,9 @@ export interface PredictOptions extends SamplingRuleFields {
   method?: 'ode' | 'recursion';
 }
 
+/** Longest predicted trajectory (generations): it is held, and printed, one vector per generation. */
+export const MAX_GENERATIONS = 1_000_000;
+
 /** Validates PredictOptions with one clear line per problem (the CLI passes user input here). */
 export function checkPredictOptions(o: PredictOptions): MeanField {
   const theta0 = checkInitial(o.theta0);
@@ -231,8 +234,10 @@ export function checkPredictOptions(o: PredictOptions): MeanField {
   if (!(Number.isFinite(o.fresh) && o.fresh >= 0 && o.fresh <= 1)) throw new UserError(`--fresh must be a number from 0 to 1, got '${o.fresh}'`);
   checkPolicy(o.policy);
   if (!(Number.isFinite(o.initialSize) && o.initialSize > 0)) throw new UserError(`--initial-size must be a number > 0, got '${o.initialSize}'`);
-  for (const [name, x] of [['per-step', o.perStep], ['steps', o.generations]] as const) {
-    if (!(Number.isInteger(x) && x >= 1)) throw new UserError(`--${name} must be a whole number ≥ 1, got '${x}'`);
+  if (!(Number.isInteger(o.perStep) && o.perStep >= 1)) throw new UserError(`--per-step must be a whole number ≥ 1, got '${o.perStep}'`);
+  // The trajectory holds one vector per generation.
+  if (!(Number.isInteger(o.generations) && o.generations >= 1 && o.generations <= MAX_GENERATIONS)) {
+    throw new UserError(`--steps must be a whole number from 1 to ${MAX_GENERATIONS}, got '${o.generations}'`);
   }
   const anchor = o.anchor ? checkInitial(o.anchor) : theta0;
   if (anchor.length !== theta0.length) throw new UserError('the anchor p₀ and θ₀ must have the same categories');
