@@ -116,7 +116,8 @@ describe('sweep over T × λ × seeds with parallel workers', () => {
     expect(r.code, r.stderr).toBe(0);
     const html = readFileSync(join(work, 'reports/one.html'), 'utf8');
     // first (> 7 letters): 6 bands + other + 6 theory edges; metrics incl. δ̂ and theory; perplexity; text.
-    expect(charts(html)).toEqual([13, 5, 1, 2]);
+    // The metric chart draws the registry's unit-scale report metrics, the survival curve among them.
+    expect(charts(html)).toEqual([13, 6, 1, 2]);
     expect(html).toContain('Example documents');
   });
 });
