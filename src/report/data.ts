@@ -11,12 +11,13 @@
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import { readHistograms, readMetrics } from '../store/documents.js';
+import { seedTrainSize } from '../store/browse.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
 import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
 import { decodeTokens, type Origin } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
-import { meanFieldMap, predictTrajectory } from '../theory/ode.js';
+import { fixedPoint, meanFieldMap, predictTrajectory } from '../theory/ode.js';
 import type {
   CoarseReport, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
 } from './types.js';
@@ -94,6 +95,21 @@ export function predictedSamples(view: RunView, p0: number[], seedSize: number, 
   return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], c.temperature)));
 }
 
+/** Above this many live categories the fixed point's Newton step (a dense solve) is too slow to serve. */
+export const FIXED_POINT_MAX_CATEGORIES = 300;
+
+/**
+ * The mean-field fixed point θ* the run's T and λ drive the seed histogram p₀ to (theory/ode.ts;
+ * the data policy sets how fast, not where). null where the theory does not apply (`token`) or
+ * the coarse-graining has too many live categories to solve for on request.
+ */
+export function predictedFixedPoint(view: RunView, p0: number[], coarse: string): number[] | null {
+  const live = p0.filter((x) => x > 0).length;
+  if (coarse === 'token' || live === 0 || live > FIXED_POINT_MAX_CATEGORIES) return null;
+  const anchor = normalize(p0);
+  return fixedPoint(anchor, { temperature: view.config.temperature, freshFraction: view.config.freshFraction, anchor }).theta;
+}
+
 function examples(db: Database.Database, view: RunView, last: number, coarse: string | null): GenerationExamples[] {
   const cg = coarse ? view.coarse.find((c) => c.name === coarse) ?? null : null;
   // The first documents of each generation by id: seed documents at 0, then model samples and
@@ -125,7 +141,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
   const last = lastGeneration(db, run.id);
   const table = metricTable(db, run.id);
   const verdicts = last >= 0 ? runVerdicts(db, run.id, view) : [];
-  const seedSize = (db.prepare(`SELECT count(*) FROM documents WHERE run_id = ? AND gen = 0 AND in_train = 1`).pluck().get(run.id) as number) ?? 0;
+  const seedSize = seedTrainSize(db, run.id);
   const coarse: CoarseReport[] = view.coarse.map((cg) => {
     const hist = readHistograms(db, run.id, cg.name, 'samples', cg.categories.length);
     const series = coarseSeries(db, run.id, cg.name, table);

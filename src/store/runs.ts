@@ -162,3 +162,10 @@ export function insertSweep(db: Database.Database, sweep: { id: string; createdA
 export function ensureSweep(db: Database.Database, id: string, createdAt: string): void {
   db.prepare(`INSERT OR IGNORE INTO sweeps (id, created_at, grid_json) VALUES (?, ?, '{}')`).run(id, createdAt);
 }
+
+/** Every sweep with how many runs of this database belong to it, oldest first. */
+export function listSweeps(db: Database.Database): (SweepRow & { runs: number })[] {
+  return db
+    .prepare(`SELECT s.*, (SELECT count(*) FROM runs r WHERE r.sweep_id = s.id) AS runs FROM sweeps s ORDER BY s.created_at, s.id`)
+    .all() as (SweepRow & { runs: number })[];
+}
