@@ -1,11 +1,20 @@
-// Shared by `run` and `resume`: backend, signals, progress on stderr, verdicts at the end.
+// Shared by `run` and `resume`: backend, signals, progress on stderr, verdicts at the end, and
+// the test facility of hold points (HEATDEATH_HOLD + HEATDEATH_HOLD_DIR, inert unless both set).
 
 import type Database from 'better-sqlite3';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { executeRun, type LoopDeps } from '../loop/run.js';
+import { fileHold, parseHoldPoints, type HoldHook } from '../loop/hold.js';
 import type { VerdictSummary } from '../loop/verdicts.js';
 import { progressReporter, verdictLines } from './progress.js';
 import { log, printJson } from './common.js';
+
+/** The hold hook the environment asks for (tests only), or undefined. */
+export function holdFromEnv(env: NodeJS.ProcessEnv): HoldHook | undefined {
+  const spec = env.HEATDEATH_HOLD;
+  const dir = env.HEATDEATH_HOLD_DIR;
+  return spec && dir ? fileHold(parseHoldPoints(spec), dir) : undefined;
+}
 
 export async function execute(
   db: Database.Database,
@@ -13,6 +22,7 @@ export async function execute(
   prepare: (deps: LoopDeps) => string,
   generations?: number,
 ): Promise<void> {
+  const hold = holdFromEnv(process.env);
   const backend = await initBackend(String(opts.backend ?? 'auto') as BackendChoice);
   const controller = new AbortController();
   let signals = 0;
@@ -39,6 +49,7 @@ export async function execute(
     now: Date.now,
     signal: controller.signal,
     pid: process.pid,
+    hold,
     onEvent: (e) => {
       report(e);
       if (e.type === 'end') ({ verdicts, lastGen, note } = e);

@@ -28,7 +28,8 @@ export interface GenerationRows {
 }
 
 export interface GenerationHooks {
-  phase(phase: Phase): void;
+  /** A phase starts (may wait at a hold point, see hold.ts). */
+  phase(phase: Phase): Promise<void>;
   progress(phase: Phase, done: number, total: number): void;
   /** Throws when the run must stop (a signal); called between steps of long phases. */
   checkStop(): void;
@@ -129,7 +130,7 @@ export async function drawNewDocuments(
 ): Promise<{ synthetic: { text: string; tokens: number[] }[]; fresh: SeedDoc[]; nTrainSynthetic: number }> {
   const N = config.samples;
   const nFresh = Math.round(config.freshFraction * N);
-  hooks.phase('sample');
+  await hooks.phase('sample');
   const tokens = await model.sample(N, config.temperature, genRng(config, gen, 'sample'), {
     maxLength: state.maxLength,
     onProgress: (done, total) => {

@@ -14,6 +14,7 @@ import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
 import { createRunState, restoreRunState, type RunState } from './state.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
+import type { HoldHook, HoldPhase } from './hold.js';
 import {
   addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
   type GenerationHooks,
@@ -40,6 +41,8 @@ export interface LoopDeps {
   pid?: number;
   /** Counts training rows read (tests of flat per-generation cost). */
   readCounter?: ReadCounter;
+  /** Test facility: called at every phase start and after every commit; may wait (see hold.ts). */
+  hold?: HoldHook;
 }
 
 export class StopRequested extends Error {
@@ -121,10 +124,21 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   let gen = last + 1;
   // The verdicts after the last generation committed in this call (reported at the end).
   let verdicts: VerdictSummary[] = [];
+  const beat = () => {
+    const t = deps.now();
+    if (t - lastBeat > 1000) {
+      lastBeat = t;
+      updateRun(db, run.id, { heartbeat_at: iso(t) });
+    }
+  };
+  const hold = async (gen: number, phase: HoldPhase) => {
+    if (deps.hold) await deps.hold({ run: run.name, runId: run.id, gen, phase, pid: deps.pid ?? null }, { signal: deps.signal, beat });
+  };
   const hooks = (g: number): GenerationHooks => ({
-    phase: (phase: Phase) => {
+    phase: async (phase: Phase) => {
       emit({ type: 'phase', gen: g, phase });
       updateRun(db, run.id, { phase, heartbeat_at: iso(deps.now()), progress_json: JSON.stringify({ gen: g, phase, done: 0, total: 0 }) });
+      await hold(g, phase);
     },
     progress: (phase, done, total) => {
       emit({ type: 'progress', gen: g, phase, done, total });
@@ -140,6 +154,8 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   });
 
   try {
+    await hooks(gen).phase('setup');
+    hooks(gen).checkStop();
     // Where the loop starts: generation 0 from scratch, or the last committed checkpoint.
     const seedHist = histograms(state, state.seedTrain);
     let trainHist: Map<string, number[]>;
@@ -180,7 +196,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, model!, gen, h);
         mark('sample', t0);
         t0 = deps.now();
-        h.phase('metrics');
+        await h.phase('metrics');
         const trainedOn = trainingTextLookup(db, run.id, config.policy, gen - 1);
         const text = textMetrics(synthetic, trainedOn);
         const docs = [
@@ -198,7 +214,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       await yieldToEventLoop();
       h.checkStop();
       t0 = deps.now();
-      h.phase('train');
+      await h.phase('train');
       const pending = rows.docs.filter((d) => d.inTrain).map((d) => d.tokens as number[]);
       const committed = gen === 0 || config.policy === 'accumulate' ? trainIds : config.policy === 'replace' ? new IdList() : seedIds(db, run.id);
       let trainLoss: number | null = null;
@@ -225,7 +241,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
 
         // 3. Evaluate: held-out loss (forgetting), δ̂ on `first`.
         t0 = deps.now();
-        h.phase('metrics');
+        await h.phase('metrics');
         valLoss = await validationLoss(model!, state.seedVal);
         const delta = new Map<string, { tv: number; l2: number }>();
         const fd = await firstDelta(model!, state, normalize(trainHist.get('first') ?? []));
@@ -246,7 +262,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
 
         // 4. Checkpoint first, then one transaction with everything of this generation.
         t0 = deps.now();
-        h.phase('commit');
+        await h.phase('commit');
         const dir = checkpointDir(deps.modelsDir, run.name, gen);
         await model!.save(dir);
         db.transaction(() => {
@@ -264,6 +280,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         })();
       }
       pruneCheckpoints(db, run.id, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
+      await hold(gen, 'committed');
 
       // 5. Report, and stop early when the chosen verdict has held long enough.
       verdicts = runVerdicts(db, run.id, state);
