@@ -5,22 +5,16 @@
 // unchanged, and the start-up errors (port in use, missing database: one line, exit 2).
 
 import { createServer } from 'node:net';
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyRuns } from './fixtures/tiny-runs.js';
-import { fileHash, heatdeath, query, waitFor } from './helpers/cli.js';
-import { get, startServe, type Served } from './helpers/serve.js';
-
-/** A corpus whose documents try to run script in any page that shows them unescaped. */
-export const HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(2)>', "'><svg onload=alert(3)>"];
-export function hostileCorpus(dir: string): string {
-  const file = join(dir, 'hostile.txt');
-  const plain = Array.from({ length: 60 }, (_, i) => `plain line number ${i} with words ${['alpha', 'beta', 'gamma'][i % 3]}`);
-  writeFileSync(file, [...HOSTILE, ...HOSTILE, ...plain].join('\n') + '\n');
-  return file;
-}
+import { fileHash, heatdeath, query, startHeatdeath, waitFor, workDir } from './helpers/cli.js';
+import { holdEnv, release, waitReached } from './helpers/hold.js';
+import { crawl, get, startServe, type Served } from './helpers/serve.js';
+import { HOSTILE, hostileCorpus } from './fixtures/hostile.js';
 
 let file = '';
 let served: Served;
@@ -61,7 +55,7 @@ describe('serve: JSON API', () => {
 
   it('metrics are the rows of the metrics table', async () => {
     const r = await api('/api/runs/collapse/metrics');
-    const n = query(file, (db) => db.prepare(`SELECT count(*) FROM metrics WHERE run_id = (SELECT id FROM runs WHERE name = 'collapse')`).pluck().get());
+    const n = query(file, (db) => db.prepare(`SELECT count(*) FROM metrics WHERE run_id = (SELECT id FROM runs WHERE name = 'collapse')`).pluck().get()) as number;
     expect(r.json.metrics).toHaveLength(n);
   });
 
@@ -152,30 +146,6 @@ describe('serve: JSON API', () => {
   });
 });
 
-/**
- * Requests every page and API route of the database: each run and generation, a category filter
- * (the category of the generation's first document, read from the API), both directions of
- * compare, every sweep. Returns the paths with their status.
- */
-export async function crawl(url: string, db: string): Promise<[string, number][]> {
-  const runs = query(db, (d) => d.prepare(`SELECT r.id, coalesce(max(g.gen), -1) AS last FROM runs r LEFT JOIN generations g ON g.run_id = r.id GROUP BY r.id`).all()) as { id: number; last: number }[];
-  const sweeps = query(db, (d) => d.prepare(`SELECT id FROM sweeps`).pluck().all()) as string[];
-  const paths = ['/', '/api/runs', '/app.js'];
-  for (const s of sweeps) paths.push(`/sweeps/${encodeURIComponent(s)}`, `/api/sweeps/${encodeURIComponent(s)}`);
-  for (const r of runs) {
-    paths.push(`/runs/${r.id}`, `/api/runs/${r.id}`, `/api/runs/${r.id}/metrics`, `/runs/${r.id}/search?q=a`, `/api/runs/${r.id}/documents?q=a`);
-    for (let g = 0; g <= r.last; g++) {
-      paths.push(`/runs/${r.id}/gen/${g}`, `/api/runs/${r.id}/documents?gen=${g}&limit=500`, `/runs/${r.id}/compare?a=0&b=${g}`, `/api/runs/${r.id}/compare?a=${g}&b=0`);
-      const one = await get(url, `/api/runs/${r.id}/documents?gen=${g}&limit=1`);
-      const first = (JSON.parse(one.body).documents[0]?.categories ?? {}).first as string | undefined;
-      if (first !== undefined) paths.push(`/runs/${r.id}/gen/${g}?coarse=first&category=${encodeURIComponent(first)}`);
-    }
-  }
-  const out: [string, number][] = [];
-  for (const p of paths) out.push([p, (await get(url, p)).status]);
-  return out;
-}
-
 describe('serve: never writes', () => {
   it('a full crawl of every page and API route leaves the database bytes unchanged', async () => {
     const before = [fileHash(file), fileHash(file + '-wal')];
@@ -184,6 +154,46 @@ describe('serve: never writes', () => {
     expect(statuses.filter(([, s]) => s !== 200)).toEqual([]);
     expect([fileHash(file), fileHash(file + '-wal')]).toEqual(before);
   });
+});
+
+describe('serve: beside a writing run', () => {
+  it('crawling while a run writes: the run commits every generation, every request succeeds', async () => {
+    const w = workDir('serve-writer');
+    const hold = mkdtempSync(join(tmpdir(), 'serve-hold-'));
+    const G = 4;
+    const run = startHeatdeath(['run', '--model', 'ngram', '--corpus', 'names', '--generations', String(G), '--samples', '100', '--steps', '20', '--name', 'w', ...w.store], {
+      env: holdEnv(hold, ['committed@0']),
+    });
+    let s: Served | null = null;
+    try {
+      await waitReached(hold, 'w', 'committed@0', { alive: run.alive });
+      s = await startServe(w.db);
+      release(hold, 'w', 'committed@0');
+      let exited = false;
+      void run.result.then(() => (exited = true));
+      const failures: [string, number][] = [];
+      let crawls = 0;
+      // At least one full crawl after the release, however fast the run is; then until it ends.
+      do {
+        failures.push(...(await crawl(s.url, w.db)).filter(([, st]) => st !== 200));
+        crawls++;
+      } while (!exited);
+      const done = await run.result;
+      expect(done.code, done.stderr).toBe(0);
+      expect(failures).toEqual([]);
+      expect(crawls).toBeGreaterThan(0);
+      expect(query(w.db, (db) => db.prepare(`SELECT gen FROM generations ORDER BY gen`).pluck().all())).toEqual([0, 1, 2, 3, 4]);
+      expect(query(w.db, (db) => db.prepare(`SELECT status FROM runs`).pluck().get())).toBe('complete');
+      const served = JSON.parse((await get(s.url, '/api/runs')).body).runs[0];
+      expect([served.status, served.gen]).toEqual(['complete', G]);
+    } finally {
+      release(hold, 'w', 'committed@0');
+      await run.result;
+      await s?.stop();
+      rmSync(hold, { recursive: true, force: true });
+      w.cleanup();
+    }
+  }, 180_000);
 });
 
 describe('serve: a database from before the full-text index', () => {

@@ -33,7 +33,9 @@ input, select, button { font: inherit; padding: 3px 6px; }
 .live { color: #555; }
 @media (max-width: 600px) {
   body { padding: 12px 10px 32px; }
-  td.doc { max-width: 70vw; }
+  td.doc { max-width: 70vw; min-width: 55vw; }
+  main table { display: block; overflow-x: auto; max-width: 100%; }
+  main pre, main code { white-space: pre-wrap; word-break: break-word; }
   h1 { font-size: 1.3em; }
 }
 `;

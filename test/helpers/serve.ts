@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { BIN } from './cli.js';
+import { BIN, query } from './cli.js';
 
 export interface Served {
   url: string;
@@ -58,3 +58,28 @@ export function get(base: string, path: string, opts: { method?: string; headers
     req.end();
   });
 }
+
+/**
+ * Requests every page and API route of the database: each run and generation, a category filter
+ * (the category of the generation's first document, read from the API), both directions of
+ * compare, every sweep. Returns the paths with their status.
+ */
+export async function crawl(url: string, db: string): Promise<[string, number][]> {
+  const runs = query(db, (d) => d.prepare(`SELECT r.id, coalesce(max(g.gen), -1) AS last FROM runs r LEFT JOIN generations g ON g.run_id = r.id GROUP BY r.id`).all()) as { id: number; last: number }[];
+  const sweeps = query(db, (d) => d.prepare(`SELECT id FROM sweeps`).pluck().all()) as string[];
+  const paths = ['/', '/api/runs', '/app.js'];
+  for (const s of sweeps) paths.push(`/sweeps/${encodeURIComponent(s)}`, `/api/sweeps/${encodeURIComponent(s)}`);
+  for (const r of runs) {
+    paths.push(`/runs/${r.id}`, `/api/runs/${r.id}`, `/api/runs/${r.id}/metrics`, `/runs/${r.id}/search?q=a`, `/api/runs/${r.id}/documents?q=a`);
+    for (let g = 0; g <= r.last; g++) {
+      paths.push(`/runs/${r.id}/gen/${g}`, `/api/runs/${r.id}/documents?gen=${g}&limit=500`, `/runs/${r.id}/compare?a=0&b=${g}`, `/api/runs/${r.id}/compare?a=${g}&b=0`);
+      const one = await get(url, `/api/runs/${r.id}/documents?gen=${g}&limit=1`);
+      const first = (JSON.parse(one.body).documents[0]?.categories ?? {}).first as string | undefined;
+      if (first !== undefined) paths.push(`/runs/${r.id}/gen/${g}?coarse=first&category=${encodeURIComponent(first)}`);
+    }
+  }
+  const out: [string, number][] = [];
+  for (const p of paths) out.push([p, (await get(url, p)).status]);
+  return out;
+}
+
