@@ -12,6 +12,7 @@ import { liveStatus, runView, folderBytes } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
 import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, num, pidAlive, printJson, table } from './common.js';
 import { verdictLines } from './progress.js';
+import { duration } from '../report/format.js';
 
 function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: number) {
   const out: Record<string, Record<string, number | null>> = {};
@@ -79,13 +80,12 @@ export function register(program: Command): void {
           console.log(`no runs in ${opts.db}`);
           return;
         }
-        const eta = (s: number | null) => (s === null ? '' : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
         console.log(
           table(
             ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'first top', 'H norm', 'V', 'verdicts'],
             rows.map((r) => [
               r.id, r.name, r.status, `${Math.max(r.gen, 0)}/${r.generations}`,
-              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), eta(r.etaS), r.backend,
+              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), duration(r.etaS), r.backend,
               num(r.metrics.first?.top_share), num(r.metrics.first?.entropy_norm), num(r.metrics.first?.V),
               r.verdicts.map((v) => `${v.coarse}=${v.verdict}`).join(' '),
             ]),

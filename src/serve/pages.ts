@@ -3,7 +3,7 @@
 // of its <main>; the server wraps it in the page shell, or sends the <main> alone when the
 // page's script asks for a live refresh. Every text from the database goes through esc().
 
-import { esc, fmt, short } from '../report/format.js';
+import { duration, esc, fmt, short } from '../report/format.js';
 import { runReportBody } from '../report/html.js';
 import { badge, table } from '../report/page.js';
 import { sparkline } from '../report/svg.js';
@@ -44,10 +44,7 @@ const a = (href: string, text: string) => `<a href="${esc(href)}">${esc(text)}</
 const scroll = (html: string) => `<div class="scroll">${html}</div>`;
 const runHref = (s: { id: number }) => `/runs/${s.id}`;
 
-/** Seconds as 42s, 7m, 1.5h. */
-function eta(s: number | null): string {
-  return s === null ? '–' : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`;
-}
+const eta = (s: number | null) => duration(s) || '–';
 
 function phaseText(s: RunSummary): string {
   return s.progress ? `${s.phase ?? s.progress.phase} ${s.progress.done}/${s.progress.total}` : (s.phase ?? '–');
