@@ -41,6 +41,7 @@ export async function execute(
   let verdicts: VerdictSummary[] = [];
   let lastGen = -1;
   let note: string | null = null;
+  let kernel: string | null = null;
   const deps: LoopDeps = {
     db,
     modelsDir: String(opts.modelsDir),
@@ -52,6 +53,7 @@ export async function execute(
     hold,
     onEvent: (e) => {
       report(e);
+      if (e.type === 'start') kernel = e.kernel;
       if (e.type === 'end') ({ verdicts, lastGen, note } = e);
     },
   };
@@ -59,7 +61,7 @@ export async function execute(
     const name = prepare(deps);
     const status = await executeRun(deps, name, { generations });
     if (opts.json) {
-      printJson({ run: name, status, backend, generations: lastGen, note, verdicts });
+      printJson({ run: name, status, backend, kernel, generations: lastGen, note, verdicts });
     }
     if (status === 'interrupted') {
       log(`interrupted after generation ${lastGen}. Resume with: heatdeath resume ${name} --db ${String(opts.db)}`);

@@ -28,6 +28,11 @@ export function summaryLine(s: GenerationSummary): string {
   return `gen ${String(s.gen).padStart(String(s.generations).length)}/${s.generations}  loss ${fmt(s.trainLoss)} val ${fmt(s.valLoss)}  ${parts.join('  ')}  [${v}]  ${s.seconds.toFixed(1)}s`;
 }
 
+/** The one-line notice of a resume under another matrix-product kernel. */
+export function kernelChangeLine(c: { from: string; to: string; fromGen: number }): string {
+  return `note: generations 0–${c.fromGen - 1} were computed with the ${c.from} matrix-product kernel and this machine uses ${c.to}, so the continuation will not be bit-identical to an uninterrupted run (recorded in the run's kernel history)`;
+}
+
 export function verdictLines(verdicts: readonly VerdictSummary[]): string[] {
   return verdicts.map((v) => `  ${v.coarse.padEnd(7)} ${v.verdict.padEnd(13)} ${v.reasons}`);
 }
@@ -52,6 +57,7 @@ export function progressReporter(stream: NodeJS.WriteStream, now: () => number):
     switch (e.type) {
       case 'start':
         G = e.config.generations;
+        if (e.kernelChange) line(kernelChangeLine(e.kernelChange));
         line(`run ${e.run} (id ${e.runId}) on ${e.backend}: ${e.config.model} on ${e.config.corpus}, T ${e.config.temperature}, λ ${e.config.freshFraction}, ${e.config.policy}, ${e.config.retrain}, N ${e.config.samples}${e.fromGen > 0 ? `, resuming at generation ${e.fromGen}` : ''}`);
         break;
       case 'phase':

@@ -10,6 +10,7 @@ import { getRun, listRuns, listGenerations, getRunState, type RunRow } from '../
 import { readMetrics } from '../store/documents.js';
 import { liveStatus, runView, folderBytes } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
+import type { KernelSpan } from '../loop/kernels.js';
 import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, num, pidAlive, printJson, table } from './common.js';
 import { verdictLines } from './progress.js';
 import { duration } from '../report/format.js';
@@ -37,6 +38,9 @@ function summarize(db: Parameters<typeof readMetrics>[0], run: RunRow, modelsDir
     name: run.name,
     ...live,
     backend: run.backend,
+    /** Kernel of the matrix products of the committed generations, and which generations used which. */
+    kernel: run.kernel,
+    kernels: getRunState<KernelSpan[]>(db, run.id, 'kernels') ?? [],
     createdAt: run.created_at,
     sweep: run.sweep_id,
     note: run.note,
@@ -82,10 +86,10 @@ export function register(program: Command): void {
         }
         console.log(
           table(
-            ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'first top', 'H norm', 'V', 'verdicts'],
+            ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'kernel', 'first top', 'H norm', 'V', 'verdicts'],
             rows.map((r) => [
               r.id, r.name, r.status, `${Math.max(r.gen, 0)}/${r.generations}`,
-              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), duration(r.etaS), r.backend,
+              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), duration(r.etaS), r.backend, r.kernel,
               num(r.metrics.first?.top_share), num(r.metrics.first?.entropy_norm), num(r.metrics.first?.V),
               r.verdicts.map((v) => `${v.coarse}=${v.verdict}`).join(' '),
             ]),

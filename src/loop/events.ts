@@ -18,7 +18,12 @@ export interface GenerationSummary {
 }
 
 export type LoopEvent =
-  | { type: 'start'; runId: number; run: string; config: Readonly<RunConfig>; backend: string; fromGen: number }
+  | {
+      type: 'start'; runId: number; run: string; config: Readonly<RunConfig>; backend: string; fromGen: number;
+      /** Kernel of the matrix products here; `kernelChange` when the committed generations used another. */
+      kernel: string;
+      kernelChange: { from: string; to: string; fromGen: number } | null;
+    }
   | { type: 'phase'; gen: number; phase: Phase }
   | { type: 'progress'; gen: number; phase: Phase; done: number; total: number }
   | { type: 'generation'; summary: GenerationSummary }

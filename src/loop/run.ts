@@ -15,13 +15,15 @@ import { createRunState, restoreRunState, type RunState } from './state.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
 import type { HoldHook, HoldPhase } from './hold.js';
+import { continueKernels, type KernelSpan } from './kernels.js';
 import {
   addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
   type GenerationHooks,
 } from './generation.js';
 import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
 import {
-  clearCheckpoint, deleteAfter, getRun, insertGeneration, insertRun, lastGeneration, listGenerations, updateRun, findRun, type RunRow,
+  clearCheckpoint, deleteAfter, getRun, getRunState, insertGeneration, insertRun, lastGeneration, listGenerations, setRunState, updateRun, findRun,
+  type RunRow,
 } from '../store/runs.js';
 import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
 import { totalVariation, l2Distance } from '../metrics/histogram.js';
@@ -112,13 +114,17 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   if (G < 1) throw new UserError(`--generations must be ≥ 1`);
   if (last >= G) throw new UserError(`run '${run.name}' is complete (${last}/${G} generations); pass --generations to extend it`);
   const state = restoreRunState(db, run.id, config, run.corpus_hash, deps.corporaDir);
+  const factory = modelFactory(config.model);
+  // runs.kernel is the kernel of the committed generations (written with each commit).
+  const kernel = factory.kernel();
+  const kernels = continueKernels(getRunState<KernelSpan[]>(db, run.id, 'kernels') ?? [], last, run.kernel, kernel);
   deleteAfter(db, run.id, last);
+  setRunState(db, run.id, 'kernels', kernels.spans);
   updateRun(db, run.id, { status: 'running', generations: G, backend: deps.backend, pid: deps.pid ?? null, heartbeat_at: iso(deps.now()), note: null });
   run = getRun(db, run.id);
   const emit = (e: LoopEvent) => deps.onEvent?.(e);
-  emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, fromGen: last + 1 });
+  emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, kernel, kernelChange: kernels.change, fromGen: last + 1 });
 
-  const factory = modelFactory(config.model);
   let model: LanguageModel | null = null;
   let lastBeat = 0;
   let gen = last + 1;
@@ -273,6 +279,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           for (const [coarse, counts] of trainHist) insertHistogram(db, run.id, { gen, coarse, kind: 'train', counts });
           insertMetrics(db, run.id, metrics);
           mark('commit', t0);
+          updateRun(db, run.id, { kernel });
           insertGeneration(db, {
             run_id: run.id, gen, started_at: iso(started), finished_at: iso(deps.now()), train_loss: trainLoss, val_loss: valLoss,
             n_docs: trainIds.length, checkpoint: dir, timings_json: JSON.stringify(timings),

@@ -313,6 +313,8 @@ export class NgramModel implements LanguageModel {
 }
 
 export const ngramFactory: ModelFactory = {
+  // Counting, a softmax table and lazy Adam in plain JS: no matrix products.
+  kernel: () => 'none',
   normalize: (spec) => normalizeNgram(spec),
   create: (spec) => new NgramModel(spec),
   async load(dir) {

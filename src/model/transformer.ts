@@ -10,6 +10,7 @@ import type { Rng } from '../rng.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
 import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
+import { productKernel } from './simd.js';
 import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
 import { Decoder, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
 import type {
@@ -231,6 +232,7 @@ export class Transformer implements LanguageModel {
 }
 
 export const transformerFactory: ModelFactory = {
+  kernel: productKernel,
   normalize(spec: ModelSpec) {
     return normalizeTransformerConfig(spec.options);
   },

@@ -75,4 +75,10 @@ export interface ModelFactory {
   normalize(spec: ModelSpec): Readonly<Record<string, unknown>>;
   create(spec: ModelSpec): LanguageModel;
   load(dir: string): Promise<LanguageModel>;
+  /**
+   * Which kernel computes this model's matrix products in this process ('wasm-simd-fma',
+   * 'wasm-simd', 'tfjs'; 'none' for a model that computes none). FMA rounds differently from a
+   * multiply then an add, so a run's exact numbers depend on it: the loop stores it with the run.
+   */
+  kernel(): string;
 }

@@ -27,21 +27,18 @@ a { color: #0057a0; }
 form.filters { display: flex; flex-wrap: wrap; gap: 8px 14px; align-items: end; margin: 8px 0 14px; }
 form.filters label { display: flex; flex-direction: column; font-size: 0.9em; color: #444; }
 input, select, button { font: inherit; padding: 3px 6px; }
-.scroll { overflow-x: auto; max-width: 100%; }
 .pager { display: flex; gap: 14px; margin: 8px 0; }
 .gens { display: flex; flex-wrap: wrap; gap: 4px 10px; }
 .live { color: #555; }
 @media (max-width: 600px) {
   body { padding: 12px 10px 32px; }
   td.doc { max-width: 70vw; min-width: 55vw; }
-  main table { display: block; overflow-x: auto; max-width: 100%; }
   main pre, main code { white-space: pre-wrap; word-break: break-word; }
   h1 { font-size: 1.3em; }
 }
 `;
 
 const a = (href: string, text: string) => `<a href="${esc(href)}">${esc(text)}</a>`;
-const scroll = (html: string) => `<div class="scroll">${html}</div>`;
 const runHref = (s: { id: number }) => `/runs/${s.id}`;
 
 const eta = (s: number | null) => duration(s) || '–';
@@ -74,10 +71,10 @@ export function runsPage(d: RunsData, readAt: string): Page {
     `<span class="spark" title="top share per generation on ${esc(s.sparkCoarse ?? '–')}, scale 0 to 1">${esc(sparkline(s.topShare, { min: 0, max: 1 }))}</span>`,
   ]);
   const runs = d.runs.length
-    ? scroll(table(['run', 'status', 'gen', 'phase', 'ETA', 'backend', 'settings', 'verdicts', 'top share'], rows, { cls: 'runs' }))
+    ? table(['run', 'status', 'gen', 'phase', 'ETA', 'backend', 'settings', 'verdicts', 'top share'], rows, { cls: 'runs' })
     : '<p>No runs in this database yet. Start one with <code>heatdeath run</code>; it appears here while it runs.</p>';
   const sweeps = d.sweeps.length
-    ? '<h2>Sweeps</h2>' + scroll(table(['sweep', 'runs', 'created'], d.sweeps.map((s) => [a(`/sweeps/${encodeURIComponent(s.id)}`, s.id), esc(s.runs), esc(s.createdAt)]), { cls: 'sweeps' }))
+    ? '<h2>Sweeps</h2>' + table(['sweep', 'runs', 'created'], d.sweeps.map((s) => [a(`/sweeps/${encodeURIComponent(s.id)}`, s.id), esc(s.runs), esc(s.createdAt)]), { cls: 'sweeps' })
     : '';
   return {
     title: 'heatdeath runs',
@@ -170,7 +167,7 @@ export function documentsPage(view: RunView, d: DocumentsData, last: number, pat
       filterForm(view, d, pathGen) +
       `<p class="sub"><span class="total" data-total="${esc(d.total)}">${esc(d.total)}</span> documents match; showing ${esc(shown)}` +
       ` · search: ${d.search === 'fts5' ? 'full-text index (all words, each as a prefix)' : 'substring (this database predates the full-text index)'} · ${searchAll}</p>` +
-      scroll(table(head, rows, { colClass: { 3: 'doc' }, cls: 'documents' })) +
+      table(head, rows, { colClass: { 3: 'doc' }, cls: 'documents' }) +
       pager(base, d) +
       compare,
   };
@@ -191,12 +188,12 @@ export function comparePage(view: RunView, d: CompareData): Page {
       `<p>${esc(c.present)} categories alive in either generation; <b>${esc(c.vanished.length)}</b> vanished, <b>${esc(c.appeared.length)}</b> appeared.</p>` +
       `<h3>Vanished (in ${d.a}, not in ${d.b})</h3>${changeTable('vanished', c.vanished, 'a')}` +
       `<h3>Appeared (in ${d.b}, not in ${d.a})</h3>${changeTable('appeared', c.appeared, 'b')}` +
-      `<h3>Largest changes of share</h3>${scroll(table(['category', `share at ${d.a}`, `share at ${d.b}`, 'change'], top, { num: [1, 2, 3] }))}` +
+      `<h3>Largest changes of share</h3>${table(['category', `share at ${d.a}`, `share at ${d.b}`, 'change'], top, { num: [1, 2, 3] })}` +
       '</section>'
     );
   });
   const texts = (cls: string, rows: { text: string; count: number }[], gen: number) =>
-    rows.length ? scroll(table(['text', `count at ${gen}`], rows.map((t) => [esc(t.text), esc(t.count)]), { colClass: { 0: 'doc' }, num: [1], cls })) : '<p>none</p>';
+    rows.length ? table(['text', `count at ${gen}`], rows.map((t) => [esc(t.text), esc(t.count)]), { colClass: { 0: 'doc' }, num: [1], cls }) : '<p>none</p>';
   return {
     title: `heatdeath ${view.run.name} generation ${d.a} vs ${d.b}`,
     live: false,
@@ -229,7 +226,7 @@ export function sweepPage(d: SweepData): Page {
     return (
       `<section class="grid" data-coarse="${esc(report.coarse)}"><h2>Grid on coarse-graining “${esc(report.coarse)}”</h2>` +
       `<figure>${grid}<figcaption>Colour and number: mean final top share per (λ, T); label: verdict, then “mf”: the top share of the mean-field fixed point the theory predicts for that T and λ from the seed histogram.</figcaption></figure>` +
-      scroll(table(['run', 'T', 'λ', 'final top share', 'mean-field fixed point', 'verdict'], rows, { num: [1, 2, 3, 4], cls: 'cells' })) +
+      table(['run', 'T', 'λ', 'final top share', 'mean-field fixed point', 'verdict'], rows, { num: [1, 2, 3, 4], cls: 'cells' }) +
       '</section>'
     );
   });
@@ -241,7 +238,7 @@ export function sweepPage(d: SweepData): Page {
       sweepHeader(main) +
       grids.join('') +
       `<section><h2>Trajectories on “${esc(main.coarse)}”</h2>${sweepTrajectories(main)}</section>` +
-      `<section><h2>Runs</h2>${scroll(sweepRunsTable(main, (r) => `/runs/${ids.get(r.name)}`))}</section>`,
+      `<section><h2>Runs</h2>${sweepRunsTable(main, (r) => `/runs/${ids.get(r.name)}`)}</section>`,
   };
 }
 

@@ -15,6 +15,8 @@ export interface RunRow {
   config_json: string;
   seed: number;
   backend: string | null;
+  /** Kernel of the matrix products (see ModelFactory.kernel); null in runs before schema 2. */
+  kernel: string | null;
   corpus_hash: string;
   sweep_id: string | null;
   generations: number;
@@ -93,7 +95,7 @@ export function getRunState<T>(db: Database.Database, runId: number, key: string
 export function updateRun(
   db: Database.Database,
   runId: number,
-  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note'>>,
+  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'kernel' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note'>>,
 ): void {
   const keys = Object.keys(fields);
   if (keys.length === 0) return;

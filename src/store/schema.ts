@@ -87,7 +87,13 @@ const migrations: string[] = [
     PRIMARY KEY (run_id, gen, coarse, key)
   ) WITHOUT ROWID;
   `,
-  // 2: a full-text index of document texts for `serve`'s search. External content (the text is
+  // 2: the kernel that computes a run's matrix products (wasm-simd-fma, wasm-simd, tfjs, none),
+  // beside its backend: FMA rounds differently, so a run's exact numbers depend on it. Null for
+  // runs made before it was recorded.
+  `
+  ALTER TABLE runs ADD COLUMN kernel TEXT;
+  `,
+  // 3: a full-text index of document texts for `serve`'s search. External content (the text is
   // stored once, in documents); triggers keep it in step inside the writer's own transaction, so
   // a reader never sees a document without its index entry. Readers open the file read-only and
   // could not build it themselves. Existing documents are indexed here, once.
