@@ -1,4 +1,4 @@
-// What the full-text index (schema migration 2) costs a run: the time to commit a generation's
+// What the full-text index (`documents_fts`, schema.ts) costs a run: the time to commit a generation's
 // documents with and without the index's triggers, and the bytes it adds to the file. Two fresh
 // databases, identical except that one has the index dropped; each round commits one generation
 // of N Brown sentences into both, in alternating order (A/B, B/A) so load on a shared machine

@@ -18,7 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { holdEnv, release, waitReached } from './helpers/hold.js';
 
 const BIN = fileURLToPath(new URL('../bin/heatdeath.mjs', import.meta.url));
-const CORPORA = fileURLToPath(new URL('../corpora/', import.meta.url));
+const CORPORA = fileURLToPath(new URL('../corpora', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'e2e-sweep-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

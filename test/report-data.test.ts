@@ -84,7 +84,8 @@ describe('run report data from the database', () => {
     const m = data.coarse.map((c) => c.categories.length);
     // Stacked area: min(m, 7) bands when m ≤ 7, else 6 + "other"; plus one theory edge per named band.
     const area = (k: number) => (k <= 7 ? 2 * k : 6 + 1 + 6);
-    expect(charts(html)).toEqual([area(m[0]), 5, area(m[1]), 4, 1, 2]);
+    // Metric curves: the registry's unit-scale report metrics (survival among them) the data have, plus the theory top share.
+    expect(charts(html)).toEqual([area(m[0]), 6, area(m[1]), 5, 1, 2]);
   });
 
   it('builds sweep data on the shared coarse-graining, one series per run', () => {

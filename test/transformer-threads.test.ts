@@ -1,4 +1,4 @@
-// Data-parallel training (src/model/data-parallel.ts): two threads give exactly the losses and
+// Data-parallel training (src/model/gpt/data-parallel.ts): two threads give exactly the losses and
 // weights of one, leave no tensors behind, and end their worker on dispose (counted in /proc,
 // so on Linux only) — in this process and through the real CLI, which must exit by itself.
 
@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { namedParams } from '../src/model/gpt.js';
+import { namedParams } from '../src/model/gpt/gpt.js';
 import { syntheticDocs } from '../src/model/bench.js';
-import { transformerFactory, type Transformer } from '../src/model/transformer.js';
+import { transformerFactory, type Transformer } from '../src/model/gpt/transformer.js';
 import type { TrainingSet } from '../src/model/types.js';
 import { rngFor } from '../src/rng.js';
 

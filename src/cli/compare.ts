@@ -1,4 +1,4 @@
-// `heatdeath compare <run…> | --sweep <id>`: one row per run (T, λ, policy, seed, final top
+// `heatdeath compare <run…> | --sweep <id>`: one row per run (T, truncation, λ, policy, seed, final top
 // share, normalised entropy, V, TV to the seed, held-out perplexity, verdict, trajectory
 // sparkline); with several seeds per setting, a mean ± sd row after each setting's runs.
 // Without runs or --sweep: every run in the database. Reads only.
@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
 import { getRun, getSweep, listRuns } from '../store/runs.js';
 import { UserError } from '../errors.js';
-import { compareRuns, COMPARE_KEYS, type Comparison, type Stat } from '../report/compare.js';
+import { compareRuns, COMPARE_KEYS, COMPARE_METRICS, type Comparison, type Stat } from '../report/compare.js';
 import { DEFAULT_DB, num, printJson, table } from './common.js';
 
 const short = (x: number) => String(Number(x.toPrecision(6)));
@@ -15,21 +15,24 @@ const pm = (s: Stat) => (s.mean === null ? '–' : `${num(s.mean)}${s.sd === nul
 
 function render(c: Comparison): string {
   const showGroups = c.groups.some((g) => g.n > 1);
-  const header = ['run', 'T', 'λ', 'policy', 'seed', 'gen', 'top share', 'H norm', 'V', 'TV seed', 'perplexity', 'verdict', `top share by gen`];
+  // The truncation column only when some run truncates (temperature alone is the common case).
+  const cut = c.runs.some((r) => r.truncation !== '');
+  const trunc = (x: { truncation: string }) => (cut ? [x.truncation || 'none'] : []);
+  const header = ['run', 'T', ...(cut ? ['truncation'] : []), 'λ', 'policy', 'seed', 'gen', ...COMPARE_METRICS.map((d) => d.short), 'verdict', `top share by gen`];
   const rows: (string | number | null)[][] = [];
   for (const g of c.groups) {
     const members = c.runs.filter((r) => g.runs.includes(r.name));
     for (const r of members) {
       const others = Object.entries(r.verdicts).filter(([k]) => k !== c.coarse).map(([k, v]) => `${k}=${v}`);
       rows.push([
-        r.name, short(r.temperature), short(r.fresh), r.policy, String(r.seed), `${Math.max(0, r.generation)}/${r.generations}`,
+        r.name, short(r.temperature), ...trunc(r), short(r.fresh), r.policy, String(r.seed), `${Math.max(0, r.generation)}/${r.generations}`,
         ...COMPARE_KEYS.map((k) => (r.final[k] === null ? '–' : String(num(r.final[k])))),
         [r.verdict, ...others].join(' '), r.sparkline,
       ]);
     }
     if (showGroups && g.n > 1) {
       const v = Object.entries(g.verdicts).map(([k, n]) => (n === g.n ? k : `${n}/${g.n} ${k}`)).join(', ');
-      rows.push([`  mean ± sd (${g.n} seeds)`, short(g.temperature), short(g.fresh), g.policy, '', '', ...COMPARE_KEYS.map((k) => pm(g.stats[k])), v, '']);
+      rows.push([`  mean ± sd (${g.n} seeds)`, short(g.temperature), ...trunc(g), short(g.fresh), g.policy, '', '', ...COMPARE_KEYS.map((k) => pm(g.stats[k])), v, '']);
     }
   }
   const more = c.runs.some((r) => Object.keys(r.verdicts).length > 1);

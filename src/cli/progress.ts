@@ -4,6 +4,7 @@
 
 import type { LoopEvent, GenerationSummary } from '../loop/events.js';
 import type { VerdictSummary } from '../loop/verdicts.js';
+import { formatMetric, metricsShown } from '../metrics/registry.js';
 
 const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
@@ -21,8 +22,10 @@ function duration(s: number): string {
 }
 
 export function summaryLine(s: GenerationSummary): string {
+  // The registry's progress metrics of each coarse-graining; one not measured (δ̂) is left out.
+  const shown = metricsShown('progress', 'coarse');
   const parts = Object.entries(s.coarse).map(
-    ([c, m]) => `${c}: top ${fmt(m.top_share)} H ${fmt(m.entropy_norm)} V ${fmt(m.V)}${m.delta !== null ? ` δ̂ ${fmt(m.delta)}` : ''}`,
+    ([c, m]) => `${c}: ${shown.filter((d) => m[d.key] !== null && m[d.key] !== undefined).map((d) => `${d.tag ?? d.key} ${formatMetric(d.key, m[d.key])}`).join(' ')}`,
   );
   const v = s.verdicts.map((x) => `${x.coarse}=${x.verdict}`).join(' ');
   return `gen ${String(s.gen).padStart(String(s.generations).length)}/${s.generations}  loss ${fmt(s.trainLoss)} val ${fmt(s.valLoss)}  ${parts.join('  ')}  [${v}]  ${s.seconds.toFixed(1)}s`;
@@ -55,6 +58,9 @@ export function progressReporter(stream: NodeJS.WriteStream, now: () => number):
   };
   return (e) => {
     switch (e.type) {
+      case 'notice':
+        line(`heatdeath: ${e.message}`);
+        break;
       case 'start':
         G = e.config.generations;
         if (e.kernelChange) line(kernelChangeLine(e.kernelChange));

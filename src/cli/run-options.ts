@@ -1,8 +1,9 @@
-// The options of `run` (CLI.md), shared with `sweep`, which accepts a comma list for each.
+// The options of `run`, shared with `sweep`, which accepts a comma list for each.
 // Values stay strings here; normalizeRunConfig validates them all with one clear line each.
 
 import type { Command } from 'commander';
 import { defaultRunConfig, type RunConfig } from '../loop/config.js';
+import { samplingTruncations } from '../model/sampling.js';
 import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR } from './common.js';
 
 /** option flag → RunConfig key, with its help line. */
@@ -15,6 +16,7 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
   ['--order <n>', 'order', 'n-gram order'],
   ['--buckets <n>', 'buckets', 'n-gram hashed context rows'],
   ['--temperature <T>', 'temperature', 'sampling temperature, T > 0'],
+  ...samplingTruncations().map((t): [string, keyof RunConfig, string] => [t.flag, t.key as keyof RunConfig, t.help]),
   ['--fresh <λ>', 'freshFraction', 'fraction of new documents drawn from real data, 0 ≤ λ ≤ 1'],
   ['--policy <policy>', 'policy', 'accumulate, replace or augment'],
   ['--retrain <mode>', 'retrain', 'continue (fine-tune) or scratch (re-initialise)'],
@@ -34,7 +36,10 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
 ];
 
 function describeDefault(key: keyof RunConfig): string {
+  const truncation = samplingTruncations().find((t) => t.key === key);
+  if (truncation) return `${truncation.off} (off)`;
   const d = defaultRunConfig[key];
+  if (key === 'buckets') return 'model preset: 65536, fewer for large vocabularies';
   if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : 'off';
   return Array.isArray(d) ? d.join(',') : String(d);
 }
@@ -57,9 +62,30 @@ export function addRunOptions(cmd: Command, list = false): Command {
 export function configFromOptions(opts: Record<string, unknown>): Partial<RunConfig> {
   const out: Record<string, unknown> = {};
   for (const [flag, key] of runOptionTable) {
-    const prop = flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const prop = optionProp(flag);
     if (opts[prop] !== undefined) out[key] = opts[prop];
   }
   if (opts.measureDelta) out.measureDelta = true;
   return out as Partial<RunConfig>;
+}
+
+/** commander's property (camelCase) of an option flag: `--top-k <K>` → `topK`. */
+export function optionProp(flag: string): string {
+  return flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The truncation options (`--top-k`, `--top-p`, `--min-p`, from the sampling rule's registry) for
+ * the commands that take a sampling rule without the run options: sim, theory, probe-tau.
+ */
+export function addTruncationOptions(cmd: Command): Command {
+  for (const t of samplingTruncations()) cmd.option(t.flag, `${t.help} (default: ${t.off} (off))`);
+  return cmd;
+}
+
+/** The truncation values given on the command line, by rule key (strings; samplingRuleOf checks them). */
+export function truncationsFromOptions(opts: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const t of samplingTruncations()) if (opts[optionProp(t.flag)] !== undefined) out[t.key] = opts[optionProp(t.flag)];
+  return out;
 }

@@ -11,13 +11,14 @@ export interface GenerationSummary {
   generations: number;
   trainLoss: number | null;
   valLoss: number | null;
-  /** Per coarse-graining: the headline numbers of the samples' histogram. */
-  coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null }>;
+  /** Per coarse-graining: the samples' metrics shown on the progress line (metrics/registry.ts), by key. */
+  coarse: Record<string, Record<string, number | null>>;
   verdicts: VerdictSummary[];
   seconds: number;
 }
 
 export type LoopEvent =
+  | { type: 'notice'; message: string }
   | {
       type: 'start'; runId: number; run: string; config: Readonly<RunConfig>; backend: string; fromGen: number;
       /** Kernel of the matrix products here; `kernelChange` when the committed generations used another. */

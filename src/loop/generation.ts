@@ -1,31 +1,31 @@
-// One generation of the closed loop (process (2) of the paper), as pure steps over a context:
-//   sample N documents from model g−1 at T  →  take round(λN) fresh real documents instead of
-//   the last samples  →  categorize  →  append per policy  →  retrain  →  evaluate  →  rows.
+// One generation of the closed loop (process (2) of the paper): `runGeneration` takes the model
+// of generation g−1 and its training set, and
+//   1. samples N documents at the run's sampling rule, takes round(λN) fresh real documents
+//      instead of the last samples, categorizes them;
+//   2. retrains on the data policy's training set (committed documents by id plus the new ones);
+//   3. evaluates: held-out loss, δ̂, histogram and text metrics;
+//   4. writes the checkpoint, then commits everything of the generation in one transaction.
 // All N model samples are stored (those replaced by fresh ones with in_train = 0), so the
-// `samples` histogram always measures the model's own output at T, even at λ = 1.
-// The caller commits the returned rows in one transaction, after the checkpoint is written.
+// `samples` histogram always measures the model's own output, even at λ = 1.
 
-import type { LanguageModel } from '../model/types.js';
+import type Database from 'better-sqlite3';
+import { checkpointDir } from './view.js';
+import { assertOwned } from '../store/lock.js';
+import type { LanguageModel, ModelFactory, ModelSpec, TrainingSet } from '../model/types.js';
+import { defaultSamplingRule, samplingRuleOf } from '../model/sampling.js';
 import { rngFor, type Rng } from '../rng.js';
 import { EOS } from '../tokenizer/types.js';
-import type { NewDocument, MetricRow } from '../store/documents.js';
+import { insertDocuments, insertHistogram, insertMetrics, type NewDocument, type MetricRow } from '../store/documents.js';
+import { insertGeneration, updateRun } from '../store/runs.js';
 import { histogram } from '../metrics/coarse.js';
 import { histogramMetrics, totalVariation, l2Distance } from '../metrics/histogram.js';
+import { textMetrics } from '../metrics/text.js';
+import { normalize } from '../theory/core.js';
 import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
 import type { Phase } from './events.js';
-
-/** What a generation produces, ready to be committed. */
-export interface GenerationRows {
-  documents: NewDocument[];
-  /** coarse → histogram of the N model samples. */
-  samples: Map<string, number[]>;
-  /** coarse → histogram of the training set the new model was trained on. */
-  train: Map<string, number[]>;
-  metrics: MetricRow[];
-  trainLoss: number | null;
-  valLoss: number | null;
-}
+import type { DataPolicy } from './policy/index.js';
+import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingTextLookup, type ReadCounter } from './dataset.js';
 
 export interface GenerationHooks {
   /** A phase starts (may wait at a hold point, see hold.ts). */
@@ -116,10 +116,6 @@ export function histograms(state: RunState, docs: readonly { text: string; token
   return new Map(state.coarse.map((cg) => [cg.name, histogram(cg, docs)]));
 }
 
-export function addHistograms(a: Map<string, number[]>, b: Map<string, number[]>): Map<string, number[]> {
-  return new Map([...a].map(([k, v]) => [k, v.map((x, i) => x + b.get(k)![i])]));
-}
-
 /** Samples N documents from the model at T, decodes them, draws the fresh ones. */
 export async function drawNewDocuments(
   config: Readonly<RunConfig>,
@@ -131,7 +127,7 @@ export async function drawNewDocuments(
   const N = config.samples;
   const nFresh = Math.round(config.freshFraction * N);
   await hooks.phase('sample');
-  const tokens = await model.sample(N, config.temperature, genRng(config, gen, 'sample'), {
+  const tokens = await model.sample(N, samplingRuleOf(config), genRng(config, gen, 'sample'), {
     maxLength: state.maxLength,
     onProgress: (done, total) => {
       hooks.progress('sample', done, total);
@@ -145,3 +141,197 @@ export async function drawNewDocuments(
   return { synthetic, fresh, nTrainSynthetic: N - nFresh };
 }
 
+
+/** What runGeneration needs of the run: fixed for one call of executeRun. */
+export interface RunContext {
+  db: Database.Database;
+  runId: number;
+  runName: string;
+  config: Readonly<RunConfig>;
+  state: RunState;
+  policy: DataPolicy;
+  factory: ModelFactory;
+  /** Histograms of the seed training documents (generation 0's samples and training set). */
+  seedHist: Map<string, number[]>;
+  modelsDir: string;
+  now: () => number;
+  readCounter?: ReadCounter;
+  /** The kernel of the matrix products (ModelFactory.kernel), stored with each commit. */
+  kernel: string;
+  /** The process that owns the run (store/lock.ts): each commit checks it still does. */
+  pid: number;
+}
+
+/** What one generation hands the next: the model, its training set's ids and histograms. */
+export interface Carry {
+  model: LanguageModel | null;
+  trainIds: IdList;
+  trainHist: Map<string, number[]>;
+}
+
+export interface GenerationResult {
+  trainLoss: number;
+  valLoss: number | null;
+  /** ctx.now() when the generation started. */
+  started: number;
+}
+
+type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Record<string, number> | null };
+
+/** Seconds per phase; a phase may run twice in a generation (metrics), so they add up. */
+type Timer = (phase: string, t0: number) => void;
+
+export { checkpointDir };
+
+/**
+ * Runs generation `gen`: new documents, retraining, evaluation, checkpoint and commit. Updates
+ * `carry` in place (the model first, so the caller disposes whatever model exists if it throws).
+ */
+export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, h: GenerationHooks): Promise<GenerationResult> {
+  const started = ctx.now();
+  await yieldToEventLoop();
+  h.checkStop();
+  const timings: Record<string, number> = {};
+  const mark: Timer = (phase, t0) => (timings[phase] = (timings[phase] ?? 0) + (ctx.now() - t0) / 1000);
+  const committed = committedIds(ctx.db, ctx.runId, ctx.policy, gen, ctx.config.seed, carry.trainIds);
+  const rows = await newDocuments(ctx, carry, committed, gen, h, mark);
+  await yieldToEventLoop();
+  h.checkStop();
+  const pending = rows.docs.filter((d) => d.inTrain).map((d) => d.tokens as number[]);
+  const data = sqliteTrainingSet(ctx.db, committed, pending, ctx.readCounter);
+  const trainLoss = await retrain(ctx, carry, data, gen, h, mark);
+  const t0 = ctx.now();
+  await h.phase('metrics');
+  const valLoss = await validationLoss(carry.model!, ctx.state.seedVal);
+  const delta = await deltas(ctx, carry, gen);
+  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, text: rows.text, valLoss, trainLoss, nTrain: data.size });
+  mark('metrics', t0);
+  await commitGeneration(ctx, carry, committed, gen, { rows, metrics, trainLoss, valLoss, started, timings }, h, mark);
+  return { trainLoss, valLoss, started };
+}
+
+/** Step 1: generation 0 is the seed corpus; later ones N model samples (+ fresh ones), with the new training histograms. */
+async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, gen: number, h: GenerationHooks, mark: Timer): Promise<NewRows> {
+  const { state, config, db } = ctx;
+  if (gen === 0) {
+    const docs = [...state.seedTrain.map((d) => toDocument(state, 0, 'seed', d, true)), ...state.seedVal.map((d) => toDocument(state, 0, 'seed', d, false))];
+    return { docs, samples: ctx.seedHist, text: null };
+  }
+  let t0 = ctx.now();
+  const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, carry.model!, gen, h);
+  mark('sample', t0);
+  t0 = ctx.now();
+  await h.phase('metrics');
+  const text = textMetrics(synthetic, trainingTextLookup(db, ctx.runId, ctx.policy, gen - 1));
+  const docs = [
+    ...synthetic.map((d, i) => toDocument(state, gen, 'synthetic', { ...d, label: null }, i < nTrainSynthetic)),
+    ...fresh.map((d) => toDocument(state, gen, 'fresh', d, true)),
+  ];
+  const added = histograms(state, [...synthetic.slice(0, nTrainSynthetic), ...fresh]);
+  carry.trainHist = trainingHistograms(db, ctx.policy, gen, { previous: carry.trainHist, seed: ctx.seedHist, added, committed }, (d) => histograms(state, d));
+  mark('metrics', t0);
+  return { docs, samples: histograms(state, synthetic), text };
+}
+
+/** The model's spec for generation `gen`: the run-config keys its family takes, and an init seed. */
+export function modelSpec(ctx: Pick<RunContext, 'config' | 'state' | 'factory'>, gen: number): ModelSpec {
+  const { config, state } = ctx;
+  const options = Object.fromEntries(ctx.factory.runOptions.map((k) => [k, (config as unknown as Record<string, unknown>)[k]]));
+  return { vocabSize: state.tokenizer.vocabSize, bos: state.tokenizer.bos, eos: state.tokenizer.eos, options, seed: rngFor(config.seed, 'init', gen).uint32() };
+}
+
+/** Step 2: retrain (from scratch at generation 0 and under --retrain scratch) for the run's step budget. */
+async function retrain(ctx: RunContext, carry: Carry, data: TrainingSet, gen: number, h: GenerationHooks, mark: Timer): Promise<number> {
+  const { config } = ctx;
+  const t0 = ctx.now();
+  await h.phase('train');
+  const scratch = gen === 0 || config.retrain === 'scratch';
+  if (scratch) {
+    carry.model?.dispose();
+    carry.model = ctx.factory.create(modelSpec(ctx, gen));
+  }
+  const budget = carry.model!.budget;
+  const perGen = config.steps ?? (config.epochs !== null ? epochsToSteps(config.epochs, trainTokens(data), budget.tokensPerStep) : budget.steps);
+  // Fitting from scratch gets the model's own budget for that, else twice a generation's.
+  const steps = scratch ? (config.initialSteps ?? budget.initialSteps ?? 2 * perGen) : perGen;
+  const result = await carry.model!.trainSteps(data, steps, genRng(config, gen, 'train'), {
+    onStep: (s) => {
+      h.progress('train', s, steps);
+      h.checkStop();
+    },
+  });
+  mark('train', t0);
+  return result.loss;
+}
+
+/** Step 3's δ̂: on `first` from the model's own distribution; elsewhere (--measure-delta) from its T = 1 samples. */
+async function deltas(ctx: RunContext, carry: Carry, gen: number): Promise<Map<string, { tv: number; l2: number }>> {
+  const { state, config } = ctx;
+  const model = carry.model!;
+  const delta = new Map<string, { tv: number; l2: number }>();
+  const fd = await firstDelta(model, state, normalize(carry.trainHist.get('first') ?? []));
+  if (fd) delta.set('first', fd);
+  if (!config.measureDelta) return delta;
+  const own = await model.sample(config.samples, defaultSamplingRule, genRng(config, gen, 'delta'), { maxLength: state.maxLength });
+  const ownHist = histograms(state, own.map((t) => ({ text: state.tokenizer.decode(t), tokens: t })));
+  for (const cg of state.coarse) {
+    if (cg.name === 'first') continue;
+    const p = normalize(carry.trainHist.get(cg.name)!);
+    const q = normalize(ownHist.get(cg.name)!);
+    delta.set(cg.name, { tv: totalVariation(p, q), l2: l2Distance(p, q) });
+  }
+  return delta;
+}
+
+/** Step 4: the checkpoint first, then one transaction with everything of this generation. */
+async function commitGeneration(
+  ctx: RunContext,
+  carry: Carry,
+  committed: IdList,
+  gen: number,
+  r: { rows: NewRows; metrics: MetricRow[]; trainLoss: number; valLoss: number | null; started: number; timings: Record<string, number> },
+  h: GenerationHooks,
+  mark: Timer,
+): Promise<void> {
+  const { db, runId } = ctx;
+  const t0 = ctx.now();
+  await h.phase('commit');
+  const dir = checkpointDir(ctx.modelsDir, ctx.runName, gen);
+  await carry.model!.save(dir);
+  db.transaction(() => {
+    assertOwned(db, runId, ctx.pid);
+    const newIds = insertDocuments(db, runId, r.rows.docs).filter((_, i) => r.rows.docs[i].inTrain);
+    if (committed === carry.trainIds) carry.trainIds.push(newIds);
+    else carry.trainIds = new IdList([...committed.toArray(), ...newIds]);
+    for (const [coarse, counts] of r.rows.samples) insertHistogram(db, runId, { gen, coarse, kind: 'samples', counts });
+    for (const [coarse, counts] of carry.trainHist) insertHistogram(db, runId, { gen, coarse, kind: 'train', counts });
+    insertMetrics(db, runId, r.metrics);
+    mark('commit', t0);
+    updateRun(db, runId, { kernel: ctx.kernel });
+    insertGeneration(db, {
+      run_id: runId, gen, started_at: new Date(r.started).toISOString(), finished_at: new Date(ctx.now()).toISOString(), train_loss: r.trainLoss,
+      val_loss: r.valLoss, n_docs: carry.trainIds.length, checkpoint: dir, timings_json: JSON.stringify(r.timings),
+    });
+  })();
+}
+
+/** Tokens (incl. EOS) of the training set, for --epochs (a scan: --epochs cost grows with the data anyway). */
+function trainTokens(data: TrainingSet): number {
+  let n = 0;
+  for (let i = 0; i < data.size; i += 1024) {
+    const idx = Array.from({ length: Math.min(1024, data.size - i) }, (_, k) => i + k);
+    for (const d of data.docs(idx)) n += d.length + 1;
+  }
+  return n;
+}
+
+function epochsToSteps(epochs: number, tokens: number, tokensPerStep: number): number {
+  return Math.max(1, Math.ceil((epochs * tokens) / tokensPerStep));
+}
+
+/**
+ * Lets the event loop turn, so a stop request (the CLI's signal handler) is seen. The n-gram
+ * model computes synchronously and its checkpoints are written synchronously: without a turn
+ * between phases a SIGINT is only delivered once the whole run has finished.
+ */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

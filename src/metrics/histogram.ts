@@ -1,5 +1,5 @@
 // Metrics of one category histogram (counts per category of a coarse-graining), compared with
-// the seed histogram of the same coarse-graining. Pure functions over arrays (STYLE.md §7);
+// the seed histogram of the same coarse-graining. Pure functions over arrays;
 // `histogramMetrics` returns them all under the stable key names that become rows of the
 // metrics table and columns of reports. Built on entropy / lyapunovV / normalize of the theory.
 
@@ -47,6 +47,24 @@ export function liveNormalizedEntropy(counts: ArrayLike<number>): number {
 /** The paper's V_I over the live categories (max − min share among them); 0 if < 2 alive. */
 export function liveV(counts: ArrayLike<number>): number {
   return lyapunovV(counts, liveIndices(counts));
+}
+
+/**
+ * Survival: the share of the seed's live categories (count > 0 in `seedCounts`) that are still
+ * alive in `counts`. 1 while nothing of the seed's support is lost; a truncated sampler drives it
+ * down (the tail it sends to zero is never drawn again), and so does mode collapse. Categories
+ * the seed lacks do not count for or against it. 0 when the seed has no live category.
+ */
+export function survival(counts: ArrayLike<number>, seedCounts: ArrayLike<number>): number {
+  checkSameLength(counts, seedCounts);
+  let seedLive = 0,
+    alive = 0;
+  for (let i = 0; i < seedCounts.length; i++) {
+    if (!(seedCounts[i] > 0)) continue;
+    seedLive++;
+    if (counts[i] > 0) alive++;
+  }
+  return seedLive === 0 ? 0 : alive / seedLive;
 }
 
 /** Number of categories whose share is ≥ floor/m (see SUPPORT_FLOOR). */
@@ -118,7 +136,8 @@ function checkSameLength(a: ArrayLike<number>, b: ArrayLike<number>): void {
  * - `entropy_norm`      entropy / ln m over all m categories of the coarse-graining
  * - `entropy_live_norm` entropy / ln k over the k live categories (→ 1 at heat death)
  * - `V`                 V_I over the live categories: max − min share among them (→ 0 at heat death)
- * - `live`              categories with count ≥ 1
+ * - `live`              categories with count ≥ 1: the support of the histogram
+ * - `survival`          share of the seed's live categories still live here (the survival curve)
  * - `support`           categories with share ≥ 1/(10m) (see SUPPORT_FLOOR)
  * - `top_share`         share of the most frequent category (→ 1 at mode collapse)
  * - `tv_seed`           total variation to the seed histogram
@@ -143,6 +162,7 @@ export function histogramMetrics(
     entropy_live_norm: liveNormalizedEntropy(counts),
     V: liveV(counts),
     live: liveIndices(counts).length,
+    survival: survival(counts, seedCounts),
     support: supportSize(counts),
     top_share: topShare(counts),
     // An empty histogram (no samples yet) is at distance 0 from everything rather than NaN.
@@ -153,18 +173,5 @@ export function histogramMetrics(
   };
 }
 
-/** The key names of `histogramMetrics`, in a stable order (report columns). */
-export const HISTOGRAM_METRIC_KEYS = [
-  'n',
-  'entropy',
-  'entropy_norm',
-  'entropy_live_norm',
-  'V',
-  'live',
-  'support',
-  'top_share',
-  'tv_seed',
-  'kl_seed',
-  'tv_uniform',
-  'kl_uniform',
-] as const;
+/** The key names of `histogramMetrics`, in its order: the registry's histogram entries. */
+export { HISTOGRAM_METRIC_KEYS } from './registry.js';

@@ -36,6 +36,40 @@ export const defaultVerdictOptions: Readonly<VerdictOptions> = Object.freeze({
   delta: 0,
 });
 
+/** W: the length of the final (and early) window after generation g (rule step 2). */
+function windowLength(g: number, o: VerdictOptions): number {
+  return Math.min(o.maxWindow, Math.ceil(g / 3));
+}
+
+/**
+ * The generations the rule reads after generation `last`: the seed, the early window and the final
+ * window. A loader reads these histograms only (the others may be passed empty), so the cost per
+ * generation stays flat however long a run gets.
+ */
+export function verdictGenerations(last: number, opts: Partial<VerdictOptions> = {}): number[] {
+  const g = Math.max(0, last);
+  const W = windowLength(g, { ...defaultVerdictOptions, ...opts });
+  const wanted = new Set<number>([0]);
+  for (let k = 1; k <= Math.min(W, g); k++) wanted.add(k);
+  for (let k = Math.max(1, g - W + 1); k <= g; k++) wanted.add(k);
+  return [...wanted].sort((a, b) => a - b);
+}
+
+/**
+ * A verdict rule as the loop and the report use it: which generations it reads after generation
+ * `last`, and the verdict from the histograms 0..last (those it does not read may be empty).
+ */
+export interface VerdictRule {
+  reads(last: number): number[];
+  judge(histograms: readonly ArrayLike<number>[], sampleSizes?: readonly number[]): Verdict;
+}
+
+/** The rule below as a VerdictRule, with the default options. */
+export const regimeRule: VerdictRule = {
+  reads: (last) => verdictGenerations(last),
+  judge: (histograms, sampleSizes) => regimeVerdict(histograms, sampleSizes),
+};
+
 /**
  * The rule. Histogram 0 is the seed (p₀ = its shares, N₀ = its sample size); histograms 1..g are
  * the generations, N_k their sample sizes (documents drawn; by default the histogram totals).
@@ -92,7 +126,7 @@ export function regimeVerdict(
   }
 
   // Windows and the sample sizes that set the noise.
-  const W = Math.min(o.maxWindow, Math.ceil(g / 3));
+  const W = windowLength(g, o);
   const finals = histograms.slice(g - W + 1);
   const earlies = histograms.slice(1, W + 1);
   const N0 = sizes[0];

@@ -9,17 +9,21 @@ import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
 import { commonCoarse, sweepRun } from './data.js';
 import { sparkline } from './svg.js';
+import { metricsShown } from '../metrics/registry.js';
 import type { Verdict } from './types.js';
 
-/** The final values compared, in column order. */
-export const COMPARE_KEYS = ['top_share', 'entropy_norm', 'V', 'tv_seed', 'perplexity'] as const;
-export type CompareKey = (typeof COMPARE_KEYS)[number];
+/** The final values compared, in column order: the registry's 'compare' metrics. */
+export const COMPARE_METRICS = metricsShown('compare');
+export const COMPARE_KEYS: readonly string[] = COMPARE_METRICS.map((d) => d.key);
+export type CompareKey = string;
 
 /** The settings that tell runs apart in a comparison (the seed aside). */
 export interface CompareSettings {
   model: string;
   corpus: string;
   temperature: number;
+  /** The rule's truncations that are on ('' for none), e.g. `top-p 0.9`. */
+  truncation: string;
   fresh: number;
   policy: string;
   retrain: string;
@@ -79,9 +83,9 @@ export function stat(values: readonly (number | null)[]): Stat {
 const finite = (x: number | null | undefined): number | null => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
 
 /** T, then policy, then λ, then seed (then name): the λ effect reads top to bottom. */
-export function compareOrder<T extends { temperature: number; policy: string; fresh: number; seed?: number; name?: string; model: string; retrain: string; samples: number }>(a: T, b: T): number {
+export function compareOrder<T extends { temperature: number; truncation: string; policy: string; fresh: number; seed?: number; name?: string; model: string; retrain: string; samples: number }>(a: T, b: T): number {
   return (
-    a.temperature - b.temperature || a.policy.localeCompare(b.policy) || a.fresh - b.fresh || a.model.localeCompare(b.model) ||
+    a.temperature - b.temperature || a.truncation.localeCompare(b.truncation) || a.policy.localeCompare(b.policy) || a.fresh - b.fresh || a.model.localeCompare(b.model) ||
     a.retrain.localeCompare(b.retrain) || a.samples - b.samples || (a.seed ?? 0) - (b.seed ?? 0) || (a.name ?? '').localeCompare(b.name ?? '')
   );
 }
@@ -91,6 +95,7 @@ function compareRun(db: Database.Database, view: RunView, coarse: string): Compa
   const last = s.series.length - 1;
   const f = s.series[last];
   const all = last >= 0 ? runVerdicts(db, view.run.id, view) : [];
+  const runFinal: Record<string, number | null> = { perplexity: s.finalPerplexity };
   return {
     name: view.run.name,
     sweep: view.run.sweep_id,
@@ -98,6 +103,7 @@ function compareRun(db: Database.Database, view: RunView, coarse: string): Compa
     model: s.settings.model,
     corpus: s.settings.corpus,
     temperature: s.settings.temperature,
+    truncation: s.settings.truncation,
     fresh: s.settings.freshFraction,
     policy: s.settings.policy,
     retrain: s.settings.retrain,
@@ -105,9 +111,8 @@ function compareRun(db: Database.Database, view: RunView, coarse: string): Compa
     seed: s.settings.seed,
     generation: last,
     generations: view.run.generations,
-    final: {
-      top_share: finite(f?.top_share), entropy_norm: finite(f?.entropy_norm), V: finite(f?.V), tv_seed: finite(f?.tv_seed), perplexity: finite(s.finalPerplexity),
-    },
+    // Coarse-level metrics at the last generation on the compared coarse-graining; perplexity is run level.
+    final: Object.fromEntries(COMPARE_METRICS.map((d) => [d.key, finite(d.level === 'run' ? runFinal[d.key] : f?.[d.key])])),
     verdict: s.verdict.verdict,
     verdicts: Object.fromEntries(view.coarse.map((c) => [c.name, all.find((v) => v.coarse === c.name)?.verdict ?? 'undetermined'])),
     trajectory: s.series.map((m) => m.top_share),
@@ -130,7 +135,7 @@ export function compareRuns(db: Database.Database, runs: readonly RunRow[], coar
     const verdicts: Partial<Record<Verdict, number>> = {};
     for (const m of members) verdicts[m.verdict] = (verdicts[m.verdict] ?? 0) + 1;
     return {
-      model: r0.model, corpus: r0.corpus, temperature: r0.temperature, fresh: r0.fresh, policy: r0.policy, retrain: r0.retrain, samples: r0.samples,
+      model: r0.model, corpus: r0.corpus, temperature: r0.temperature, truncation: r0.truncation, fresh: r0.fresh, policy: r0.policy, retrain: r0.retrain, samples: r0.samples,
       n: members.length,
       seeds: members.map((m) => m.seed),
       runs: members.map((m) => m.name),

@@ -1,18 +1,16 @@
 // Renders a run or a sweep into one self-contained HTML file (charts are inline SVG). Pure:
 // data in, string out; the caller writes the file. Used by the `report` command.
 
+import { metricsShown } from '../metrics/registry.js';
 import { categoryColour, esc, fmt, short } from './format.js';
 import { badge, page, settingsList, table, verdictDetail } from './page.js';
 import { lineChart, type LineSeries, stackedArea } from './svg.js';
 import type { CoarseReport, HistogramMetrics, RunReportData } from './types.js';
 
 /** Histogram metrics drawn for every coarse-graining, all on the [0, 1] scale. */
-const HIST_CURVES: { key: keyof HistogramMetrics; label: string; colour: string }[] = [
-  { key: 'entropy_norm', label: 'normalised entropy', colour: categoryColour(0) },
-  { key: 'V', label: 'V (Lyapunov)', colour: categoryColour(1) },
-  { key: 'top_share', label: 'top share', colour: categoryColour(2) },
-  { key: 'delta', label: 'δ̂ (learner error)', colour: categoryColour(3) },
-];
+const HIST_CURVES: { key: keyof HistogramMetrics; label: string; colour: string }[] = metricsShown('report', 'coarse')
+  .filter((d) => d.unit)
+  .map((d, i) => ({ key: d.key, label: d.label, colour: categoryColour(i) }));
 
 /** Turns free text into a fragment for element ids. */
 function slug(s: string): string {
@@ -32,7 +30,8 @@ function coarseSection(c: CoarseReport, i: number): string {
     desc:
       `Stacked shares of the ${m} categories from generation ${gens[0] ?? 0} (seed) to ${gens[gens.length - 1] ?? 0}; ` +
       `the largest categories are drawn separately, the rest pooled as "other".` +
-      (predicted ? ' Dashed lines: where the theory puts the top edge of each band.' : ''),
+      (predicted ? ' Dashed lines: where the theory puts the top edge of each band.' : '') +
+      (predicted && c.predictionNote ? ` ${c.predictionNote}` : ''),
     gens,
     categories: c.categories,
     counts: c.generations.map((g) => g.counts),
@@ -72,6 +71,7 @@ function coarseSection(c: CoarseReport, i: number): string {
   return (
     `<section class="coarse" id="${id}"><h2>Coarse-graining “${esc(c.coarse)}” (${m} categories) ${badge(c.verdict.verdict)}</h2>` +
     `<p>${esc(headline)}</p>` +
+    (predicted && c.predictionNote ? `<p class="note">${esc(c.predictionNote)}</p>` : '') +
     figure(area, 'Shares of each category per generation (generation 0 is the seed corpus).') +
     figure(
       curves,
@@ -163,7 +163,7 @@ export function runReportBody(d: RunReportData, o: { examples?: boolean } = {}):
   const verdictRows = d.coarse.map((c) => [esc(c.coarse), badge(c.verdict.verdict), ...verdictDetail(c.verdict)]);
   const body =
     `<header><h1>Run ${esc(d.name)}</h1>` +
-    `<p class="sub">T = ${esc(short(s.temperature))}, λ = ${esc(short(s.freshFraction))}, ${esc(s.policy)}/${esc(s.retrain)}, ` +
+    `<p class="sub">T = ${esc(short(s.temperature))}${s.truncation ? `, ${esc(s.truncation)}` : ''}, λ = ${esc(short(s.freshFraction))}, ${esc(s.policy)}/${esc(s.retrain)}, ` +
     `${esc(s.generations)} generations of ${esc(s.samples)} documents` +
     (d.createdAt ? ` · data read ${esc(d.createdAt)}` : '') +
     '</p>' +

@@ -133,6 +133,7 @@ export function settingsList(s: Partial<RunSettings>, varies: ReadonlySet<string
     ['model', 'model', String],
     ['corpus', 'corpus', String],
     ['temperature T', 'temperature', short],
+    ['truncation', 'truncation', (v: string) => v || 'none'],
     ['fresh fraction λ', 'freshFraction', short],
     ['policy', 'policy', String],
     ['retrain', 'retrain', String],

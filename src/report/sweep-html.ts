@@ -2,17 +2,14 @@
 // on a sequential scale (and dashed by T), the heat map shows final top share and verdict per
 // grid cell, and a table lists the runs. Pure: data in, HTML string out.
 
+import { metricDef } from '../metrics/registry.js';
 import { esc, fmt, sequentialColour, short } from './format.js';
 import { badge, page, settingsList, table } from './page.js';
 import { heatMap, type HeatCell, lineChart, type LineSeries, sparkline } from './svg.js';
 import type { HistogramMetrics, RunSettings, SweepReportData, SweepRun, Verdict } from './types.js';
 
 /** The metrics drawn as one chart each, all on [0, 1]. */
-const SWEEP_CURVES: { key: keyof HistogramMetrics; label: string }[] = [
-  { key: 'top_share', label: 'top share' },
-  { key: 'entropy_norm', label: 'normalised entropy' },
-  { key: 'V', label: 'V (Lyapunov)' },
-];
+const SWEEP_CURVES: { key: keyof HistogramMetrics; label: string }[] = ['top_share', 'entropy_norm', 'V'].map((key) => ({ key, label: metricDef(key).label }));
 
 /** Dash patterns that tell temperatures apart within one λ colour. */
 const DASHES = ['', '7 3', '2 3', '10 3 2 3', '1 2'];
@@ -57,7 +54,7 @@ export function sweepTrajectories(d: SweepReportData): string {
   const seeds = new Set(runs.map((r) => r.settings.seed));
   const colour = lambdaColour(lambdas);
   const label = (r: SweepRun) =>
-    `λ=${short(r.settings.freshFraction)} T=${short(r.settings.temperature)}` + (seeds.size > 1 ? ` seed ${r.settings.seed}` : '');
+    `λ=${short(r.settings.freshFraction)} T=${short(r.settings.temperature)}` + (r.settings.truncation ? ` ${r.settings.truncation}` : '') + (seeds.size > 1 ? ` seed ${r.settings.seed}` : '');
   const maxGen = Math.max(0, ...runs.map((r) => r.series.length - 1));
   const xs = Array.from({ length: maxGen + 1 }, (_, g) => g);
   return SWEEP_CURVES.map(({ key, label: name }) => {
@@ -121,7 +118,7 @@ export function sweepGrid(d: SweepReportData, extra?: (here: SweepRun[]) => stri
 export function sweepRunsTable(d: SweepReportData, link?: (r: SweepRun) => string): string {
   const rows = layout(d).ordered.map((r) => [
     link ? `<a href="${esc(link(r))}">${esc(r.name)}</a>` : esc(r.name),
-    esc(short(r.settings.temperature)),
+    esc(short(r.settings.temperature)) + (r.settings.truncation ? `, ${esc(r.settings.truncation)}` : ''),
     esc(short(r.settings.freshFraction)),
     esc(r.settings.seed),
     fmt(r.final.top_share, 3),

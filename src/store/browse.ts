@@ -2,7 +2,7 @@
 // documents with full-text search, the most frequent texts of a generation, and the database's
 // change counter that live pages poll. Reads only; every function takes an open connection.
 //
-// Search uses the FTS5 index of migration 2 (maintained by triggers at commit time). A database
+// Search uses the FTS5 index `documents_fts` (schema.ts; maintained by triggers at commit time). A database
 // written by an older heatdeath has no index and is opened read-only, so nobody can build one:
 // then search falls back to a case-insensitive substring scan, and `searchMode` says so.
 
@@ -91,11 +91,6 @@ export function textCounts(db: Database.Database, runId: number, gen: number, or
   return db
     .prepare(`SELECT text, count(*) AS count FROM documents WHERE run_id = ? AND gen = ? AND origin = ? GROUP BY text ORDER BY count DESC, text`)
     .all(runId, gen, origin) as TextCount[];
-}
-
-/** Training documents of the seed corpus (ℓ, the theory's initial set size). */
-export function seedTrainSize(db: Database.Database, runId: number): number {
-  return db.prepare(`SELECT count(*) FROM documents WHERE run_id = ? AND gen = 0 AND in_train = 1`).pluck().get(runId) as number;
 }
 
 /** SQLite's counter of commits by other connections: a change means there is something new to show. */

@@ -1,5 +1,5 @@
 // Typed queries over runs, their state blobs, generations and live progress. Every function
-// takes an open Database (STYLE.md §8); timestamps are passed in (the library reads no clock).
+// takes an open Database; timestamps are passed in (the library reads no clock).
 
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
@@ -25,6 +25,8 @@ export interface RunRow {
   progress_json: string | null;
   pid: number | null;
   note: string | null;
+  /** Absolute folder of the run's checkpoints (null: a run stored before schema version 2). */
+  models_dir: string | null;
 }
 
 export interface GenerationRow {
@@ -49,16 +51,17 @@ export interface NewRun {
   generations: number;
   sweepId?: string | null;
   pid?: number | null;
+  modelsDir?: string | null;
 }
 
 export function insertRun(db: Database.Database, run: NewRun): number {
   if (findRun(db, run.name)) throw new UserError(`a run named '${run.name}' already exists in this database`);
   const info = db
     .prepare(
-      `INSERT INTO runs (name, created_at, status, config_json, seed, backend, corpus_hash, sweep_id, generations, heartbeat_at, pid)
-       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (name, created_at, status, config_json, seed, backend, corpus_hash, sweep_id, generations, heartbeat_at, pid, models_dir)
+       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(run.name, run.createdAt, JSON.stringify(run.config), run.seed, run.backend, run.corpusHash, run.sweepId ?? null, run.generations, run.createdAt, run.pid ?? null);
+    .run(run.name, run.createdAt, JSON.stringify(run.config), run.seed, run.backend, run.corpusHash, run.sweepId ?? null, run.generations, run.createdAt, run.pid ?? null, run.modelsDir ?? null);
   return Number(info.lastInsertRowid);
 }
 
@@ -92,15 +95,21 @@ export function getRunState<T>(db: Database.Database, runId: number, key: string
   return row ? (JSON.parse(row.json) as T) : undefined;
 }
 
+/**
+ * Updates fields of a run; with `ownerPid`, only while that process owns it (see lock.ts).
+ * Returns the number of rows changed (0: no such run, or another owner).
+ */
 export function updateRun(
   db: Database.Database,
   runId: number,
-  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'kernel' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note'>>,
-): void {
+  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'kernel' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note' | 'models_dir'>>,
+  ownerPid?: number,
+): number {
   const keys = Object.keys(fields);
-  if (keys.length === 0) return;
+  if (keys.length === 0) return 0;
   const sets = keys.map((k) => `${k} = @${k}`).join(', ');
-  db.prepare(`UPDATE runs SET ${sets} WHERE id = @id`).run({ ...fields, id: runId });
+  const owned = ownerPid === undefined ? '' : ' AND pid IS @ownerPid';
+  return db.prepare(`UPDATE runs SET ${sets} WHERE id = @id${owned}`).run({ ...fields, id: runId, ...(ownerPid === undefined ? {} : { ownerPid }) }).changes;
 }
 
 export function insertGeneration(db: Database.Database, row: GenerationRow): void {
@@ -118,6 +127,17 @@ export function listGenerations(db: Database.Database, runId: number): Generatio
 export function lastGeneration(db: Database.Database, runId: number): number {
   const row = db.prepare(`SELECT max(gen) AS g FROM generations WHERE run_id = ?`).get(runId) as { g: number | null };
   return row.g ?? -1;
+}
+
+/** Generations from … to that still have a checkpoint path. */
+export function checkpointsBetween(db: Database.Database, runId: number, from: number, to: number): { gen: number; checkpoint: string }[] {
+  return db
+    .prepare(`SELECT gen, checkpoint FROM generations WHERE run_id = ? AND gen BETWEEN ? AND ? AND checkpoint IS NOT NULL`)
+    .all(runId, from, to) as { gen: number; checkpoint: string }[];
+}
+
+export function setCorpusHash(db: Database.Database, runId: number, hash: string): void {
+  db.prepare(`UPDATE runs SET corpus_hash = ? WHERE id = ?`).run(hash, runId);
 }
 
 export function clearCheckpoint(db: Database.Database, runId: number, gen: number): void {
@@ -170,4 +190,25 @@ export function listSweeps(db: Database.Database): (SweepRow & { runs: number })
   return db
     .prepare(`SELECT s.*, (SELECT count(*) FROM runs r WHERE r.sweep_id = s.id) AS runs FROM sweeps s ORDER BY s.created_at, s.id`)
     .all() as (SweepRow & { runs: number })[];
+}
+
+/** Each run of a sweep with its last committed generation (null: none), in id order. */
+export function sweepRunStates(db: Database.Database, sweepId: string): { name: string; status: string; generations: number; phase: string | null; last: number | null }[] {
+  return db
+    .prepare(
+      `SELECT r.name, r.status, r.generations, r.phase, (SELECT max(gen) FROM generations g WHERE g.run_id = r.id) AS last
+       FROM runs r WHERE r.sweep_id = ? ORDER BY r.id`,
+    )
+    .all(sweepId) as { name: string; status: string; generations: number; phase: string | null; last: number | null }[];
+}
+
+/** Mean wall seconds per committed generation over a sweep's runs (null: none yet). */
+export function sweepSecondsPerGeneration(db: Database.Database, sweepId: string): number | null {
+  return db
+    .prepare(
+      `SELECT avg((julianday(finished_at) - julianday(started_at)) * 86400) FROM generations
+       WHERE run_id IN (SELECT id FROM runs WHERE sweep_id = ?)`,
+    )
+    .pluck()
+    .get(sweepId) as number | null;
 }

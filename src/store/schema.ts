@@ -1,4 +1,4 @@
-// The SQLite schema and its migrations, by PRAGMA user_version (STYLE.md §8). Every migration
+// The SQLite schema and its migrations, by PRAGMA user_version. Every migration
 // runs in one transaction; a database from a newer heatdeath, or a SQLite file that is not ours,
 // is refused before anything is written. `application_id` marks our files.
 
@@ -10,7 +10,7 @@ export const APPLICATION_ID = 0x48445448;
 
 /** Each entry migrates from version i to i + 1. Append only; never edit a released one. */
 const migrations: string[] = [
-  // 1: the data model of DESIGN.md, plus run state (tokenizer, coarse-grainings, classifier),
+  // 1: the data model (runs, generations, documents, histograms, metrics), plus run state (tokenizer, coarse-grainings, classifier),
   // live progress columns, sweeps, and per-document columns that make category filters cheap.
   `
   CREATE TABLE sweeps (
@@ -93,7 +93,12 @@ const migrations: string[] = [
   `
   ALTER TABLE runs ADD COLUMN kernel TEXT;
   `,
-  // 3: a full-text index of document texts for `serve`'s search. External content (the text is
+  // 3: where a run's checkpoints live (absolute), so a resume or a probe from any folder finds
+  // them; null for runs made before it was recorded (their checkpoint paths are as stored).
+  `
+  ALTER TABLE runs ADD COLUMN models_dir TEXT;
+  `,
+  // 4: a full-text index of document texts for `serve`'s search. External content (the text is
   // stored once, in documents); triggers keep it in step inside the writer's own transaction, so
   // a reader never sees a document without its index entry. Readers open the file read-only and
   // could not build it themselves. Existing documents are indexed here, once.

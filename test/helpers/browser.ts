@@ -25,7 +25,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
 export type { Browser, Page };
 
-export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts', import.meta.url));
 
 /**
  * Launch flags: no sandbox (containers, root), no GPU, the new headless mode, and nothing that
