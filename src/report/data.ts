@@ -119,9 +119,9 @@ export function predictedSamples(view: RunView, p0: number[], seedSize: number, 
 export const FIXED_POINT_MAX_CATEGORIES = 300;
 
 /**
- * The mean-field fixed point θ* the run's T and λ drive the seed histogram p₀ to (theory/ode.ts;
- * the data policy sets how fast, not where). null where the theory does not apply (`token`) or
- * the coarse-graining has too many live categories to solve for on request.
+ * The mean-field fixed point θ* the run's sampling rule (T and any truncation) and λ drive the
+ * seed histogram p₀ to (theory/ode.ts; the data policy sets how fast, not where). null where the
+ * theory does not apply (`token`) or there are too many live categories to solve for on request.
  */
 export function predictedFixedPoint(view: RunView, p0: number[], coarse: string): number[] | null {
   const live = p0.filter((x) => x > 0).length;
