@@ -92,7 +92,7 @@ describe('transformer on two threads', () => {
   });
 
   it('the CLI trains on two threads and exits by itself', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'bench', '--size', 'tiny', '--threads', '2', '--steps', '2', '--backend', 'wasm', '--json'], { timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'bench', '--size', 'tiny', '--threads', '2', '--steps', '2', '--backend', 'wasm', '--json'], { timeout: 300_000 });
     const r = JSON.parse(stdout) as { backend: string; products: string; config: { threads: number }; train: { tokensPerSecond: number } };
     expect(r.backend).toBe('wasm');
     expect(['wasm-simd-fma', 'wasm-simd']).toContain(r.products);
