@@ -6,7 +6,7 @@
 
 import type Database from 'better-sqlite3';
 import type { TrainingSet } from '../model/types.js';
-import { committedWindow, extendsPrevious, sameWindow, type DataPolicy } from './policy/index.js';
+import { committedWindow, extendsPrevious, sameWindow, type DataPolicy, type PolicyParams } from './policy/index.js';
 import { documentsById, inTrainTextLookup, tokenReader, windowIdBounds, windowIds } from '../store/documents.js';
 
 /** A growable Int32 list (amortised doubling). */
@@ -38,25 +38,25 @@ export class IdList {
 }
 
 /** The committed ids the model of generation `gen` trains on, from the database: the window, then the policy's choice. */
-function chosenIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number): Int32Array {
+function chosenIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, params: PolicyParams): Int32Array {
   const ids = windowIds(db, runId, committedWindow(policy, gen));
-  return policy.select ? policy.select(ids, gen, seed) : ids;
+  return policy.select ? policy.select(ids, gen, params) : ids;
 }
 
 /**
  * The committed part of generation gen's training set (its own new documents come on top).
  * `current` is gen−1's training set, kept as it is when gen's set extends it (accumulate).
  */
-export function committedIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number, current: IdList): IdList {
+export function committedIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, params: PolicyParams, current: IdList): IdList {
   if (gen === 0 || extendsPrevious(policy, gen)) return current;
-  return new IdList(chosenIds(db, runId, policy, gen, seed));
+  return new IdList(chosenIds(db, runId, policy, gen, params));
 }
 
 /** Ids of the training set of generation `gen` after it committed (used on resume). */
-export function trainingIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number): IdList {
+export function trainingIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, params: PolicyParams): IdList {
   if (!policy.select) return new IdList(windowIds(db, runId, policy.window(gen)));
   const own = windowIds(db, runId, [[gen, gen]]);
-  return new IdList([...chosenIds(db, runId, policy, gen, seed), ...own]);
+  return new IdList([...chosenIds(db, runId, policy, gen, params), ...own]);
 }
 
 /**

@@ -31,7 +31,7 @@ export interface PreflightInput {
   /** Memory a process may use (the CLI passes the smaller of RAM and the JS heap limit). */
   memoryBytes?: number;
   /** On resume: the checkpoint folder the loop starts from (null: starts at generation 0). */
-  resumeFrom?: { gen: number; dir: string | null; runName: string } | null;
+  resumeFrom?: { gen: number; dir: string | null; runName: string; gen0Dir: string } | null;
 }
 
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(n < 2 ** 32 ? 1 : 0)} GiB`;
@@ -43,10 +43,11 @@ export function preflight(p: PreflightInput): void {
 
   // One generation's samples are held in memory: refuse sizes that cannot fit.
   if (p.memoryBytes !== undefined) {
-    const need = p.config.samples * (p.state.maxLength + 1) * BYTES_PER_SAMPLED_TOKEN;
+    const drawn = p.config.select === null ? p.config.samples : p.config.samples * p.config.candidates;
+    const need = drawn * (p.state.maxLength + 1) * BYTES_PER_SAMPLED_TOKEN;
     if (need > p.memoryBytes) {
       throw new UserError(
-        `--samples ${p.config.samples} of up to ${p.state.maxLength} tokens needs about ${gib(need)} of memory per generation; this process can use ${gib(p.memoryBytes)} (lower --samples or --max-length)`,
+        `--samples ${p.config.samples}${p.config.select === null ? '' : ` × --candidates ${p.config.candidates}`} of up to ${p.state.maxLength} tokens needs about ${gib(need)} of memory per generation; this process can use ${gib(p.memoryBytes)} (lower --samples or --max-length)`,
         'E_TOO_BIG',
       );
     }
@@ -61,5 +62,9 @@ export function preflight(p: PreflightInput): void {
       `the checkpoint of generation ${from.gen} of run '${from.runName}' is missing (${from.dir ?? 'pruned'}); cannot resume (if the models folder moved, pass its new place with --models-dir)`,
       'E_NO_CHECKPOINT',
     );
+  }
+  // The generation-0 model scores every new document (gen0_loglik); its checkpoint is never pruned.
+  if (from && !existsSync(join(from.gen0Dir, 'model.json'))) {
+    throw new UserError(`the generation-0 checkpoint of run '${from.runName}' is missing (${from.gen0Dir}); cannot resume`, 'E_NO_CHECKPOINT');
   }
 }

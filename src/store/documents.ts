@@ -16,6 +16,10 @@ export interface NewDocument {
   trueLabel: string | null;
   inTrain: boolean;
   firstToken: number;
+  /** Per-token log-likelihood under the generation-0 model (null until known; seed docs get it after generation 0 trains). */
+  gen0Loglik?: number | null;
+  /** False for a candidate the selection step discarded (default true). */
+  selected?: boolean;
 }
 
 export interface DocumentRow {
@@ -48,12 +52,12 @@ export function textHash(text: string): number {
 
 export function insertDocuments(db: Database.Database, runId: number, docs: readonly NewDocument[]): number[] {
   const stmt = db.prepare(
-    `INSERT INTO documents (run_id, gen, origin, text, tokens, label, true_label, in_train, first_token, length, text_hash)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO documents (run_id, gen, origin, text, tokens, label, true_label, in_train, first_token, length, text_hash, gen0_loglik, selected)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   return docs.map((d) =>
     Number(
-      stmt.run(runId, d.gen, d.origin, d.text, encodeTokens(d.tokens), d.label, d.trueLabel, d.inTrain ? 1 : 0, d.firstToken, d.tokens.length, textHash(d.text))
+      stmt.run(runId, d.gen, d.origin, d.text, encodeTokens(d.tokens), d.label, d.trueLabel, d.inTrain ? 1 : 0, d.firstToken, d.tokens.length, textHash(d.text), d.gen0Loglik ?? null, d.selected === false ? 0 : 1)
         .lastInsertRowid,
     ),
   );
@@ -186,6 +190,18 @@ export interface DocumentRow {
   label: string | null;
   true_label: string | null;
   length: number;
+  /** Per-token log-likelihood under the generation-0 model (null in runs made before schema 5). */
+  gen0_loglik: number | null;
+  /** 0 for a candidate the selection step discarded. */
+  selected: number;
+}
+
+/**
+ * gen0_loglik and selected (schema 5), or their values for a database opened read-only before it
+ * was migrated (a reader never migrates): unknown, and kept.
+ */
+export function curatedColumns(db: Database.Database): string {
+  return (db.pragma('user_version', { simple: true }) as number) >= 5 ? 'gen0_loglik, selected' : 'NULL AS gen0_loglik, 1 AS selected';
 }
 
 /** The run's documents in id order, optionally of one generation and origin, or containing a text (case-insensitive). */
@@ -195,7 +211,7 @@ export function iterateDocumentRows(db: Database.Database, runId: number, f: { g
   if (f.gen !== undefined) where.push('gen = ?'), params.push(f.gen);
   if (f.origin) where.push('origin = ?'), params.push(f.origin);
   if (f.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(f.grep);
-  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
+  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length, ${curatedColumns(db)} FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
   return stmt.iterate(...params) as IterableIterator<DocumentRow>;
 }
 

@@ -3,12 +3,13 @@
 
 import { accumulate } from './accumulate.js';
 import { augment } from './augment.js';
+import { accumulateSubsample } from './accumulate-subsample.js';
 import { replace } from './replace.js';
 import type { DataPolicy, GenRange } from './types.js';
 
-export type { DataPolicy, GenRange } from './types.js';
+export type { DataPolicy, GenRange, PolicyParams } from './types.js';
 
-export const dataPolicies = { accumulate, replace, augment } satisfies Record<string, DataPolicy>;
+export const dataPolicies = { accumulate, replace, augment, 'accumulate-subsample': accumulateSubsample } satisfies Record<string, DataPolicy>;
 
 export type Policy = keyof typeof dataPolicies;
 export const policies = Object.keys(dataPolicies) as Policy[];
