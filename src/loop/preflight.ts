@@ -1,4 +1,4 @@
-// Everything about a run that can be checked before the first write: the model's options
+// Everything about a run that can be checked before the first write: the scorer (--select), the model's options
 // against the run's vocabulary (bucket counts), the memory one generation's samples need, the
 // checkpoint folder, and on resume the checkpoint the loop starts from. `createRun` and
 // `executeRun` call `preflight` after building the run's state (which reads and checks the
@@ -12,6 +12,7 @@ import type { ModelFactory, ModelSpec } from '../model/types.js';
 import { UserError } from '../errors.js';
 import type { RunConfig } from './config.js';
 import type { RunState } from './state.js';
+import { checkScorer, parseScorer } from './scorers.js';
 
 /**
  * Bytes of memory per sampled token while a generation is in memory: the token id in a JS
@@ -40,6 +41,9 @@ const gib = (n: number) => `${(n / 2 ** 30).toFixed(n < 2 ** 32 ? 1 : 0)} GiB`;
 export function preflight(p: PreflightInput): void {
   // Model options against this vocabulary (e.g. --buckets larger than the table bound allows).
   p.factory.normalize(p.spec);
+
+  // A scorer that needs the corpus's labels (label:<L>) names one it has.
+  if (p.config.select !== null) checkScorer(parseScorer(p.config.select), p.state.classifier?.labels ?? []);
 
   // One generation's samples are held in memory: refuse sizes that cannot fit.
   if (p.memoryBytes !== undefined) {

@@ -21,6 +21,8 @@ import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
 import { decodeTokens } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
 import { fixedPoint, meanFieldMap, predictTrajectory } from '../theory/ode.js';
+import { parseScorer } from '../loop/scorers.js';
+import type { CategorySelection } from '../theory/select.js';
 import type {
   CoarseReport, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
 } from './types.js';
@@ -87,14 +89,16 @@ export function coarseSeries(db: Database.Database, runId: number, coarse: strin
 export function predictedSamples(view: RunView, p0: number[], seedSize: number, G: number, coarse: string): number[][] | null {
   if (!onePerDocument(coarse) || !p0.some((x) => x > 0) || seedSize <= 0) return null;
   const c = view.config;
+  const select = theorySelection(view, coarse);
+  if (select === undefined) return null;
   const rule = samplingRuleOf(c);
-  const f = { ...rule, freshFraction: c.freshFraction, anchor: normalize(p0) };
+  const f = { ...rule, freshFraction: c.freshFraction, anchor: normalize(p0), select };
   const policy = dataPolicy(c.policy);
   let theta: number[][];
   if (G < 1) theta = [normalize(p0)];
   else if (Array.from({ length: G }, (_, g) => g + 1).every((g) => extendsPrevious(policy, g))) {
     // A window that grows by one generation each time is the accumulate process: the mean-field ODE.
-    theta = predictTrajectory({ ...rule, theta0: p0, fresh: c.freshFraction, policy: 'accumulate', initialSize: seedSize, perStep: c.samples, generations: G });
+    theta = predictTrajectory({ ...rule, theta0: p0, fresh: c.freshFraction, policy: 'accumulate', initialSize: seedSize, perStep: c.samples, generations: G, select });
   } else {
     // θ_g, the training set's composition, from the policy's window: the seed's p₀ (ℓ documents)
     // and each window generation k's new documents F(θ_{k−1}) (N each), weighted by count.
@@ -126,8 +130,24 @@ export const FIXED_POINT_MAX_CATEGORIES = 300;
 export function predictedFixedPoint(view: RunView, p0: number[], coarse: string): number[] | null {
   const live = p0.filter((x) => x > 0).length;
   if (!onePerDocument(coarse) || live === 0 || live > FIXED_POINT_MAX_CATEGORIES) return null;
+  const select = theorySelection(view, coarse);
+  if (select === undefined) return null;
   const anchor = normalize(p0);
-  return fixedPoint(anchor, { ...samplingRuleOf(view.config), freshFraction: view.config.freshFraction, anchor }).theta;
+  return fixedPoint(anchor, { ...samplingRuleOf(view.config), freshFraction: view.config.freshFraction, anchor, select }).theta;
+}
+
+/**
+ * A curated run's selection as the theory lane knows it on this coarse-graining: null without
+ * --select; the category map for `label:<L>` (an exact verifier, no noise) on `label`; undefined
+ * for any other scorer or coarse-graining — it reshapes the samples in ways the lane does not model.
+ */
+function theorySelection(view: RunView, coarse: string): CategorySelection | null | undefined {
+  const c = view.config;
+  if (!c.select) return null; // also runs stored before --select existed
+  const s = parseScorer(c.select);
+  const k = view.coarse.find((cg) => cg.name === coarse)?.categories.indexOf(s.arg ?? '') ?? -1;
+  if (s.name !== 'label' || s.noise > 0 || coarse !== 'label' || k < 0) return undefined;
+  return { category: k, candidates: c.candidates };
 }
 
 function examples(db: Database.Database, view: RunView, last: number, coarse: string | null): GenerationExamples[] {
