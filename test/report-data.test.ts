@@ -85,7 +85,20 @@ describe('run report data from the database', () => {
     // Stacked area: min(m, 7) bands when m ≤ 7, else 6 + "other"; plus one theory edge per named band.
     const area = (k: number) => (k <= 7 ? 2 * k : 6 + 1 + 6);
     // Metric curves: the registry's unit-scale report metrics (survival among them) the data have, plus the theory top share.
-    expect(charts(html)).toEqual([area(m[0]), 6, area(m[1]), 5, 1, 2]);
+    // Then the likelihood section: one curve per generation (3 here, at most 6) and the five quantiles plus the mean.
+    expect(charts(html)).toEqual([area(m[0]), 6, area(m[1]), 5, 1, 2, 3, 6]);
+  });
+
+  it('reads the generation-0 log-likelihood of the seed and of each generation\'s kept samples', () => {
+    const L = data.loglik!;
+    expect(L.generations.map((g) => g.gen)).toEqual([0, 1, 2]);
+    // Generation 0: the seed's training documents; later: the model's samples (λN of them replaced by fresh ones are still kept candidates).
+    expect(L.generations[1].n).toBe(120);
+    for (const g of L.generations) {
+      expect(g.counts.reduce((a, b) => a + b, 0)).toBe(g.n);
+      expect(g.q01).toBeLessThanOrEqual(g.q50);
+      expect(g.mean).toBeLessThan(0);
+    }
   });
 
   it('builds sweep data on the shared coarse-graining, one series per run', () => {

@@ -9,6 +9,7 @@ import { lastGeneration } from '../store/runs.js';
 import type { RunConfig } from './config.js';
 import { activeTruncations, describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import { supportReason, supportShrink } from '../metrics/support.js';
+import { selectionCause } from './select.js';
 
 export interface VerdictSummary {
   coarse: string;
@@ -33,7 +34,13 @@ export function coarseVerdict(db: Database.Database, runId: number, coarse: stri
 export function runVerdicts(db: Database.Database, runId: number, state: Tracked): VerdictSummary[] {
   const rule = state.config ? samplingRuleOf(state.config) : null;
   const truncation = rule && activeTruncations(rule).length ? describeTruncations(rule) : null;
-  return state.coarse.map((cg) => withSupport(db, runId, coarseVerdict(db, runId, cg.name, cg.categories.length), cg.categories.length, truncation));
+  // A curated run's collapse or drift gets a clause naming the selection (select.ts): it says what
+  // the selection does, the rule's regime is unchanged.
+  const cause = state.config?.select ? selectionCause(state.config) : null;
+  return state.coarse.map((cg) => {
+    const v = withSupport(db, runId, coarseVerdict(db, runId, cg.name, cg.categories.length), cg.categories.length, truncation);
+    return cause && (v.verdict === 'mode-collapse' || v.verdict === 'drift') ? { ...v, reasons: `${v.reasons}; ${cause}` } : v;
+  });
 }
 
 /**

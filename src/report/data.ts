@@ -14,7 +14,8 @@ import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import { METRICS } from '../metrics/registry.js';
-import { firstDocuments, readHistograms, readMetrics, seedTrainSize } from '../store/documents.js';
+import { firstDocuments, keptLogliks, readHistograms, readMetrics, seedTrainSize } from '../store/documents.js';
+import { loglikHistograms, loglikSummary } from '../metrics/loglik.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
 import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
@@ -24,7 +25,7 @@ import { fixedPoint, meanFieldMap, predictTrajectory } from '../theory/ode.js';
 import { parseScorer } from '../loop/scorers.js';
 import type { CategorySelection } from '../theory/select.js';
 import type {
-  CoarseReport, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
+  CoarseReport, GenerationExamples, HistogramMetrics, LoglikReport, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
 } from './types.js';
 
 /** Example documents shown per generation. */
@@ -183,6 +184,19 @@ export function predictionNote(view: RunView, coarse: string): string | null {
   return `The prediction applies ${truncation} to the categories of "${coarse}"; the model applies it to every token it draws, so here the category-level map is not the token-level one (on "first" it is exact).`;
 }
 
+/** Per generation, the generation-0 log-likelihood of the seed (0) and the kept samples (≥ 1), on shared bins. */
+function loglikReport(db: Database.Database, runId: number, last: number): LoglikReport | null {
+  const perGen = Array.from({ length: last + 1 }, (_, g) => keptLogliks(db, runId, g));
+  if (perGen.length === 0 || perGen[0].length === 0) return null;
+  const { edges, counts } = loglikHistograms(perGen, 40);
+  const generations = perGen.map((xs, gen) => {
+    const s = loglikSummary(xs);
+    const v = (k: string) => s[`gen0_loglik_${k}`] ?? NaN;
+    return { gen, n: xs.length, mean: v('mean'), q01: v('q01'), q10: v('q10'), q50: v('q50'), q90: v('q90'), q99: v('q99'), counts: counts[gen] };
+  });
+  return { edges, generations };
+}
+
 /** Everything the run report shows, read from the database. */
 export function buildRunReport(db: Database.Database, run: RunRow, createdAt: string | null): RunReportData {
   const view = runView(db, run);
@@ -210,7 +224,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
     return { gen, ...Object.fromEntries(RUN_METRICS.map((d) => [d.key, r[d.key] ?? null])) } as RunGenerationMetrics;
   });
   const examplesCoarse = view.coarse.find((c) => c.name === 'first')?.name ?? view.coarse.find((c) => onePerDocument(c.name))?.name ?? null;
-  return { name: run.name, settings: runSettings(view), createdAt, coarse, runMetrics, examplesCoarse, examples: examples(db, view, last, examplesCoarse) };
+  return { name: run.name, settings: runSettings(view), createdAt, coarse, runMetrics, loglik: loglikReport(db, run.id, last), examplesCoarse, examples: examples(db, view, last, examplesCoarse) };
 }
 
 /** The coarse-graining a sweep (or a comparison) is read on: the one asked for, else `first` when every run tracks it. */

@@ -204,15 +204,52 @@ export function curatedColumns(db: Database.Database): string {
   return (db.pragma('user_version', { simple: true }) as number) >= 5 ? 'gen0_loglik, selected' : 'NULL AS gen0_loglik, 1 AS selected';
 }
 
-/** The run's documents in id order, optionally of one generation and origin, or containing a text (case-insensitive). */
-export function iterateDocumentRows(db: Database.Database, runId: number, f: { gen?: number; origin?: string; grep?: string }): IterableIterator<DocumentRow> {
+export const documentSorts = ['id', 'gen0_loglik', '-gen0_loglik'] as const;
+export type DocumentSort = (typeof documentSorts)[number];
+
+export interface DocumentFilter {
+  gen?: number;
+  origin?: string;
+  grep?: string;
+  /** Only kept (true) or only discarded (false) candidates. */
+  selected?: boolean;
+  /** gen0_loglik bounds (inclusive). */
+  loglikMin?: number;
+  loglikMax?: number;
+  /** By id (default), or by gen0_loglik ascending / descending (documents without it last). */
+  sort?: DocumentSort;
+}
+
+/**
+ * The run's documents, optionally of one generation and origin, containing a text
+ * (case-insensitive), kept or discarded by selection, within gen0_loglik bounds; in id order or by
+ * gen0_loglik.
+ */
+export function iterateDocumentRows(db: Database.Database, runId: number, f: DocumentFilter): IterableIterator<DocumentRow> {
   const where = ['run_id = ?'];
   const params: unknown[] = [runId];
   if (f.gen !== undefined) where.push('gen = ?'), params.push(f.gen);
   if (f.origin) where.push('origin = ?'), params.push(f.origin);
   if (f.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(f.grep);
-  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length, ${curatedColumns(db)} FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
+  if (f.selected !== undefined) where.push('selected = ?'), params.push(f.selected ? 1 : 0);
+  if (f.loglikMin !== undefined) where.push('gen0_loglik >= ?'), params.push(f.loglikMin);
+  if (f.loglikMax !== undefined) where.push('gen0_loglik <= ?'), params.push(f.loglikMax);
+  const sort = f.sort ?? 'id';
+  const order = sort === 'id' ? 'id' : `gen0_loglik IS NULL, gen0_loglik ${sort === 'gen0_loglik' ? 'ASC' : 'DESC'}, id`;
+  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length, ${curatedColumns(db)} FROM documents WHERE ${where.join(' AND ')} ORDER BY ${order}`);
   return stmt.iterate(...params) as IterableIterator<DocumentRow>;
+}
+
+/**
+ * The gen0_loglik values the loop's gen0_loglik_* metrics summarise: generation 0's seed training
+ * documents, a later generation's kept samples (none in a database before schema 5).
+ */
+export function keptLogliks(db: Database.Database, runId: number, gen: number): number[] {
+  if ((db.pragma('user_version', { simple: true }) as number) < 5) return [];
+  const sql = gen === 0
+    ? `SELECT gen0_loglik FROM documents WHERE run_id = ? AND gen = ? AND origin = 'seed' AND in_train = 1 AND gen0_loglik IS NOT NULL`
+    : `SELECT gen0_loglik FROM documents WHERE run_id = ? AND gen = ? AND origin = 'synthetic' AND selected = 1 AND gen0_loglik IS NOT NULL`;
+  return db.prepare(sql).pluck().all(runId, gen) as number[];
 }
 
 /** The first `limit` documents of one generation and origin, by id. */
