@@ -2,8 +2,10 @@
 // CLI (`export --format jsonl` and `metrics --format csv` for every coarse-graining), must hash
 // to stored digests. Restructuring the code must not move a bit of what a run produces; a change
 // that does so on purpose updates a digest here and says why in its commit.
-// The n-gram digest was made on the code before the one sampling rule existed and has not
-// changed since. The GPT digest dates from the change that masked BOS in its sampler; it also
+// The n-gram digest was made on the code before the one sampling rule existed; it changed once,
+// when the metrics gained the `survival` column (with that column removed from the CSVs the
+// run still hashes to the old digest, e7507552…: the documents and every other metric are as
+// they were). The GPT digest dates from the change that masked BOS in its sampler; it also
 // depends on the backend's arithmetic (recorded for wasm, the backend this harness runs on when
 // tfjs-node is not installed), so a run on another backend fails with that said.
 
@@ -19,7 +21,7 @@ const COARSE = ['first', 'length', 'label', 'token'];
 const PINS = {
   ngram: {
     args: ['--model', 'ngram', '--generations', '3', '--samples', '300', '--coarse', COARSE.join(',')],
-    digest: { any: 'e750755236c220c8dba9765c4b509aca1467f8b7cb6a1e22552f92227338881b' },
+    digest: { any: '405b60a05a67b99b7f6a5698cd7fd49f27a5e36f147c82bfb4781b8ba61d2a0c' },
   },
   gpt: {
     args: ['--model', 'transformer', '--size', 'tiny', '--generations', '2', '--samples', '200', '--steps', '30'],
