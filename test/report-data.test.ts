@@ -103,7 +103,7 @@ describe('run report data from the database', () => {
   // a phone width: charts are <svg> with the series the data call for, verdicts are there, the
   // page is quiet (no console errors, no failed or external requests) and fits the window.
   for (const width of [1280, 390]) {
-    it(`lays out the real run and sweep reports ${width} px wide in headless Chromium`, { timeout: 90_000 }, async () => {
+    it(`lays out the real run and sweep reports ${width} px wide in headless Chromium`, async () => {
       await withBrowser(async (browser) => {
         const html = renderRunReport(data);
         const run = await viewReport(browser, dir, 'real-run-report', html, width);

@@ -29,6 +29,7 @@ const commands: [string, string][] = [
   ['merge', 'merge run databases into one'],
   ['compare', 'one row per run: settings, final metrics, verdict'],
   ['report', 'a self-contained HTML report'],
+  ['serve', 'a local read-only web app: runs live, charts, every generation\'s text'],
   ['sim', 'exact category-level simulation of the closed loop'],
   ['theory', 'mean-field ODE trajectory and fixed point'],
   ['probe-tau', 'measure the coarse-grained temperature map of a trained model'],

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { defaultRunConfig, type RunConfig } from '../loop/config.js';
 import { samplingTruncations } from '../model/sampling.js';
+import { VAL_TOKEN_BUDGET } from '../loop/validation.js';
 import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR } from './common.js';
 
 /** option flag → RunConfig key, with its help line. */
@@ -30,6 +31,7 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
   ['--max-length <n>', 'maxLength', 'longest sampled document in tokens'],
   ['--keep-checkpoints <n>', 'keepCheckpoints', 'checkpoints kept besides generation 0'],
   ['--val-fraction <f>', 'valFraction', 'held-out share of the seed corpus'],
+  ['--val-docs <n>', 'valDocs', 'held-out documents scored each generation: a fixed seeded subset of the split (standard error reported beside the loss)'],
   ['--stop-when <verdict>', 'stopWhen', 'end early once this verdict holds: mode-collapse, heat-death, stable'],
   ['--patience <n>', 'patience', 'generations the --stop-when verdict must hold'],
   ['--stop-coarse <name>', 'stopCoarse', 'coarse-graining read by --stop-when'],
@@ -40,7 +42,7 @@ function describeDefault(key: keyof RunConfig): string {
   if (truncation) return `${truncation.off} (off)`;
   const d = defaultRunConfig[key];
   if (key === 'buckets') return 'model preset: 65536, fewer for large vocabularies';
-  if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : 'off';
+  if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : key === 'valDocs' ? `as many as fit ${VAL_TOKEN_BUDGET.toLocaleString('en')} tokens` : 'off';
   return Array.isArray(d) ? d.join(',') : String(d);
 }
 

@@ -14,6 +14,7 @@ import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import type { KernelSpan } from '../loop/kernels.js';
 import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, num, pidAlive, printJson, table } from './common.js';
 import { verdictLines } from './progress.js';
+import { duration } from '../report/format.js';
 
 function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: number) {
   const out: Record<string, Record<string, number | null>> = {};
@@ -85,7 +86,6 @@ export function register(program: Command): void {
           console.log(`no runs in ${opts.db}`);
           return;
         }
-        const eta = (s: number | null) => (s === null ? '' : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
         // The sampling rule's column only when some run truncates.
         const cut = rows.some((r) => r.settings.truncation !== '');
         console.log(
@@ -94,7 +94,7 @@ export function register(program: Command): void {
             rows.map((r) => [
               r.id, r.name, r.status, `${Math.max(r.gen, 0)}/${r.generations}`,
               ...(cut ? [[`T = ${r.settings.temperature}`, r.settings.truncation].filter(Boolean).join(', ')] : []),
-              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), eta(r.etaS), r.backend, r.kernel,
+              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), duration(r.etaS), r.backend, r.kernel,
               num(r.metrics.first?.top_share), num(r.metrics.first?.entropy_norm), num(r.metrics.first?.V),
               r.verdicts.map((v) => `${v.coarse}=${v.verdict}`).join(' '),
             ]),

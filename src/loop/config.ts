@@ -51,6 +51,8 @@ export interface RunConfig extends SamplingRuleFields {
   keepCheckpoints: number;
   /** Fraction of the seed corpus held out for validation (perplexity, classifier accuracy). */
   valFraction: number;
+  /** Held-out documents scored each generation (a seeded subset, validation.ts); null = up to VAL_TOKEN_BUDGET tokens' worth. */
+  valDocs: number | null;
   /** Estimate δ̂ for coarse-grainings other than `first` from T = 1 samples (costs a sampling pass). */
   measureDelta: boolean;
   stopWhen: StopWhen | null;
@@ -82,6 +84,7 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   maxLength: null,
   keepCheckpoints: 2,
   valFraction: 0.1,
+  valDocs: null,
   measureDelta: false,
   stopWhen: null,
   patience: 3,
@@ -135,6 +138,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   if (c.maxLength !== null) c.maxLength = num('max-length', c.maxLength, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.keepCheckpoints = num('keep-checkpoints', c.keepCheckpoints, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.valFraction = num('val-fraction', c.valFraction, (x) => x > 0 && x < 0.5, 'a number in (0, 0.5)');
+  if (c.valDocs !== null) c.valDocs = num('val-docs', c.valDocs, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.measureDelta = Boolean(c.measureDelta);
   if (c.stopWhen !== null) c.stopWhen = oneOf('stop-when', c.stopWhen, stopWhens);
   c.patience = num('patience', c.patience, (x) => int(x) && x >= 1, 'a whole number ≥ 1');

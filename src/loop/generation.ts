@@ -25,6 +25,7 @@ import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
 import type { Phase } from './events.js';
 import type { DataPolicy } from './policy/index.js';
+import { validationLoss } from './validation.js';
 import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingTextLookup, type ReadCounter } from './dataset.js';
 
 export interface GenerationHooks {
@@ -58,19 +59,6 @@ export function toDocument(state: RunState, gen: number, origin: NewDocument['or
   };
 }
 
-/** Mean token loss (nats) of the seed validation documents under the model. */
-export async function validationLoss(model: LanguageModel, val: readonly SeedDoc[]): Promise<number | null> {
-  if (val.length === 0) return null;
-  const lp = await model.logProbs(val.map((d) => d.tokens));
-  let nats = 0,
-    tokens = 0;
-  for (const r of lp) {
-    nats -= r.logProb;
-    tokens += r.tokens;
-  }
-  return nats / tokens;
-}
-
 /** δ̂ on `first`: distance between the training set's first-token shares and the model's own. */
 export async function firstDelta(model: LanguageModel, state: RunState, trainFirst: number[]): Promise<{ tv: number; l2: number } | null> {
   const cg = state.coarse.find((c) => c.name === 'first');
@@ -91,7 +79,7 @@ export function metricRows(
   state: RunState,
   samples: Map<string, number[]>,
   seed: Map<string, number[]>,
-  extra: { delta: Map<string, { tv: number; l2: number }>; text: Record<string, number> | null; valLoss: number | null; trainLoss: number | null; nTrain: number },
+  extra: { delta: Map<string, { tv: number; l2: number }>; text: Record<string, number> | null; valLoss: number | null; valLossSe: number | null; trainLoss: number | null; nTrain: number },
 ): MetricRow[] {
   const rows: MetricRow[] = [];
   for (const cg of state.coarse) {
@@ -102,6 +90,7 @@ export function metricRows(
   }
   const run: Record<string, number | null> = {
     val_loss: extra.valLoss,
+    val_loss_se: extra.valLossSe,
     perplexity: extra.valLoss === null ? null : Math.exp(extra.valLoss),
     train_loss: extra.trainLoss,
     n_train: extra.nTrain,
@@ -172,6 +161,7 @@ export interface Carry {
 export interface GenerationResult {
   trainLoss: number;
   valLoss: number | null;
+  valLossSe: number | null;
   /** ctx.now() when the generation started. */
   started: number;
 }
@@ -202,12 +192,14 @@ export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, 
   const trainLoss = await retrain(ctx, carry, data, gen, h, mark);
   const t0 = ctx.now();
   await h.phase('metrics');
-  const valLoss = await validationLoss(carry.model!, ctx.state.seedVal);
+  const val = await validationLoss(carry.model!, ctx.state.seedVal);
+  const valLoss = val?.loss ?? null;
+  const valLossSe = val?.se ?? null;
   const delta = await deltas(ctx, carry, gen);
-  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, text: rows.text, valLoss, trainLoss, nTrain: data.size });
+  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, text: rows.text, valLoss, valLossSe, trainLoss, nTrain: data.size });
   mark('metrics', t0);
   await commitGeneration(ctx, carry, committed, gen, { rows, metrics, trainLoss, valLoss, started, timings }, h, mark);
-  return { trainLoss, valLoss, started };
+  return { trainLoss, valLoss, valLossSe, started };
 }
 
 /** Step 1: generation 0 is the seed corpus; later ones N model samples (+ fresh ones), with the new training histograms. */

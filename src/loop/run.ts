@@ -115,12 +115,12 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
     if (last >= 0) await resumeFrom(ctx, carry, last);
     let stopNote: string | null = null;
     for (; gen <= G; gen++) {
-      const { trainLoss, valLoss, started } = await runGeneration(ctx, carry, gen, hooks(gen));
+      const { trainLoss, valLoss, valLossSe, started } = await runGeneration(ctx, carry, gen, hooks(gen));
       pruneCheckpoints(ctx, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
       await hold(gen, 'committed');
       // Report, and stop early when the chosen verdict has held long enough.
       verdicts = runVerdicts(db, runId, { coarse: state.coarse, config });
-      emit({ type: 'generation', summary: generationSummary(db, runId, gen, G, trainLoss, valLoss, verdicts, (deps.now() - started) / 1000) });
+      emit({ type: 'generation', summary: generationSummary(db, runId, gen, G, trainLoss, { loss: valLoss, se: valLossSe }, verdicts, (deps.now() - started) / 1000) });
       if (config.stopWhen && gen >= 1 && stopReached(db, runId, state, config)) {
         stopNote = `stopped early at generation ${gen}: verdict '${config.stopWhen}' on ${config.stopCoarse} held for ${config.patience} generations`;
         gen++;
@@ -255,7 +255,7 @@ function pruneCheckpoints(ctx: RunContext, upTo: number, keep: number, from: num
   }
 }
 
-function generationSummary(db: Database.Database, runId: number, gen: number, G: number, trainLoss: number | null, valLoss: number | null, verdicts: ReturnType<typeof runVerdicts>, seconds: number) {
+function generationSummary(db: Database.Database, runId: number, gen: number, G: number, trainLoss: number | null, val: { loss: number | null; se: number | null }, verdicts: ReturnType<typeof runVerdicts>, seconds: number) {
   const rows = readGenerationMetrics(db, runId, gen);
   const shown = metricsShown('progress', 'coarse').map((d) => d.key);
   const coarse: Record<string, Record<string, number | null>> = {};
@@ -263,5 +263,5 @@ function generationSummary(db: Database.Database, runId: number, gen: number, G:
     coarse[r.coarse] ??= Object.fromEntries(shown.map((k) => [k, null]));
     if (shown.includes(r.key)) coarse[r.coarse][r.key] = r.value;
   }
-  return { gen, generations: G, trainLoss, valLoss, coarse, verdicts, seconds };
+  return { gen, generations: G, trainLoss, valLoss: val.loss, valLossSe: val.se, coarse, verdicts, seconds };
 }

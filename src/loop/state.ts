@@ -12,6 +12,7 @@ import { buildCoarseGrainings, loadCoarseGrainings, type CoarseGraining } from '
 import { UserError } from '../errors.js';
 import { getRunState, setRunState } from '../store/runs.js';
 import type { RunConfig } from './config.js';
+import { validationSubset } from './validation.js';
 
 /** A seed document, tokenized. */
 export interface SeedDoc {
@@ -33,9 +34,6 @@ export interface RunState {
   classifierEval?: unknown;
 }
 
-/** Held-out documents used for perplexity each generation: enough for a stable estimate, cheap. */
-const MAX_VAL_DOCS = 1000;
-
 function tokenize(tokenizer: Tokenizer, docs: readonly Doc[]): SeedDoc[] {
   return docs.map((d) => ({ text: d.text, tokens: tokenizer.encode(d.text), label: d.label }));
 }
@@ -47,7 +45,7 @@ function loadSplit(config: Readonly<RunConfig>, corporaDir: string) {
 }
 
 function finish(config: Readonly<RunConfig>, tokenizer: Tokenizer, classifier: Classifier | null, coarse: CoarseGraining[], split: ReturnType<typeof loadSplit>['split'], hash: string, seedTrain: SeedDoc[]): RunState {
-  const seedVal = tokenize(tokenizer, split.val.slice(0, MAX_VAL_DOCS));
+  const seedVal = validationSubset(tokenize(tokenizer, split.val), config.valDocs, config.seed);
   let longest = 0;
   for (const d of seedTrain) longest = Math.max(longest, d.tokens.length);
   // A little room past the longest real document, so over-long samples are visible but bounded.

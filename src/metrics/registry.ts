@@ -50,6 +50,8 @@ export const METRICS: readonly MetricDef[] = Object.freeze([
   m('delta_l2', 'δ̂ as an L2 distance', 'δ̂ L2', 'coarse', []),
   m('train_loss', 'training loss (nats/token)', 'train loss', 'run', ['table']),
   m('val_loss', 'held-out loss (nats/token)', 'val', 'run', ['table']),
+  // Its standard error over the scored documents (loop/validation.ts): the subset's sampling noise.
+  m('val_loss_se', 'standard error of the held-out loss', 'val SE', 'run', ['table']),
   m('perplexity', 'held-out perplexity', 'perplexity', 'run', ['table', 'compare']),
   m('n_train', 'training documents', 'n train', 'run', [], { digits: 0 }),
   m('distinct_1', 'distinct-1', 'distinct-1', 'run', []),

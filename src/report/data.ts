@@ -20,7 +20,7 @@ import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
 import { decodeTokens } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
-import { meanFieldMap, predictTrajectory } from '../theory/ode.js';
+import { fixedPoint, meanFieldMap, predictTrajectory } from '../theory/ode.js';
 import type {
   CoarseReport, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
 } from './types.js';
@@ -113,6 +113,21 @@ export function predictedSamples(view: RunView, p0: number[], seedSize: number, 
     }
   }
   return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], rule)));
+}
+
+/** Above this many live categories the fixed point's Newton step (a dense solve) is too slow to serve. */
+export const FIXED_POINT_MAX_CATEGORIES = 300;
+
+/**
+ * The mean-field fixed point θ* the run's sampling rule (T and any truncation) and λ drive the
+ * seed histogram p₀ to (theory/ode.ts; the data policy sets how fast, not where). null where the
+ * theory does not apply (`token`) or there are too many live categories to solve for on request.
+ */
+export function predictedFixedPoint(view: RunView, p0: number[], coarse: string): number[] | null {
+  const live = p0.filter((x) => x > 0).length;
+  if (!onePerDocument(coarse) || live === 0 || live > FIXED_POINT_MAX_CATEGORIES) return null;
+  const anchor = normalize(p0);
+  return fixedPoint(anchor, { ...samplingRuleOf(view.config), freshFraction: view.config.freshFraction, anchor }).theta;
 }
 
 function examples(db: Database.Database, view: RunView, last: number, coarse: string | null): GenerationExamples[] {

@@ -154,6 +154,11 @@ function examplesSection(d: RunReportData): string {
 
 /** The report of one run: settings, verdicts, one section per coarse-graining, run metrics, examples. */
 export function renderRunReport(d: RunReportData): string {
+  return page(`heatdeath run ${d.name}`, runReportBody(d));
+}
+
+/** The report's body, without the page around it (the `serve` run page wraps it in its own). */
+export function runReportBody(d: RunReportData, o: { examples?: boolean } = {}): string {
   const s = d.settings;
   const verdictRows = d.coarse.map((c) => [esc(c.coarse), badge(c.verdict.verdict), ...verdictDetail(c.verdict)]);
   const body =
@@ -168,8 +173,8 @@ export function renderRunReport(d: RunReportData): string {
     '</header>' +
     d.coarse.map(coarseSection).join('') +
     runLevelSection(d) +
-    examplesSection(d);
-  return page(`heatdeath run ${d.name}`, body);
+    (o.examples === false ? '' : examplesSection(d));
+  return body;
 }
 
 export { renderSweepReport } from './sweep-html.js';

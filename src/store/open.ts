@@ -68,8 +68,10 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
   }
   const db = new Database(file, { readonly: options.readonly ?? false });
   try {
-    // Several processes (sweep workers, `status` from another terminal) share one file.
-    db.pragma('busy_timeout = 10000');
+    // Several processes (sweep workers, `status` from another terminal) share one file. A writer
+    // waits for another's generation commit (documents, their full-text index, histograms): a
+    // second or so of CPU, but many seconds of wall time on a loaded machine — wait, don't fail.
+    db.pragma('busy_timeout = 60000');
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');

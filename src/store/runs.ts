@@ -185,6 +185,13 @@ export function ensureSweep(db: Database.Database, id: string, createdAt: string
   db.prepare(`INSERT OR IGNORE INTO sweeps (id, created_at, grid_json) VALUES (?, ?, '{}')`).run(id, createdAt);
 }
 
+/** Every sweep with how many runs of this database belong to it, oldest first. */
+export function listSweeps(db: Database.Database): (SweepRow & { runs: number })[] {
+  return db
+    .prepare(`SELECT s.*, (SELECT count(*) FROM runs r WHERE r.sweep_id = s.id) AS runs FROM sweeps s ORDER BY s.created_at, s.id`)
+    .all() as (SweepRow & { runs: number })[];
+}
+
 /** Each run of a sweep with its last committed generation (null: none), in id order. */
 export function sweepRunStates(db: Database.Database, sweepId: string): { name: string; status: string; generations: number; phase: string | null; last: number | null }[] {
   return db
