@@ -208,6 +208,8 @@ export interface Carry {
   /** The generation-0 model (loaded from its checkpoint, which is never pruned): gen0_loglik and the gen0-likelihood scorer. */
   gen0: LanguageModel | null;
   trainIds: IdList;
+  /** Under a policy with a choice among a growing window: that window's ids (dataset.ts initialPool), else null. */
+  pool: IdList | null;
   trainHist: Map<string, number[]>;
 }
 
@@ -236,7 +238,7 @@ export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, 
   h.checkStop();
   const timings: Record<string, number> = {};
   const mark: Timer = (phase, t0) => (timings[phase] = (timings[phase] ?? 0) + (ctx.now() - t0) / 1000);
-  const committed = committedIds(ctx.db, ctx.runId, ctx.policy, gen, ctx.config, carry.trainIds);
+  const committed = committedIds(ctx.db, ctx.runId, ctx.policy, gen, ctx.config, carry.trainIds, carry.pool);
   const rows = await newDocuments(ctx, carry, committed, gen, h, mark);
   await yieldToEventLoop();
   h.checkStop();
@@ -367,6 +369,7 @@ async function commitGeneration(
   db.transaction(() => {
     assertOwned(db, runId, ctx.pid);
     const newIds = insertDocuments(db, runId, r.rows.docs).filter((_, i) => r.rows.docs[i].inTrain);
+    carry.pool?.push(newIds);
     if (committed === carry.trainIds) carry.trainIds.push(newIds);
     else carry.trainIds = new IdList([...committed.toArray(), ...newIds]);
     for (const [coarse, counts] of r.rows.samples) insertHistogram(db, runId, { gen, coarse, kind: 'samples', counts });

@@ -32,5 +32,10 @@ export function sameWindow(a: readonly GenRange[], b: readonly GenRange[]): bool
  * the id list and the histogram it has instead of reading them again.
  */
 export function extendsPrevious(policy: DataPolicy, gen: number): boolean {
-  return gen >= 1 && !policy.select && sameWindow(committedWindow(policy, gen), policy.window(gen - 1));
+  return !policy.select && windowExtends(policy, gen);
+}
+
+/** Whether gen's committed window is exactly gen−1's window (before any choice among it). */
+export function windowExtends(policy: DataPolicy, gen: number): boolean {
+  return gen >= 1 && sameWindow(committedWindow(policy, gen), policy.window(gen - 1));
 }
