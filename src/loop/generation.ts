@@ -10,7 +10,8 @@ import { rngFor, type Rng } from '../rng.js';
 import { EOS } from '../tokenizer/types.js';
 import type { NewDocument, MetricRow } from '../store/documents.js';
 import { histogram } from '../metrics/coarse.js';
-import { histogramMetrics, totalVariation, l2Distance } from '../metrics/histogram.js';
+import { histogramMetrics, totalVariation, l2Distance, liveIndices } from '../metrics/histogram.js';
+import { decompose, decompositionMetrics } from '../metrics/decomposition.js';
 import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
 import type { Phase } from './events.js';
@@ -70,8 +71,8 @@ export async function validationLoss(model: LanguageModel, val: readonly SeedDoc
   return nats / tokens;
 }
 
-/** δ̂ on `first`: distance between the training set's first-token shares and the model's own. */
-export async function firstDelta(model: LanguageModel, state: RunState, trainFirst: number[]): Promise<{ tv: number; l2: number } | null> {
+/** The model's exact T = 1 shares over the `first` categories (its first-token softmax); null without `first`. */
+async function modelFirstShares(model: LanguageModel, state: RunState): Promise<number[] | null> {
   const cg = state.coarse.find((c) => c.name === 'first');
   if (!cg) return null;
   const dist = await model.firstTokenDistribution();
@@ -81,7 +82,48 @@ export async function firstDelta(model: LanguageModel, state: RunState, trainFir
     const k = cg.categoryOf({ text: '', tokens: t === EOS ? [] : [t] });
     if (k !== null) modelShares[k] += dist[t];
   }
+  return modelShares;
+}
+
+/** δ̂ on `first`: distance between the training set's first-token shares and the model's own. */
+export async function firstDelta(model: LanguageModel, state: RunState, trainFirst: number[]): Promise<{ tv: number; l2: number } | null> {
+  const modelShares = await modelFirstShares(model, state);
+  if (!modelShares) return null;
   return { tv: totalVariation(trainFirst, modelShares), l2: l2Distance(trainFirst, modelShares) };
+}
+
+/** A control set: what the model does at T = 1, per coarse-graining, and how many draws each rests on. */
+export interface Control {
+  histograms: Map<string, number[]>;
+  /** coarse → the number of draws (Infinity for `first`: the exact softmax). */
+  sizes: Map<string, number>;
+}
+
+/**
+ * Draws generation g's control set: `controlSamples` documents from the model that drew the
+ * generation, at T = 1, on their own stream ('control'), so the documents the run stores are
+ * the same with or without it. `first` reads the exact first-token softmax instead. Never
+ * trained on and not stored as documents: only the decomposition it feeds is kept.
+ */
+export async function drawControl(config: Readonly<RunConfig>, state: RunState, model: LanguageModel, gen: number, hooks: GenerationHooks): Promise<Control> {
+  const n = config.controlSamples;
+  let docs: { text: string; tokens: number[] }[] = [];
+  if (n > 0 && state.coarse.some((c) => c.name !== 'first')) {
+    const tokens = await model.sample(n, 1, genRng(config, gen, 'control'), {
+      maxLength: state.maxLength,
+      onProgress: () => hooks.checkStop(),
+    });
+    docs = tokens.map((t) => ({ text: state.tokenizer.decode(t), tokens: t }));
+  }
+  const hist = histograms(state, docs);
+  const sizes = new Map<string, number>();
+  for (const cg of state.coarse) sizes.set(cg.name, cg.name === 'token' ? hist.get(cg.name)!.reduce((a, b) => a + b, 0) : docs.length);
+  const first = await modelFirstShares(model, state);
+  if (first) {
+    hist.set('first', first);
+    sizes.set('first', Infinity);
+  }
+  return { histograms: hist, sizes };
 }
 
 /** Metric rows of one generation: histogram metrics per coarse-graining plus run-level ones. */
@@ -90,11 +132,19 @@ export function metricRows(
   state: RunState,
   samples: Map<string, number[]>,
   seed: Map<string, number[]>,
-  extra: { delta: Map<string, { tv: number; l2: number }>; text: Record<string, number> | null; valLoss: number | null; trainLoss: number | null; nTrain: number },
+  extra: {
+    delta: Map<string, { tv: number; l2: number }>;
+    /** coarse → the decomposition's metrics (generations ≥ 1 with a measurable control). */
+    terms?: Map<string, Record<string, number>>;
+    text: Record<string, number> | null;
+    valLoss: number | null;
+    trainLoss: number | null;
+    nTrain: number;
+  },
 ): MetricRow[] {
   const rows: MetricRow[] = [];
   for (const cg of state.coarse) {
-    const m = histogramMetrics(samples.get(cg.name)!, seed.get(cg.name)!);
+    const m = { ...histogramMetrics(samples.get(cg.name)!, seed.get(cg.name)!), ...(extra.terms?.get(cg.name) ?? {}) };
     for (const [key, value] of Object.entries(m)) rows.push({ gen, coarse: cg.name, key, value });
     const d = extra.delta.get(cg.name);
     if (d) rows.push({ gen, coarse: cg.name, key: 'delta', value: d.tv }, { gen, coarse: cg.name, key: 'delta_l2', value: d.l2 });
@@ -144,3 +194,19 @@ export async function drawNewDocuments(
   return { synthetic, fresh, nTrainSynthetic: N - nFresh };
 }
 
+
+/**
+ * The decomposition of generation g on every coarse-graining: samples `h` at T, the control at
+ * T = 1 from the same model, and `train` the histograms of the set that model learned. A
+ * coarse-graining whose control has no draws (--control 0) gets no terms.
+ */
+export function decompositionRows(state: RunState, samples: Map<string, number[]>, control: Control, train: Map<string, number[]>, seed: Map<string, number[]>): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  for (const cg of state.coarse) {
+    const size = control.sizes.get(cg.name) ?? 0;
+    if (!(size > 0)) continue;
+    const d = decompose(samples.get(cg.name)!, control.histograms.get(cg.name)!, size, train.get(cg.name)!, liveIndices(seed.get(cg.name)!));
+    out.set(cg.name, decompositionMetrics(d));
+  }
+  return out;
+}

@@ -15,7 +15,7 @@ import { createRunState, restoreRunState, type RunState } from './state.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
 import type { LoopEvent, Phase } from './events.js';
 import {
-  addHistograms, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
+  addHistograms, decompositionRows, drawControl, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
   type GenerationHooks,
 } from './generation.js';
 import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
@@ -167,6 +167,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
       // A phase may run twice in a generation (metrics: text metrics, then evaluation): add up.
       const mark = (phase: string, t0: number) => (timings[phase] = (timings[phase] ?? 0) + (deps.now() - t0) / 1000);
       let rows: { docs: ReturnType<typeof toDocument>[]; samples: Map<string, number[]>; text: Record<string, number> | null };
+      let terms: Map<string, Record<string, number>> | undefined;
 
       // 1. New documents: gen 0 = the seed corpus; gen ≥ 1 = N model samples (+ fresh ones).
       let t0 = deps.now();
@@ -178,6 +179,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         rows = { docs, samples: seedHist, text: null };
       } else {
         const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, model!, gen, h);
+        const control = await drawControl(config, state, model!, gen, h);
         mark('sample', t0);
         t0 = deps.now();
         h.phase('metrics');
@@ -188,8 +190,11 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
           ...fresh.map((d) => toDocument(state, gen, 'fresh', d, true)),
         ];
         const added = histograms(state, [...synthetic.slice(0, nTrainSynthetic), ...fresh]);
+        const samples = histograms(state, synthetic);
+        // The model that drew this generation learned trainHist (before it is updated below).
+        terms = decompositionRows(state, samples, control, trainHist, seedHist);
         trainHist = config.policy === 'accumulate' ? addHistograms(trainHist, added) : config.policy === 'replace' ? added : addHistograms(seedHist, added);
-        rows = { docs, samples: histograms(state, synthetic), text };
+        rows = { docs, samples, text };
         mark('metrics', t0);
       }
 
@@ -241,7 +246,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
             delta.set(cg.name, { tv: totalVariation(p, q), l2: l2Distance(p, q) });
           }
         }
-        const metrics = metricRows(gen, state, rows.samples, seedHist, { delta, text: rows.text, valLoss, trainLoss, nTrain: data.size });
+        const metrics = metricRows(gen, state, rows.samples, seedHist, { delta, terms, text: rows.text, valLoss, trainLoss, nTrain: data.size });
         mark('metrics', t0);
 
         // 4. Checkpoint first, then one transaction with everything of this generation.
