@@ -1,9 +1,10 @@
-// Regime verdicts of a run, per coarse-graining, from the histograms of the model's samples.
-// Only the histograms the rule looks at are read (the seed, the early and the final window), so
-// the cost per generation stays flat however long the run gets.
+// Regime verdicts of a run, per coarse-graining, from the histograms of the model's samples and
+// the temperature / model-error terms of the final window (metrics/verdict.ts has the rule).
+// The histograms read are the seed and the final window; the terms, four numbers a generation,
+// are read for every generation (the temperature test sums them).
 
 import type Database from 'better-sqlite3';
-import { regimeVerdict, defaultVerdictOptions, type Regime } from '../metrics/verdict.js';
+import { regimeVerdict, verdictWindow, type Regime, type Terms } from '../metrics/verdict.js';
 import type { RunConfig } from './config.js';
 
 export interface VerdictSummary {
@@ -24,23 +25,34 @@ function readGens(db: Database.Database, runId: number, coarse: string, size: nu
   return out;
 }
 
+/** The decomposition of generations 1..g (one query: the temperature test sums all of them). */
+function readTerms(db: Database.Database, runId: number, coarse: string, g: number): Map<number, Terms> {
+  const rows = db
+    .prepare(`SELECT gen, key, value FROM metrics WHERE run_id = ? AND coarse = ? AND gen BETWEEN 1 AND ? AND key IN ('tau_dH', 'tau_sd', 'err_dH', 'err_tv')`)
+    .all(runId, coarse, g) as { gen: number; key: keyof Terms; value: number | null }[];
+  const byGen = new Map<number, Partial<Terms>>();
+  for (const r of rows) if (r.value !== null) byGen.set(r.gen, { ...byGen.get(r.gen), [r.key]: r.value });
+  return new Map([...byGen].filter(([, t]) => Object.keys(t).length === 4) as [number, Terms][]);
+}
+
 /** The verdict of one coarse-graining after generation `upTo` (default: the last committed). */
 export function coarseVerdict(db: Database.Database, runId: number, coarse: string, size: number, upTo?: number): VerdictSummary {
   const last = upTo ?? ((db.prepare(`SELECT max(gen) FROM generations WHERE run_id = ?`).pluck().get(runId) as number | null) ?? -1);
   const g = Math.max(0, last);
-  const W = Math.min(defaultVerdictOptions.maxWindow, Math.ceil(g / 3));
-  const wanted = new Set<number>([0]);
-  for (let k = 1; k <= Math.min(W, g); k++) wanted.add(k);
-  for (let k = Math.max(1, g - W + 1); k <= g; k++) wanted.add(k);
-  const read = readGens(db, runId, coarse, size, [...wanted]);
-  const hists: number[][] = [];
-  const sizes: number[] = [];
-  for (let k = 0; k <= g; k++) {
-    const h = read.get(k) ?? [];
-    hists.push(h);
-    sizes.push(h.reduce((a, b) => a + b, 0));
-  }
-  const v = regimeVerdict(last < 0 ? [] : hists, sizes);
+  const W = verdictWindow(g);
+  const wanted = [0];
+  for (let k = Math.max(1, g - W + 1); k <= g; k++) wanted.push(k);
+  const read = readGens(db, runId, coarse, size, wanted);
+  const terms = readTerms(db, runId, coarse, g);
+  const config = JSON.parse((db.prepare(`SELECT config_json FROM runs WHERE id = ?`).pluck().get(runId) as string | undefined) ?? '{}') as Partial<RunConfig>;
+  // Generations outside the window are not read: the rule looks only at the seed and the window.
+  const hists = Array.from({ length: g + 1 }, (_, k) => read.get(k) ?? []);
+  const v = regimeVerdict({
+    histograms: last < 0 ? [] : hists,
+    terms: Array.from({ length: g + 1 }, (_, k) => terms.get(k) ?? null),
+    policy: config.policy ?? 'accumulate',
+    freshFraction: config.freshFraction ?? 0,
+  });
   return { coarse, ...v };
 }
 
