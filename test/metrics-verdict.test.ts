@@ -32,7 +32,7 @@ function loop(seed: number, T: number, opts: { lambda?: number; gens?: number; N
     const trained = multinomial(rng, N - nFresh, tau(q, T));
     const h = multinomial(rng, nFresh, tau(q, T)).map((x, i) => x + trained[i]);
     const control = multinomial(rng, 300, q);
-    terms.push(decompositionMetrics(decompose(h, control, 300, train, live)) as unknown as Terms);
+    terms.push(decompositionMetrics(decompose(h, control, 300, train, live)));
     hs.push(h);
     const fresh = multinomial(rng, nFresh, normalize(seedCounts));
     train = train.map((x, i) => x + trained[i] + fresh[i]);

@@ -108,7 +108,7 @@ export function decompose(
  * - `err_dH`, `err_sd`, `err_dV`, `err_tv`  the model-error term (control − training set); err_tv is δ̂
  *   of the model that drew the generation
  */
-export function decompositionMetrics(d: { temperature: Term; error: Term }): Record<string, number> {
+export function decompositionMetrics(d: { temperature: Term; error: Term }): TermMetrics {
   return {
     tau_dH: d.temperature.dH,
     tau_sd: d.temperature.sd,
@@ -122,3 +122,4 @@ export function decompositionMetrics(d: { temperature: Term; error: Term }): Rec
 }
 
 export const DECOMPOSITION_KEYS = ['tau_dH', 'tau_sd', 'tau_dV', 'tau_tv', 'err_dH', 'err_sd', 'err_dV', 'err_tv'] as const;
+export type TermMetrics = Record<(typeof DECOMPOSITION_KEYS)[number], number>;

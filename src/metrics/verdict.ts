@@ -10,6 +10,7 @@
 
 import { nullLimits, upperZ, windowStats, type LoopPolicy, type NullLimits } from '../theory/calibration.js';
 import { normalize } from '../theory/core.js';
+import type { TermMetrics } from './decomposition.js';
 
 export type Regime = 'mode-collapse' | 'heat-death' | 'stable' | 'drift' | 'undetermined';
 
@@ -21,13 +22,8 @@ export interface Verdict {
   numbers: Record<string, number>;
 }
 
-/** A generation's decomposition as the verdict reads it (metrics tau_dH, tau_sd, err_dH, err_tv). */
-export interface Terms {
-  tau_dH: number;
-  tau_sd: number;
-  err_dH: number;
-  err_tv: number;
-}
+/** A generation's decomposition as the verdict reads it (see metrics/decomposition.ts). */
+export type Terms = Pick<TermMetrics, 'tau_dH' | 'tau_sd' | 'err_dH' | 'err_tv'>;
 
 export interface VerdictInput {
   /** Sample histograms, index = generation; 0 is the seed (the training split). */

@@ -10,6 +10,8 @@
 import { rngFor, type Rng } from '../rng.js';
 import { multinomialInto } from './binomial.js';
 import { normalize } from './core.js';
+import { decompose, decompositionMetrics, type TermMetrics } from '../metrics/decomposition.js';
+import { liveIndices } from '../metrics/histogram.js';
 
 export type LoopPolicy = 'accumulate' | 'replace' | 'augment';
 
@@ -52,6 +54,24 @@ export function simulateNullLoop(rng: Rng, loop: NullLoop, generations: number, 
       counts[i] = loop.policy === 'accumulate' ? counts[i] + added : loop.policy === 'replace' ? added : loop.seed[i] + added;
     }
   }
+}
+
+/**
+ * A whole T = 1 run of an exact learner as the verdict sees it: the sample histograms
+ * (0 = the seed) and, per generation, the decomposition against a control set of `controlSize`
+ * draws from the same (exact) model. What the false-positive rate is measured on.
+ */
+export function simulateNullRun(rng: Rng, loop: NullLoop, generations: number, controlSize: number): { histograms: number[][]; terms: (TermMetrics | null)[] } {
+  const live = liveIndices(loop.seed);
+  const histograms: number[][] = [[...loop.seed]];
+  const terms: (TermMetrics | null)[] = [null];
+  const control = new Float64Array(loop.seed.length);
+  simulateNullLoop(rng, loop, generations, (_g, h, counts) => {
+    multinomialInto(rng, controlSize, counts, control);
+    terms.push(decompositionMetrics(decompose(h, control, controlSize, counts, live)));
+    histograms.push(Array.from(h));
+  });
+  return { histograms, terms };
 }
 
 /** Statistics of a final window against the seed (the ones the verdict tests). */
