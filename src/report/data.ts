@@ -17,8 +17,10 @@ import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
 import { decodeTokens, type Origin } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
 import { meanFieldMap, predictTrajectory } from '../theory/ode.js';
+import { upperZ } from '../theory/calibration.js';
+import { defaultVerdictOptions } from '../metrics/verdict.js';
 import type {
-  CoarseReport, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
+  CoarseReport, DecompositionPoint, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
 } from './types.js';
 
 /** Example documents shown per generation. */
@@ -62,6 +64,28 @@ function metricTable(db: Database.Database, runId: number): MetricTable {
 function histogramMetrics(row: Record<string, number | null> | undefined): HistogramMetrics {
   const n = (k: string) => (row?.[k] ?? NaN) as number;
   return { entropy: n('entropy'), entropy_norm: n('entropy_norm'), V: n('V'), top_share: n('top_share'), tv_seed: n('tv_seed'), delta: row?.delta ?? null };
+}
+
+/**
+ * Cumulative temperature and model-error terms of one coarse-graining (metrics/decomposition.ts),
+ * up to the first generation without them; the noise band is z·√Σ tau_sd² at the verdict's tail.
+ */
+export function decompositionSeries(table: MetricTable, coarse: string, last: number): DecompositionPoint[] {
+  const byGen = table.get(coarse);
+  const z = upperZ(defaultVerdictOptions.tail);
+  const out: DecompositionPoint[] = [];
+  let temperature = 0,
+    error = 0,
+    variance = 0;
+  for (let g = 1; g <= last; g++) {
+    const r = byGen?.get(g);
+    if (r?.tau_dH == null || r.err_dH == null || r.tau_sd == null) break;
+    temperature += r.tau_dH;
+    error += r.err_dH;
+    variance += r.tau_sd ** 2;
+    out.push({ gen: g, temperature, error, noise: z * Math.sqrt(variance) });
+  }
+  return out;
 }
 
 /** Histogram metrics of one coarse-graining for generations 0..last (index = gen). */
@@ -136,6 +160,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
       categories: [...cg.categories],
       generations,
       predicted: last >= 0 ? predictedSamples(view, generations[0].counts, seedSize, last, cg.name) : null,
+      decomposition: decompositionSeries(table, cg.name, last),
       verdict: v ? verdictReport(v) : { verdict: 'undetermined', reasons: ['no generation committed yet'], evidence: {} },
     };
   });

@@ -66,6 +66,18 @@ export interface CoarseGeneration {
   metrics: HistogramMetrics;
 }
 
+/**
+ * The decomposition of a coarse-graining's change, summed over generations 1..gen (entropy, nats):
+ * the temperature term (samples at T − control at T = 1), the model-error term (control − the
+ * training set) and the temperature term's noise band (z·√Σ sd² at the verdict's tail).
+ */
+export interface DecompositionPoint {
+  gen: number;
+  temperature: number;
+  error: number;
+  noise: number;
+}
+
 /** Everything the run report shows for one coarse-graining. */
 export interface CoarseReport {
   /** `first`, `length`, `label`, `token`, … */
@@ -76,6 +88,8 @@ export interface CoarseReport {
   generations: CoarseGeneration[];
   /** The theory's predicted θ, one probability vector per generation (index = gen); null if absent. */
   predicted: number[][] | null;
+  /** Cumulative temperature and model-error terms from generation 1 on; empty when not measured. */
+  decomposition: DecompositionPoint[];
   verdict: VerdictReport;
 }
 
