@@ -22,7 +22,9 @@ function duration(s: number): string {
 
 export function summaryLine(s: GenerationSummary): string {
   const parts = Object.entries(s.coarse).map(
-    ([c, m]) => `${c}: top ${fmt(m.top_share)} H ${fmt(m.entropy_norm)} V ${fmt(m.V)}${m.delta !== null ? ` δ̂ ${fmt(m.delta)}` : ''}`,
+    ([c, m]) =>
+      `${c}: top ${fmt(m.top_share)} H ${fmt(m.entropy_norm)} V ${fmt(m.V)}${m.delta !== null ? ` δ̂ ${fmt(m.delta)}` : ''}` +
+      (m.tau_dH !== null ? ` τ̂ΔH ${fmt(m.tau_dH)} εδ̂ ${fmt(m.err_tv)}` : ''),
   );
   const v = s.verdicts.map((x) => `${x.coarse}=${x.verdict}`).join(' ');
   return `gen ${String(s.gen).padStart(String(s.generations).length)}/${s.generations}  loss ${fmt(s.trainLoss)} val ${fmt(s.valLoss)}  ${parts.join('  ')}  [${v}]  ${s.seconds.toFixed(1)}s`;

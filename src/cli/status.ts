@@ -21,6 +21,12 @@ function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: nu
   return out;
 }
 
+/** "first 0.4σ·0.031": the verdict's temperature-term z and model error δ̂ on one coarse-graining. */
+function termsCell(v: { coarse: string; numbers: Record<string, number> }): string {
+  const n = v.numbers;
+  return n.tau_z === undefined ? '' : `${v.coarse} ${n.tau_z.toFixed(1)}σ·${n.err_tv.toFixed(3)}`;
+}
+
 function dbBytes(file: string): number {
   return ['', '-wal', '-shm'].reduce((n, s) => n + (existsSync(file + s) ? statSync(file + s).size : 0), 0);
 }
@@ -82,12 +88,13 @@ export function register(program: Command): void {
         const eta = (s: number | null) => (s === null ? '' : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
         console.log(
           table(
-            ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'first top', 'H norm', 'V', 'verdicts'],
+            ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'first top', 'H norm', 'V', 'verdicts', 'temperature term z · model error δ̂'],
             rows.map((r) => [
               r.id, r.name, r.status, `${Math.max(r.gen, 0)}/${r.generations}`,
               r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), eta(r.etaS), r.backend,
               num(r.metrics.first?.top_share), num(r.metrics.first?.entropy_norm), num(r.metrics.first?.V),
               r.verdicts.map((v) => `${v.coarse}=${v.verdict}`).join(' '),
+              r.verdicts.map(termsCell).filter(Boolean).join(' '),
             ]),
           ),
         );

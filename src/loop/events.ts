@@ -11,8 +11,12 @@ export interface GenerationSummary {
   generations: number;
   trainLoss: number | null;
   valLoss: number | null;
-  /** Per coarse-graining: the headline numbers of the samples' histogram. */
-  coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null }>;
+  /**
+   * Per coarse-graining: the headline numbers of the samples' histogram, and this generation's
+   * temperature term (tau_dH, nats) and model error (err_tv = δ̂ of the model that drew it); null
+   * when not measured.
+   */
+  coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null; tau_dH: number | null; err_tv: number | null }>;
   verdicts: VerdictSummary[];
   seconds: number;
 }

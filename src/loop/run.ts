@@ -13,7 +13,7 @@ import { rngFor } from '../rng.js';
 import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
 import { createRunState, restoreRunState, type RunState } from './state.js';
 import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
-import type { LoopEvent, Phase } from './events.js';
+import type { GenerationSummary, LoopEvent, Phase } from './events.js';
 import {
   addHistograms, decompositionRows, drawControl, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
   type GenerationHooks,
@@ -338,9 +338,9 @@ function pruneCheckpoints(db: Database.Database, runId: number, upTo: number, ke
 
 function generationSummary(db: Database.Database, runId: number, gen: number, G: number, trainLoss: number | null, valLoss: number | null, verdicts: ReturnType<typeof runVerdicts>, seconds: number) {
   const rows = db.prepare(`SELECT coarse, key, value FROM metrics WHERE run_id = ? AND gen = ? AND coarse != ''`).all(runId, gen) as { coarse: string; key: string; value: number | null }[];
-  const coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null }> = {};
+  const coarse: GenerationSummary['coarse'] = {};
   for (const r of rows) {
-    coarse[r.coarse] ??= { top_share: NaN, entropy_norm: NaN, V: NaN, delta: null };
+    coarse[r.coarse] ??= { top_share: NaN, entropy_norm: NaN, V: NaN, delta: null, tau_dH: null, err_tv: null };
     if (r.key in coarse[r.coarse]) (coarse[r.coarse] as Record<string, number | null>)[r.key] = r.value;
   }
   return { gen, generations: G, trainLoss, valLoss, coarse, verdicts, seconds };

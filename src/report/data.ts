@@ -192,8 +192,11 @@ export function sweepRun(db: Database.Database, view: RunView, coarse: string): 
   const table = metricTable(db, view.run.id);
   const series = coarseSeries(db, view.run.id, coarse, table);
   const last = series.length - 1;
-  const verdict = last >= 0 ? runVerdicts(db, view.run.id, { coarse: view.coarse.filter((c) => c.name === coarse) })[0] : null;
+  const all = last >= 0 ? runVerdicts(db, view.run.id, view) : [];
+  const verdict = all.find((v) => v.coarse === coarse) ?? null;
+  const ordered = [...(verdict ? [verdict] : []), ...all.filter((v) => v.coarse !== coarse)];
   return {
+    verdicts: ordered.map((v) => ({ coarse: v.coarse, verdict: verdictReport(v) })),
     name: view.run.name,
     settings: runSettings(view),
     series,

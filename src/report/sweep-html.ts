@@ -112,6 +112,7 @@ export function renderSweepReport(d: SweepReportData): string {
     fmt(r.final.V, 3),
     fmt(r.finalPerplexity, 2),
     badge(r.verdict.verdict),
+    r.verdicts.filter((v) => v.coarse !== d.coarse).map((v) => `${esc(v.coarse)} ${badge(v.verdict.verdict)}`).join(' '),
     `<span class="spark" title="top share per generation, scale 0 to 1">${esc(sparkline(r.series.map((m) => m.top_share), { min: 0, max: 1 }))}</span>`,
   ]);
   const body =
@@ -125,7 +126,7 @@ export function renderSweepReport(d: SweepReportData): string {
     `<section><h2>Final verdicts over the grid</h2><figure>${heat}<figcaption>Mean final top share per (λ, T); hover a cell for its runs.</figcaption></figure></section>` +
     `<section><h2>Trajectories</h2>${charts.join('')}</section>` +
     '<section><h2>Runs</h2>' +
-    table(['run', 'T', 'λ', 'seed', 'top share', 'norm. entropy', 'V', 'perplexity', 'verdict', 'top share by gen'], rows, {
+    table(['run', 'T', 'λ', 'seed', 'top share', 'norm. entropy', 'V', 'perplexity', 'verdict', 'other coarse-grainings', 'top share by gen'], rows, {
       num: [1, 2, 3, 4, 5, 6, 7],
     }) +
     '</section>';

@@ -143,6 +143,8 @@ export interface SweepRun {
   /** Held-out perplexity at the last generation, or null. */
   finalPerplexity: number | null;
   verdict: VerdictReport;
+  /** The verdict on every coarse-graining the run tracks (the sweep's own first). */
+  verdicts: { coarse: string; verdict: VerdictReport }[];
 }
 
 export interface SweepReportData {
