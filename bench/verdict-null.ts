@@ -10,7 +10,7 @@
 // README's verdict section.
 
 import { simulateNullRun, type LoopPolicy } from '../src/theory/calibration.js';
-import { regimeVerdict, defaultVerdictOptions } from '../src/metrics/verdict.js';
+import { regimeVerdict, defaultVerdictOptions, termsInput } from '../src/metrics/verdict.js';
 import { rngFor } from '../src/rng.js';
 
 const args = process.argv.slice(2);
@@ -34,7 +34,7 @@ for (const policy of ['accumulate', 'replace', 'augment'] as LoopPolicy[]) {
     const t0 = performance.now();
     for (let r = 0; r < runs; r++) {
       const run = simulateNullRun(rng, { seed: SEED, perStep: N, freshFraction, policy }, G, C);
-      const v = regimeVerdict({ histograms: run.histograms, terms: run.terms, policy, freshFraction });
+      const v = regimeVerdict({ histograms: run.histograms, ...termsInput(run.terms, G), policy, freshFraction });
       if (v.verdict === 'mode-collapse' || v.verdict === 'heat-death') named++;
       if (Math.abs(v.numbers.tau_z) > v.numbers.z) temperature++;
       if (v.verdict === 'drift') drift++;

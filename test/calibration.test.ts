@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { nullLimits, simulateNullLoop, simulateNullRun, upperZ, type LoopPolicy } from '../src/theory/calibration.js';
 import { simulate } from '../src/theory/sim.js';
-import { regimeVerdict, defaultVerdictOptions } from '../src/metrics/verdict.js';
+import { regimeVerdict, defaultVerdictOptions, termsInput } from '../src/metrics/verdict.js';
 import { rngFor } from '../src/rng.js';
 
 const SEED = [300, 200, 150, 120, 100, 70, 40, 20]; // ℓ = 1,000
@@ -69,7 +69,7 @@ describe('closed-loop noise', () => {
       const rng = rngFor(3, 'false-positives', policy);
       for (let r = 0; r < loops; r++) {
         const run = simulateNullRun(rng, { seed: SEED, perStep: N, freshFraction: 0, policy }, G, C);
-        const v = regimeVerdict({ histograms: run.histograms, terms: run.terms, policy });
+        const v = regimeVerdict({ histograms: run.histograms, ...termsInput(run.terms, G), policy });
         if (v.verdict === 'mode-collapse' || v.verdict === 'heat-death') named++;
         if (Math.abs(v.numbers.tau_z) > v.numbers.z) tempFired++;
         if (v.verdict === 'drift') moved++;

@@ -3,8 +3,8 @@
 // copy of its training set): temperature must name the regime, model error must read `drift`.
 
 import { describe, expect, it } from 'vitest';
-import { regimeVerdict, verdictSoFar, type Terms } from '../src/metrics/verdict.js';
-import { decompose, decompositionMetrics } from '../src/metrics/decomposition.js';
+import { regimeVerdict, termsInput, verdictSoFar } from '../src/metrics/verdict.js';
+import { decompose, decompositionMetrics, type TermMetrics } from '../src/metrics/decomposition.js';
 import { liveIndices } from '../src/metrics/histogram.js';
 import { multinomial } from '../src/theory/binomial.js';
 import { normalize, tau } from '../src/theory/core.js';
@@ -23,7 +23,7 @@ function loop(seed: number, T: number, opts: { lambda?: number; gens?: number; N
   const seedCounts = multinomial(rng, 1000, P0);
   const live = liveIndices(seedCounts);
   const hs: number[][] = [seedCounts];
-  const terms: (Terms | null)[] = [null];
+  const terms: (TermMetrics | null)[] = [null];
   let train = seedCounts.slice();
   for (let g = 1; g <= gens; g++) {
     const q = learn(normalize(train));
@@ -37,7 +37,7 @@ function loop(seed: number, T: number, opts: { lambda?: number; gens?: number; N
     const fresh = multinomial(rng, nFresh, normalize(seedCounts));
     train = train.map((x, i) => x + trained[i] + fresh[i]);
   }
-  return { histograms: hs, terms, freshFraction: lambda };
+  return { histograms: hs, ...termsInput(terms, gens), freshFraction: lambda };
 }
 
 describe('regime verdict', () => {

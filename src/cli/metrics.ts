@@ -1,6 +1,6 @@
 // `heatdeath metrics <run>`: the per-generation metrics of one coarse-graining plus the run-level
 // ones (perplexity, distinct-n, copy rate), as a table, CSV or JSON. The decomposition's terms
-// (tau_* temperature, err_* model error) come with their sums from generation 1, tau_cum/err_cum.
+// (tau_* temperature, err_* model error) come with their sums from generation 1 (tau_cum, err_cum).
 
 import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
@@ -22,15 +22,7 @@ export function metricsRows(db: Parameters<typeof readMetrics>[0], runId: number
     row[m.coarse === '' ? m.key : m.key] = m.value;
     byGen.set(m.gen, row);
   }
-  // The decomposition summed from generation 1 on (what the report charts and the verdict tests).
-  let tau = 0,
-    err = 0;
   const rows = [...byGen.values()].sort((a, b) => (a.gen as number) - (b.gen as number));
-  for (const row of rows) {
-    if (typeof row.tau_dH !== 'number' || typeof row.err_dH !== 'number') continue;
-    row.tau_cum = tau += row.tau_dH;
-    row.err_cum = err += row.err_dH;
-  }
   return rows;
 }
 

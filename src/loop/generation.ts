@@ -11,7 +11,7 @@ import { EOS } from '../tokenizer/types.js';
 import type { NewDocument, MetricRow } from '../store/documents.js';
 import { histogram } from '../metrics/coarse.js';
 import { histogramMetrics, totalVariation, l2Distance, liveIndices } from '../metrics/histogram.js';
-import { decompose, decompositionMetrics } from '../metrics/decomposition.js';
+import { addTerms, decompose, decompositionMetrics, type TermSums } from '../metrics/decomposition.js';
 import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
 import type { Phase } from './events.js';
@@ -197,16 +197,27 @@ export async function drawNewDocuments(
 
 /**
  * The decomposition of generation g on every coarse-graining: samples `h` at T, the control at
- * T = 1 from the same model, and `train` the histograms of the set that model learned. A
- * coarse-graining whose control has no draws (--control 0) gets no terms.
+ * T = 1 from the same model, and `train` the histograms of the set that model learned; with the
+ * sums over generations 1..g, from `previous` (generation g − 1's sums; generation 1 starts
+ * them). A coarse-graining whose control has no draws (--control 0) gets no terms, and one whose
+ * chain of sums is broken (a generation without terms) gets its terms but no sums.
  */
-export function decompositionRows(state: RunState, samples: Map<string, number[]>, control: Control, train: Map<string, number[]>, seed: Map<string, number[]>): Map<string, Record<string, number>> {
+export function decompositionRows(
+  state: RunState,
+  gen: number,
+  samples: Map<string, number[]>,
+  control: Control,
+  train: Map<string, number[]>,
+  seed: Map<string, number[]>,
+  previous: Map<string, TermSums>,
+): Map<string, Record<string, number>> {
   const out = new Map<string, Record<string, number>>();
   for (const cg of state.coarse) {
     const size = control.sizes.get(cg.name) ?? 0;
     if (!(size > 0)) continue;
-    const d = decompose(samples.get(cg.name)!, control.histograms.get(cg.name)!, size, train.get(cg.name)!, liveIndices(seed.get(cg.name)!));
-    out.set(cg.name, decompositionMetrics(d));
+    const m = decompositionMetrics(decompose(samples.get(cg.name)!, control.histograms.get(cg.name)!, size, train.get(cg.name)!, liveIndices(seed.get(cg.name)!)));
+    const before = previous.get(cg.name);
+    out.set(cg.name, gen === 1 || before ? { ...m, ...addTerms(before ?? null, m) } : m);
   }
   return out;
 }

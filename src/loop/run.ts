@@ -22,7 +22,7 @@ import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from 
 import {
   clearCheckpoint, deleteAfter, getRun, insertGeneration, insertRun, lastGeneration, listGenerations, updateRun, findRun, type RunRow,
 } from '../store/runs.js';
-import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
+import { runVerdicts, stopReached, termSums, type VerdictSummary } from './verdicts.js';
 import { totalVariation, l2Distance } from '../metrics/histogram.js';
 import { textMetrics } from '../metrics/text.js';
 import { normalize } from '../theory/core.js';
@@ -192,7 +192,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
         const added = histograms(state, [...synthetic.slice(0, nTrainSynthetic), ...fresh]);
         const samples = histograms(state, synthetic);
         // The model that drew this generation learned trainHist (before it is updated below).
-        terms = decompositionRows(state, samples, control, trainHist, seedHist);
+        terms = decompositionRows(state, gen, samples, control, trainHist, seedHist, termSums(db, run.id, gen - 1));
         trainHist = config.policy === 'accumulate' ? addHistograms(trainHist, added) : config.policy === 'replace' ? added : addHistograms(seedHist, added);
         rows = { docs, samples, text };
         mark('metrics', t0);

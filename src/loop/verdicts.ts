@@ -1,10 +1,12 @@
 // Regime verdicts of a run, per coarse-graining, from the histograms of the model's samples and
 // the temperature / model-error terms of the final window (metrics/verdict.ts has the rule).
-// The histograms read are the seed and the final window; the terms, four numbers a generation,
-// are read for every generation (the temperature test sums them).
+// Only what the rule looks at is read — the seed and the final window's histograms, the terms'
+// sums as of the last generation, δ̂ over the window — so the cost per generation stays flat
+// however long the run gets.
 
 import type Database from 'better-sqlite3';
-import { regimeVerdict, verdictWindow, type Regime, type Terms } from '../metrics/verdict.js';
+import { regimeVerdict, verdictWindow, type Regime } from '../metrics/verdict.js';
+import type { TermSums } from '../metrics/decomposition.js';
 import type { RunConfig } from './config.js';
 
 export interface VerdictSummary {
@@ -25,14 +27,20 @@ function readGens(db: Database.Database, runId: number, coarse: string, size: nu
   return out;
 }
 
-/** The decomposition of generations 1..g (one query: the temperature test sums all of them). */
-function readTerms(db: Database.Database, runId: number, coarse: string, g: number): Map<number, Terms> {
+/** Generation g's sums of the terms per coarse-graining (metrics/decomposition.ts TermSums); one equality look-up. */
+export function termSums(db: Database.Database, runId: number, gen: number): Map<string, TermSums> {
   const rows = db
-    .prepare(`SELECT gen, key, value FROM metrics WHERE run_id = ? AND coarse = ? AND gen BETWEEN 1 AND ? AND key IN ('tau_dH', 'tau_sd', 'err_dH', 'err_tv')`)
-    .all(runId, coarse, g) as { gen: number; key: keyof Terms; value: number | null }[];
-  const byGen = new Map<number, Partial<Terms>>();
-  for (const r of rows) if (r.value !== null) byGen.set(r.gen, { ...byGen.get(r.gen), [r.key]: r.value });
-  return new Map([...byGen].filter(([, t]) => Object.keys(t).length === 4) as [number, Terms][]);
+    .prepare(`SELECT coarse, key, value FROM metrics WHERE run_id = ? AND gen = ? AND key IN ('tau_cum', 'tau_var_cum', 'err_cum')`)
+    .all(runId, gen) as { coarse: string; key: keyof TermSums; value: number | null }[];
+  const by = new Map<string, Partial<TermSums>>();
+  for (const r of rows) if (r.value !== null) by.set(r.coarse, { ...by.get(r.coarse), [r.key]: r.value });
+  return new Map([...by].filter(([, t]) => Object.keys(t).length === 3) as [string, TermSums][]);
+}
+
+/** err_tv (δ̂ of the model that drew the generation) of the given generations, where stored. */
+function errorTVs(db: Database.Database, runId: number, coarse: string, gens: number[]): (number | null)[] {
+  const stmt = db.prepare(`SELECT value FROM metrics WHERE run_id = ? AND gen = ? AND coarse = ? AND key = 'err_tv'`).pluck();
+  return gens.map((g) => (stmt.get(runId, g, coarse) as number | null | undefined) ?? null);
 }
 
 /** The verdict of one coarse-graining after generation `upTo` (default: the last committed). */
@@ -43,13 +51,15 @@ export function coarseVerdict(db: Database.Database, runId: number, coarse: stri
   const wanted = [0];
   for (let k = Math.max(1, g - W + 1); k <= g; k++) wanted.push(k);
   const read = readGens(db, runId, coarse, size, wanted);
-  const terms = readTerms(db, runId, coarse, g);
+  const sums = last >= 1 ? termSums(db, runId, g).get(coarse) ?? null : null;
+  const errorTV = errorTVs(db, runId, coarse, wanted.slice(1));
   const config = JSON.parse((db.prepare(`SELECT config_json FROM runs WHERE id = ?`).pluck().get(runId) as string | undefined) ?? '{}') as Partial<RunConfig>;
   // Generations outside the window are not read: the rule looks only at the seed and the window.
   const hists = Array.from({ length: g + 1 }, (_, k) => read.get(k) ?? []);
   const v = regimeVerdict({
     histograms: last < 0 ? [] : hists,
-    terms: Array.from({ length: g + 1 }, (_, k) => terms.get(k) ?? null),
+    sums,
+    errorTV,
     policy: config.policy ?? 'accumulate',
     freshFraction: config.freshFraction ?? 0,
   });

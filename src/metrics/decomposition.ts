@@ -123,3 +123,24 @@ export function decompositionMetrics(d: { temperature: Term; error: Term }): Ter
 
 export const DECOMPOSITION_KEYS = ['tau_dH', 'tau_sd', 'tau_dV', 'tau_tv', 'err_dH', 'err_sd', 'err_dV', 'err_tv'] as const;
 export type TermMetrics = Record<(typeof DECOMPOSITION_KEYS)[number], number>;
+
+/**
+ * The terms summed over generations 1..g, stored each generation so that a verdict reads one row
+ * however long the run (the sums of generation g are those of g − 1 plus g's own):
+ * - `tau_cum`      Σ tau_dH, the temperature term's cumulative entropy change (nats)
+ * - `tau_var_cum`  Σ tau_sd², its noise variance (the generations' draws are independent given their models)
+ * - `err_cum`      Σ err_dH, the model-error term's
+ */
+export interface TermSums {
+  tau_cum: number;
+  tau_var_cum: number;
+  err_cum: number;
+}
+
+export const TERM_SUM_KEYS = ['tau_cum', 'tau_var_cum', 'err_cum'] as const;
+
+/** The sums after one more generation; `previous` null = generation 1 (nothing before it). */
+export function addTerms(previous: TermSums | null, m: Pick<TermMetrics, 'tau_dH' | 'tau_sd' | 'err_dH'>): TermSums {
+  const p = previous ?? { tau_cum: 0, tau_var_cum: 0, err_cum: 0 };
+  return { tau_cum: p.tau_cum + m.tau_dH, tau_var_cum: p.tau_var_cum + m.tau_sd ** 2, err_cum: p.err_cum + m.err_dH };
+}

@@ -10,7 +10,7 @@
 
 import { nullLimits, upperZ, windowStats, type LoopPolicy, type NullLimits } from '../theory/calibration.js';
 import { normalize } from '../theory/core.js';
-import type { TermMetrics } from './decomposition.js';
+import { addTerms, type TermMetrics, type TermSums } from './decomposition.js';
 
 export type Regime = 'mode-collapse' | 'heat-death' | 'stable' | 'drift' | 'undetermined';
 
@@ -22,17 +22,28 @@ export interface Verdict {
   numbers: Record<string, number>;
 }
 
-/** A generation's decomposition as the verdict reads it (see metrics/decomposition.ts). */
-export type Terms = Pick<TermMetrics, 'tau_dH' | 'tau_sd' | 'err_dH' | 'err_tv'>;
-
 export interface VerdictInput {
   /** Sample histograms, index = generation; 0 is the seed (the training split). */
   histograms: readonly ArrayLike<number>[];
-  /** The decomposition per generation (index = generation; missing or null = not measured). */
-  terms?: readonly (Terms | null | undefined)[];
+  /** The decomposition summed over generations 1..g (decomposition.ts addTerms); null = not measured. */
+  sums?: TermSums | null;
+  /** err_tv (δ̂) of the final window's generations, oldest first; null entries = not measured. */
+  errorTV?: readonly (number | null)[];
   /** The loop the run is: the exact lane's null is simulated with it. */
   policy?: LoopPolicy;
   freshFraction?: number;
+}
+
+/** The verdict's input from per-generation decomposition metrics (index = generation, 0 unused). */
+export function termsInput(terms: readonly (TermMetrics | null)[], g: number): Pick<VerdictInput, 'sums' | 'errorTV'> {
+  let sums: TermSums | null = null;
+  for (let k = 1; k <= g; k++) {
+    const t = terms[k];
+    if (!t) return { sums: null, errorTV: [] };
+    sums = addTerms(sums, t);
+  }
+  const W = verdictWindow(g);
+  return { sums, errorTV: terms.slice(g - W + 1, g + 1).map((t) => t?.err_tv ?? null) };
 }
 
 export interface VerdictOptions {
@@ -122,18 +133,18 @@ export function regimeVerdict(input: VerdictInput, opts: Partial<VerdictOptions>
   // The temperature term summed over every generation (it pushes hardest early: near a
   // degenerate point τ_T moves little), the model's error over the window (its current δ̂) and
   // summed (beside the temperature term's sum).
-  const all = Array.from({ length: g }, (_, i) => input.terms?.[i + 1] ?? null);
-  const ok = (t: Terms | null): t is Terms => t !== null && Number.isFinite(t.tau_dH) && Number.isFinite(t.tau_sd);
-  const measured = all.every(ok);
+  const sums = input.sums ?? null;
+  const errs = (input.errorTV ?? []).filter((x): x is number => x !== null && Number.isFinite(x));
+  const measured = sums !== null && Number.isFinite(sums.tau_cum) && Number.isFinite(sums.tau_var_cum);
   let sharpening = false,
     flattening = false;
   if (measured) {
-    const S = all.reduce((a, t) => a + t!.tau_dH, 0);
-    const sd = Math.sqrt(all.reduce((a, t) => a + t!.tau_sd ** 2, 0));
+    const S = sums.tau_cum;
+    const sd = Math.sqrt(sums.tau_var_cum);
     Object.assign(numbers, {
       tau_dH: S, tau_sd: sd, tau_z: sd > 0 ? S / sd : 0,
-      err_dH: all.reduce((a, t) => a + t!.err_dH, 0),
-      err_tv: all.slice(g - W).reduce((a, t) => a + t!.err_tv, 0) / W,
+      err_dH: sums.err_cum,
+      err_tv: errs.length ? errs.reduce((a, b) => a + b, 0) / errs.length : NaN,
     });
     sharpening = S < -z * sd;
     flattening = S > z * sd;

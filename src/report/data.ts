@@ -67,23 +67,18 @@ function histogramMetrics(row: Record<string, number | null> | undefined): Histo
 }
 
 /**
- * Cumulative temperature and model-error terms of one coarse-graining (metrics/decomposition.ts),
- * up to the first generation without them; the noise band is z·√Σ tau_sd² at the verdict's tail.
+ * Cumulative temperature and model-error terms of one coarse-graining as stored (the sums of
+ * metrics/decomposition.ts), up to the first generation without them; the noise band is
+ * z·√(tau_var_cum) at the verdict's tail.
  */
 export function decompositionSeries(table: MetricTable, coarse: string, last: number): DecompositionPoint[] {
   const byGen = table.get(coarse);
   const z = upperZ(defaultVerdictOptions.tail);
   const out: DecompositionPoint[] = [];
-  let temperature = 0,
-    error = 0,
-    variance = 0;
   for (let g = 1; g <= last; g++) {
     const r = byGen?.get(g);
-    if (r?.tau_dH == null || r.err_dH == null || r.tau_sd == null) break;
-    temperature += r.tau_dH;
-    error += r.err_dH;
-    variance += r.tau_sd ** 2;
-    out.push({ gen: g, temperature, error, noise: z * Math.sqrt(variance) });
+    if (r?.tau_cum == null || r.err_cum == null || r.tau_var_cum == null) break;
+    out.push({ gen: g, temperature: r.tau_cum, error: r.err_cum, noise: z * Math.sqrt(r.tau_var_cum) });
   }
   return out;
 }
