@@ -63,7 +63,7 @@ export const defaultVerdictOptions: Readonly<VerdictOptions> = Object.freeze({
   tail: 0.001,
   minGenerations: 3,
   maxWindow: 5,
-  replicates: 1000,
+  replicates: 500,
 });
 
 /** The final window W = min(maxWindow, ⌈g/3⌉) after g generations. */

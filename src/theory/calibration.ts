@@ -179,7 +179,7 @@ const cache = new Map<string, NullLimits>();
  * < 200) of the T = 1 loop, on a stream fixed by the settings, so the same run always reads the
  * same limits.
  */
-export function nullLimits(loop: NullLoop, g: number, W: number, tail: number, replicates = 1000): NullLimits {
+export function nullLimits(loop: NullLoop, g: number, W: number, tail: number, replicates = 500): NullLimits {
   const key = JSON.stringify([loop.seed, loop.perStep, loop.freshFraction, loop.policy, g, W, tail, replicates]);
   const hit = cache.get(key);
   if (hit) return hit;
