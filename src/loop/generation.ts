@@ -194,7 +194,6 @@ export async function drawNewDocuments(
   return { synthetic, fresh, nTrainSynthetic: N - nFresh };
 }
 
-
 /**
  * The decomposition of generation g on every coarse-graining: samples `h` at T, the control at
  * T = 1 from the same model, and `train` the histograms of the set that model learned; with the
