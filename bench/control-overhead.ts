@@ -11,8 +11,9 @@
 
 import { cpus, loadavg } from 'node:os';
 import { initBackend } from '../src/backend.js';
-import { transformerFactory } from '../src/model/transformer.js';
+import { transformerFactory } from '../src/model/gpt/transformer.js';
 import { rngFor } from '../src/rng.js';
+import { defaultSamplingRule } from '../src/model/sampling.js';
 import { data, vocabSize } from './names-data.js';
 
 const args = process.argv.slice(2);
@@ -40,8 +41,8 @@ const time = async (f: () => Promise<unknown>) => {
 const rows: { train: number; samples: number; control: number; overhead: number; load: number }[] = [];
 for (let r = 0; r < rounds; r++) {
   const train = await time(() => model.trainSteps(data, steps, rngFor(r, 'train')));
-  const samples = await time(() => model.sample(N, 1, rngFor(r, 'sample'), { maxLength }));
-  const control = await time(() => model.sample(C, 1, rngFor(r, 'control'), { maxLength }));
+  const samples = await time(() => model.sample(N, defaultSamplingRule, rngFor(r, 'sample'), { maxLength }));
+  const control = await time(() => model.sample(C, defaultSamplingRule, rngFor(r, 'control'), { maxLength }));
   const row = { train, samples, control, overhead: control / (train + samples), load: loadavg()[0] };
   rows.push(row);
   console.error(`round ${r + 1}: train ${train.toFixed(2)} s, ${N} samples ${samples.toFixed(2)} s, control ${C} ${control.toFixed(2)} s → +${(100 * row.overhead).toFixed(1)} % (load ${row.load.toFixed(1)})`);

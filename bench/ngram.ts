@@ -4,7 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { ngramFactory } from '../src/model/ngram.js';
+import { ngramFactory } from '../src/model/ngram/ngram.js';
 import { rngFor } from '../src/rng.js';
 import { data, train, val, vocabSize } from './names-data.js';
 
@@ -34,9 +34,9 @@ const r = await model.trainSteps(data, steps, rngFor(1, 'train'));
 const trainMs = performance.now() - t0;
 
 const nDocs = 200_000;
-await model.sample(1000, 1, rngFor(1, 'warm-sample'));
+await model.sample(1000, { temperature: 1 }, rngFor(1, 'warm-sample'));
 t0 = performance.now();
-const samples = await model.sample(nDocs, 1, rngFor(1, 'sample'));
+const samples = await model.sample(nDocs, { temperature: 1 }, rngFor(1, 'sample'));
 const sampleMs = performance.now() - t0;
 const sampled = samples.reduce((a, d) => a + d.length + 1, 0); // EOS is a drawn token too
 

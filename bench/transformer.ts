@@ -4,7 +4,7 @@
 // learning rate and steps. Run: npx tsx bench/transformer.ts [size] [learningRate] [steps] [every]
 
 import { initBackend } from '../src/backend.js';
-import { transformerFactory } from '../src/model/transformer.js';
+import { transformerFactory } from '../src/model/gpt/transformer.js';
 import { rngFor } from '../src/rng.js';
 import { data, val, vocabSize } from './names-data.js';
 

@@ -1,5 +1,5 @@
 // Errors a user can act on. The CLI prints `message` as one line and exits 2;
-// anything that is not a UserError is a bug: stack trace and exit 1 (STYLE.md §9).
+// anything that is not a UserError is a bug: stack trace and exit 1.
 
 export class UserError extends Error {
   constructor(

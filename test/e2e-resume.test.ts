@@ -4,7 +4,8 @@
 // so the fresh draws and the samples they replace (in_train = 0) go through a resume too.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { heatdeath, json, openReadonly, query, startHeatdeath, waitFor, workDir, type CliResult } from './helpers/cli.js';
+import { heatdeath, json, openReadonly, query, startHeatdeath, workDir, type CliResult } from './helpers/cli.js';
+import { holdEnv, waitReached } from './helpers/hold.js';
 
 const G = 6;
 const ARGS = ['run', '--model', 'ngram', '--corpus', 'names', '--generations', String(G), '--samples', '150', '--fresh', '0.2', '--steps', '40', '--seed', '11', '--name', 'r'];
@@ -42,15 +43,11 @@ function expectSameRun(actual: Snapshot, expected: Snapshot): void {
   }
 }
 
-/** Starts the run and notes when it exits, so that waiting for a moment of it fails fast. */
-function startRun(store: string[]) {
-  const proc = startHeatdeath([...ARGS, ...store]);
-  let exited = false;
-  void proc.result.then(() => (exited = true));
-  const alive = () => {
-    if (exited) throw new Error(`the run exited before the moment the test waits for\n${proc.stderr().slice(-2000)}`);
-  };
-  return { ...proc, alive };
+/** Starts the run held at `point`; resolves once it is there, with what the run reported. */
+async function startHeld(w: ReturnType<typeof workDir>, point: string) {
+  const proc = startHeatdeath([...ARGS, ...w.store], { env: holdEnv(w.dir, [point]) });
+  const at = await waitReached(w.dir, 'r', point, { alive: proc.alive });
+  return { ...proc, at };
 }
 
 /** The live row of the run, read-only, while another process writes (WAL). */
@@ -79,21 +76,14 @@ beforeAll(async () => {
 afterAll(() => ref.cleanup());
 
 describe('interrupted runs resume to the uninterrupted result', () => {
-  it('SIGKILL in the train phase of generation ≥ 3: database intact, status interrupted, resume equals the uninterrupted run', async () => {
+  it('SIGKILL in the train phase of generation 3: database intact, status interrupted, resume equals the uninterrupted run', async () => {
     const w = workDir('e2e-resume-kill');
     try {
-      const proc = startRun(w.store);
-      // Generation ≥ 2 committed and the next one training: the middle of a generation.
-      const at = await waitFor(
-        () => {
-          proc.alive();
-          const r = liveRow(w.db);
-          return r && r.last >= 2 && r.last < G && r.phase === 'train' && r.progress?.gen === r.last + 1 ? r : undefined;
-        },
-        120_000,
-        'the train phase of generation ≥ 3',
-        10,
-      );
+      // Held as generation 3 starts training (2 committed): the middle of a generation.
+      const proc = await startHeld(w, 'train@3');
+      expect(proc.at).toMatchObject({ run: 'r', gen: 3, phase: 'train', pid: proc.child.pid });
+      const at = liveRow(w.db)!;
+      expect(at).toMatchObject({ status: 'running', phase: 'train', progress: { gen: 3 }, last: 2 });
       proc.child.kill('SIGKILL');
       const killed = await proc.result;
       expect(killed.signal).toBe('SIGKILL');
@@ -102,8 +92,7 @@ describe('interrupted runs resume to the uninterrupted result', () => {
         expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
         // Only whole generations: nothing of the one that was training.
         const last = db.prepare(`SELECT max(gen) FROM generations`).pluck().get() as number;
-        expect(last).toBeGreaterThanOrEqual(at.last);
-        expect(last).toBeLessThan(G);
+        expect(last).toBe(2);
         for (const t of ['documents', 'histograms', 'metrics']) {
           expect(db.prepare(`SELECT count(*) FROM ${t} WHERE gen > ?`).pluck().get(last), t).toBe(0);
         }
@@ -112,7 +101,7 @@ describe('interrupted runs resume to the uninterrupted result', () => {
       // The row still says 'running'; its pid is dead, so readers see 'interrupted'.
       const s = json(ok(await heatdeath(['status', 'r', ...w.store, '--json'])));
       expect(s.status).toBe('interrupted');
-      expect(s.gen).toBeGreaterThanOrEqual(2);
+      expect(s.gen).toBe(2);
       const all = json(ok(await heatdeath(['status', ...w.store, '--json'])));
       expect(all.runs.map((r: { name: string; status: string }) => [r.name, r.status])).toEqual([['r', 'interrupted']]);
 
@@ -128,19 +117,16 @@ describe('interrupted runs resume to the uninterrupted result', () => {
   it('SIGINT: exit 130, names the resume command, status interrupted; resume equals the uninterrupted run', async () => {
     const w = workDir('e2e-resume-int');
     try {
-      const proc = startRun(w.store);
-      await waitFor(() => {
-        proc.alive();
-        const r = liveRow(w.db);
-        return r && r.last >= 1 && r.last < G - 1;
-      }, 120_000, 'generation 1 committed', 10);
+      // Held right after generation 1 committed; SIGINT there stops before generation 2.
+      const proc = await startHeld(w, 'committed@1');
+      expect(proc.at).toMatchObject({ gen: 1, phase: 'committed' });
+      expect(liveRow(w.db)).toMatchObject({ status: 'running', last: 1 });
       proc.child.kill('SIGINT');
       const stopped = await proc.result;
       expect(stopped.code).toBe(130);
       expect(stopped.stderr).toContain(`Resume with: heatdeath resume r --db ${w.db}`);
       const row = liveRow(w.db)!;
-      expect(row.status).toBe('interrupted');
-      expect(row.last).toBeLessThan(G);
+      expect(row).toMatchObject({ status: 'interrupted', last: 1 });
       const s = json(ok(await heatdeath(['status', 'r', ...w.store, '--json'])));
       expect(s).toMatchObject({ status: 'interrupted', gen: row.last, generations: G });
       expect(s.note).toBe(`interrupted during generation ${row.last + 1}`);

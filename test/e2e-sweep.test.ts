@@ -2,7 +2,7 @@
 // 1. a λ × T grid with two seeds and parallel workers finishes, and `compare --json` shows fresh
 //    data holding the distribution in place (lower top share at T = 0.6, lower entropy at
 //    T = 1.6); reports of the sweep and of a run have the charts the data call for;
-// 2. a sweep killed after its first run completed, relaunched with --resume, finishes only the
+// 2. a sweep killed (held by hold points) after its first run completed, relaunched with --resume, finishes only the
 //    missing runs and leaves complete ones untouched;
 // 3. --emit-jobs, the emitted commands run one by one, and `merge` give the same `compare --json`
 //    as the in-process sweep; merge remaps ids into a non-empty database and refuses clashes;
@@ -15,9 +15,10 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { holdEnv, release, waitReached } from './helpers/hold.js';
 
 const BIN = fileURLToPath(new URL('../bin/heatdeath.mjs', import.meta.url));
-const CORPORA = fileURLToPath(new URL('../corpora/', import.meta.url));
+const CORPORA = fileURLToPath(new URL('../corpora', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'e2e-sweep-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -34,8 +35,8 @@ interface Result {
   stderr: string;
 }
 
-function start(args: string[], opts: { detached?: boolean } = {}): { child: ChildProcess; done: Promise<Result> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env, detached: opts.detached, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], opts: { detached?: boolean; env?: Record<string, string> } = {}): { child: ChildProcess; done: Promise<Result> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: { ...env, ...opts.env }, detached: opts.detached, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b: Buffer) => (stdout += b));
@@ -131,29 +132,30 @@ describe('killed sweep, --resume, --emit-jobs and merge', () => {
   let before: { name: string; gen: number; finished_at: string }[] = [];
 
   it('a killed sweep resumes only its missing runs', { timeout: 180_000 }, async () => {
-    const { child, done } = start(['sweep', ...grid, ...SMALL, '--name', 'kb', '--jobs', '1', '--db', 'kb.sqlite'], { detached: true });
-    // Wait until one run is complete and the next has committed a generation, then stop the
-    // whole process group, as Ctrl-C in a terminal does.
-    const deadline = Date.now() + 150_000;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 250));
-      expect(Date.now()).toBeLessThan(deadline);
-      if (!existsSync(join(work, 'kb.sqlite'))) continue;
+    // Every worker holds right after its generation 1 committed; the first run is let through
+    // (released before it gets there), the second is held there: one run complete, the next
+    // with generations 0 and 1. Then the whole process group is stopped, as Ctrl-C does.
+    const hold = join(work, 'hold-kb');
+    mkdirSync(hold);
+    release(hold, 'kb-T0.6-s1', 'committed@1');
+    const { child, done } = start(['sweep', ...grid, ...SMALL, '--name', 'kb', '--jobs', '1', '--db', 'kb.sqlite'], { detached: true, env: holdEnv(hold, ['committed@1']) });
+    let exited = false;
+    void done.then(() => (exited = true));
+    const alive = () => {
+      if (exited) throw new Error('the sweep exited before its second run reached committed@1');
+    };
+    const at = await waitReached(hold, 'kb-T1-s1', 'committed@1', { alive });
+    expect(at).toMatchObject({ run: 'kb-T1-s1', gen: 1, phase: 'committed' });
+    expect(existsSync(join(hold, 'kb-T0.6-s1.committed@1.reached'))).toBe(true);
+    {
       const db = new Database(join(work, 'kb.sqlite'), { readonly: true });
-      try {
-        db.pragma('busy_timeout = 5000');
-        const complete = db.prepare(`SELECT count(*) FROM runs WHERE status = 'complete'`).pluck().get() as number;
-        const started = db.prepare(`SELECT count(*) FROM runs r WHERE status != 'complete' AND EXISTS (SELECT 1 FROM generations g WHERE g.run_id = r.id)`).pluck().get() as number;
-        if (complete >= 1 && started >= 1) {
-          before = finished(db);
-          break;
-        }
-      } catch {
-        // The sweep is still creating its tables.
-      } finally {
-        db.close();
-      }
+      expect(db.prepare(`SELECT name, status FROM runs ORDER BY id`).all()).toEqual([
+        { name: 'kb-T0.6-s1', status: 'complete' }, { name: 'kb-T1-s1', status: 'running' }, { name: 'kb-T1.6-s1', status: 'queued' },
+      ]);
+      before = finished(db);
+      db.close();
     }
+    expect(before.map((b) => `${b.name}@${b.gen}`)).toEqual(['kb-T0.6-s1@0', 'kb-T0.6-s1@1', 'kb-T0.6-s1@2', 'kb-T0.6-s1@3', 'kb-T1-s1@0', 'kb-T1-s1@1']);
     process.kill(-child.pid!, 'SIGTERM');
     const killed = await done;
     expect(killed.code, killed.stderr).toBe(130);
@@ -162,13 +164,13 @@ describe('killed sweep, --resume, --emit-jobs and merge', () => {
     const db = new Database(join(work, 'kb.sqlite'), { readonly: true });
     const runs = db.prepare(`SELECT name, status FROM runs ORDER BY id`).all() as { name: string; status: string }[];
     db.close();
-    const complete = runs.filter((r) => r.status === 'complete').map((r) => r.name);
-    expect(complete.length).toBeGreaterThanOrEqual(1);
-    expect(complete.length).toBeLessThan(3);
+    expect(runs).toEqual([
+      { name: 'kb-T0.6-s1', status: 'complete' }, { name: 'kb-T1-s1', status: 'interrupted' }, { name: 'kb-T1.6-s1', status: 'queued' },
+    ]);
 
     const r = await cli('sweep', '--resume', 'kb', '--db', 'kb.sqlite', '--corpora-dir', CORPORA, '--jobs', '2');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`${complete.length} already complete; ${3 - complete.length} to run`);
+    expect(r.stderr).toContain('1 already complete; 2 to run');
     const after = new Database(join(work, 'kb.sqlite'), { readonly: true });
     const rows = finished(after);
     expect((after.prepare(`SELECT count(*) FROM runs WHERE status = 'complete'`).pluck().get() as number)).toBe(3);

@@ -4,9 +4,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { attention } from '../src/model/attention.js';
-import { columnSums, crossEntropy, embed, gelu, GELU_K, layerNorm, linear, LN_EPS, logSoftmax } from '../src/model/layers.js';
-import { packEval, packTraining } from '../src/model/packing.js';
+import { attention } from '../src/model/gpt/attention.js';
+import { columnSums, crossEntropy, embed, gelu, GELU_K, layerNorm, linear, LN_EPS, logSoftmax } from '../src/model/gpt/layers.js';
+import { packEval, packTraining } from '../src/model/gpt/packing.js';
 import { rngFor } from '../src/rng.js';
 
 beforeAll(async () => {

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { UserError } from '../src/errors.js';
 import { rngFor, shuffle } from '../src/rng.js';
-import { NgramModel, defaultNgramConfig, ngramFactory } from '../src/model/ngram.js';
-import { PositionStream, batchLossAndGrad, gatherRows, rowIndex } from '../src/model/ngram-train.js';
+import { NgramModel, defaultNgramConfig, ngramFactory } from '../src/model/ngram/ngram.js';
+import { PositionStream, batchLossAndGrad, gatherRows, rowIndex } from '../src/model/ngram/train.js';
 import type { TrainingSet } from '../src/model/types.js';
 
 const require = createRequire(import.meta.url);
@@ -182,12 +182,12 @@ describe('training on names', () => {
     expect(tv(p, firstTokenHistogram(train))).toBeLessThan(0.025);
   });
   it('samples first tokens from firstTokenDistribution (5,000 samples, T = 1)', async () => {
-    const samples = await trained.sample(5000, 1, rngFor(1, 'first'));
+    const samples = await trained.sample(5000, { temperature: 1 }, rngFor(1, 'first'));
     expect(tv(await trained.firstTokenDistribution(), firstTokenHistogram(samples))).toBeLessThan(0.05);
   });
   it('samples with lower per-token entropy at T = 0.5 than at T = 2', async () => {
-    const cold = await trained.sample(2000, 0.5, rngFor(1, 'cold'));
-    const hot = await trained.sample(2000, 2, rngFor(1, 'hot'), { maxLength: 64 });
+    const cold = await trained.sample(2000, { temperature: 0.5 }, rngFor(1, 'cold'));
+    const hot = await trained.sample(2000, { temperature: 2 }, rngFor(1, 'hot'), { maxLength: 64 });
     // Mean surprisal under the model's own T = 1 distribution, nats per token.
     const [hCold, hHot] = [await meanLoss(trained, cold), await meanLoss(trained, hot)];
     expect(hCold).toBeLessThan(1.9); // the T = 1 model's own held-out rate is ≈ 2.2
@@ -208,18 +208,18 @@ describe('training on names', () => {
 
 describe('sampling', () => {
   it('is decided by the rng seed', async () => {
-    const a = await trained.sample(200, 1, rngFor(5, 's'));
-    expect(await trained.sample(200, 1, rngFor(5, 's'))).toEqual(a);
-    expect(await trained.sample(200, 1, rngFor(6, 's'))).not.toEqual(a);
+    const a = await trained.sample(200, { temperature: 1 }, rngFor(5, 's'));
+    expect(await trained.sample(200, { temperature: 1 }, rngFor(5, 's'))).toEqual(a);
+    expect(await trained.sample(200, { temperature: 1 }, rngFor(6, 's'))).not.toEqual(a);
   });
   it('cuts documents at maxLength', async () => {
-    const hot = await trained.sample(500, 50, rngFor(1), { maxLength: 3 });
+    const hot = await trained.sample(500, { temperature: 50 }, rngFor(1), { maxLength: 3 });
     expect(Math.max(...hot.map((d) => d.length))).toBe(3);
-    expect((await trained.sample(10, 1, rngFor(1), { maxLength: 0 })).every((d) => d.length === 0)).toBe(true);
+    expect((await trained.sample(10, { temperature: 1 }, rngFor(1), { maxLength: 0 })).every((d) => d.length === 0)).toBe(true);
   });
   it('rejects a temperature that is not finite and > 0', async () => {
     for (const T of [0, -1, NaN, Infinity]) {
-      await expect(trained.sample(1, T, rngFor(1))).rejects.toThrow(UserError);
+      await expect(trained.sample(1, { temperature: T }, rngFor(1))).rejects.toThrow(UserError);
     }
   });
   it('logProbs agree with the distribution sampling uses', async () => {
@@ -237,7 +237,7 @@ describe('checkpoints', () => {
     const loaded = await ngramFactory.load(join(dir, 'a'));
     expect(loaded.config).toEqual(trained.config);
     expect(loaded.paramCount).toBe(trained.paramCount);
-    expect(await loaded.sample(500, 0.8, rngFor(9))).toEqual(await trained.sample(500, 0.8, rngFor(9)));
+    expect(await loaded.sample(500, { temperature: 0.8 }, rngFor(9))).toEqual(await trained.sample(500, { temperature: 0.8 }, rngFor(9)));
     expect(await loaded.logProbs(val.slice(0, 50))).toEqual(await trained.logProbs(val.slice(0, 50)));
     loaded.dispose();
   });
@@ -263,7 +263,7 @@ describe('tensor hygiene', () => {
     const before = tf.memory().numTensors;
     await m.trainSteps(trainSet, 100, rngFor(4));
     expect(tf.memory().numTensors).toBe(before);
-    await m.sample(1000, 1, rngFor(4));
+    await m.sample(1000, { temperature: 1 }, rngFor(4));
     await m.logProbs(val.slice(0, 100));
     await m.firstTokenDistribution();
     await m.save(join(dir, 'c'));

@@ -1,11 +1,10 @@
 // Report data read from a real tiny run: counts and metrics are the stored rows, the theory
 // overlay is p₀ at generation 0 and τ_T(θ_{g−1}) after (hand-computed for `replace`), example
-// documents carry their category, and the rendered page has the charts the data call for (also
-// checked in headless Chromium, laid out, with no errors and no requests).
+// documents carry their category, and the rendered pages have the charts the data call for (also
+// checked in headless Chromium at 1280 and 390 px: laid out, verdicts shown, no errors, no
+// requests, no sideways overflow; screenshots in test-artifacts/).
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Database from 'better-sqlite3';
 import { buildRunReport, buildSweepReport } from '../src/report/data.js';
@@ -14,10 +13,10 @@ import type { RunReportData } from '../src/report/types.js';
 import { getRun } from '../src/store/runs.js';
 import { readHistograms, readMetrics } from '../src/store/documents.js';
 import { normalize, tau } from '../src/theory/core.js';
-import { findChromium, inspectPage } from './fixtures/chromium.js';
+import { withBrowser } from './helpers/browser.js';
+import { expectQuietAndFitting, viewReport } from './fixtures/report-page.js';
 import { tinyRuns } from './fixtures/tiny-runs.js';
 
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const T = 0.7;
 const LAMBDA = 0.5;
 let db: Database.Database;
@@ -113,18 +112,33 @@ describe('run report data from the database', () => {
     expect(() => buildSweepReport(db, 'nope', { createdAt: null })).toThrow(/no sweep 'nope'/);
   });
 
-  it('lays out in headless Chromium with no errors and no requests', { timeout: 60_000 }, async () => {
-    const bin = findChromium();
-    if (!bin) throw new Error('Chromium not found ($CHROMIUM, chromium or chromium-browser); see test/report-browser.test.ts');
-    const file = join(dir, 'real-run.html');
-    writeFileSync(file, renderRunReport(data));
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const url = pathToFileURL(file).href;
-    const page = await inspectPage(bin, url, join(ARTIFACTS, 'real-run-report'));
-    expect(page.heading).toBe('Run r');
-    expect(page.charts.map((c) => c.series)).toEqual(charts(renderRunReport(data)));
-    for (const c of page.charts) expect(c.width).toBeGreaterThan(300);
-    expect(page.consoleErrors).toEqual([]);
-    expect(page.requests).toEqual([url]);
-  });
+  // What a reader checks on the real run's report and the real sweep's report, at a desktop and
+  // a phone width: charts are <svg> with the series the data call for, verdicts are there, the
+  // page is quiet (no console errors, no failed or external requests) and fits the window.
+  for (const width of [1280, 390]) {
+    it(`lays out the real run and sweep reports ${width} px wide in headless Chromium`, { timeout: 90_000 }, async () => {
+      await withBrowser(async (browser) => {
+        const html = renderRunReport(data);
+        const run = await viewReport(browser, dir, 'real-run-report', html, width);
+        expect(run.view.heading).toBe('Run r');
+        expect(run.view.charts.map((c) => c.tag)).toEqual(charts(html).map(() => 'svg'));
+        expect(run.view.charts.map((c) => c.series)).toEqual(charts(html));
+        for (const c of run.view.charts) expect(c.width).toBeGreaterThan(250);
+        expect(run.view.verdictRows.map((r) => [r[0], r[1]])).toEqual(data.coarse.map((c) => [c.coarse, c.verdict.verdict]));
+
+        const sweep = buildSweepReport(db, 'rd', { createdAt: null });
+        const sweepHtml = renderSweepReport(sweep);
+        const sw = await viewReport(browser, dir, 'real-sweep-report', sweepHtml, width);
+        expect(sw.view.heading).toBe('Sweep rd');
+        expect(sw.view.charts.map((c) => c.tag)).toEqual(['svg', 'svg', 'svg', 'svg']);
+        expect(sw.view.charts.map((c) => c.series)).toEqual([2, 2, 2, 2]);
+        // The runs table (ordered by λ, then T): one row per run with its verdict.
+        const byName = (a: string[], b: string[]) => a[0].localeCompare(b[0]);
+        expect(sw.view.runRows.map((r) => [r[0], r[8]]).sort(byName)).toEqual(sweep.runs.map((r) => [r.name, r.verdict.verdict]).sort(byName));
+
+        expectQuietAndFitting(run);
+        expectQuietAndFitting(sw);
+      });
+    });
+  }
 });

@@ -1,4 +1,4 @@
-// The wasm SIMD kernels against references: the matrix product (src/model/simd.ts) against
+// The wasm SIMD kernels against references: the matrix product (src/kernels/simd.ts) against
 // tf.matMul — every transpose combination, shapes that are not multiples of the 4 × 8 tile,
 // depths past one 256-deep pass — and the attention (simd-attention.ts) against the JS kernels
 // of attention.ts on a packed batch of the `small` shape; no tensor left behind.
@@ -6,10 +6,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { attentionBackward, attentionForward, attentionStep } from '../src/model/attention.js';
-import { packTraining } from '../src/model/packing.js';
-import { simdAttention } from '../src/model/simd-attention.js';
-import { simdMatMul } from '../src/model/simd.js';
+import { attentionBackward, attentionForward, attentionStep } from '../src/model/gpt/attention.js';
+import { packTraining } from '../src/model/gpt/packing.js';
+import { simdAttention } from '../src/kernels/simd-attention.js';
+import { simdMatMul } from '../src/kernels/simd.js';
 import { rngFor } from '../src/rng.js';
 
 let backend = '';

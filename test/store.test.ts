@@ -1,5 +1,5 @@
 // The store: migrations by PRAGMA user_version, our application_id, refusal of foreign and newer
-// files without touching them, and the typed queries on an in-memory database (STYLE.md §8).
+// files without touching them, and the typed queries on an in-memory database.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';

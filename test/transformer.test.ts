@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { forward, initParams } from '../src/model/gpt.js';
-import { Decoder } from '../src/model/sampler.js';
-import { normalizeTransformerConfig, transformerFactory, type Transformer } from '../src/model/transformer.js';
+import { forward, initParams } from '../src/model/gpt/gpt.js';
+import { Decoder } from '../src/model/gpt/sampler.js';
+import { normalizeTransformerConfig, transformerFactory, type Transformer } from '../src/model/gpt/transformer.js';
 import type { TrainingSet } from '../src/model/types.js';
 import { rngFor, shuffle } from '../src/rng.js';
 
@@ -82,7 +82,7 @@ describe('transformer on names', () => {
 
   it('samples at T = 0.5 are less diverse than at T = 2', async () => {
     const stats = async (t: number) => {
-      const docs = await model.sample(300, t, rngFor(5, 'temp', t), { maxLength: 20 });
+      const docs = await model.sample(300, { temperature: t }, rngFor(5, 'temp', t), { maxLength: 20 });
       const counts = new Map<number, number>();
       for (const d of docs) for (const tok of [...d, EOS]) counts.set(tok, (counts.get(tok) ?? 0) + 1);
       return { h: entropy(counts), nll: await meanLoss(model, docs) };
@@ -97,7 +97,8 @@ describe('transformer on names', () => {
     const p = await model.firstTokenDistribution();
     expect(p.length).toBe(V);
     expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
-    const docs = await model.sample(5000, 1, rngFor(6, 'first'), { maxLength: 1 });
+    expect(p[BOS]).toBe(0); // BOS is never drawn: masked before the softmax, as in the n-gram
+    const docs = await model.sample(5000, { temperature: 1 }, rngFor(6, 'first'), { maxLength: 1 });
     const freq = new Float64Array(V);
     for (const d of docs) freq[d.length ? d[0] : EOS] += 1 / docs.length;
     const tv = 0.5 * p.reduce((a, pi, i) => a + Math.abs(pi - freq[i]), 0);
@@ -109,20 +110,20 @@ describe('transformer on names', () => {
 
   it('save → load samples exactly the same documents; nothing leaks', async () => {
     const before = tf.memory().numTensors;
-    const a = await model.sample(40, 1, rngFor(7, 'ckpt'), { batchSize: 8 });
+    const a = await model.sample(40, { temperature: 1 }, rngFor(7, 'ckpt'), { batchSize: 8 });
     expect(tf.memory().numTensors).toBe(before);
     await model.save(dir);
     const loaded = await transformerFactory.load(dir);
     expect(loaded.config).toEqual(model.config);
     expect(loaded.paramCount).toBe(model.paramCount);
-    expect(await loaded.sample(40, 1, rngFor(7, 'ckpt'), { batchSize: 8 })).toEqual(a);
+    expect(await loaded.sample(40, { temperature: 1 }, rngFor(7, 'ckpt'), { batchSize: 8 })).toEqual(a);
     expect(await loaded.logProbs(heldOut.slice(0, 5))).toEqual(await model.logProbs(heldOut.slice(0, 5)));
     loaded.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 
   it('rejects a temperature that is not a finite number > 0', async () => {
-    for (const t of [0, -1, NaN, Infinity]) await expect(model.sample(1, t, rngFor(1))).rejects.toThrow(/temperature/);
+    for (const t of [0, -1, NaN, Infinity]) await expect(model.sample(1, { temperature: t }, rngFor(1))).rejects.toThrow(/temperature/);
   });
 });
 
@@ -162,8 +163,8 @@ describe('transformer internals', () => {
     const a = transformerFactory.create({ ...spec, seed: 9 });
     const b = transformerFactory.create({ ...spec, seed: 9 });
     // Untrained, EOS has probability ~1/V per token, so some documents outgrow the 32-token context.
-    const docsA = await a.sample(100, 1, rngFor(2, 'long'), { maxLength: 40, batchSize: 7 });
-    const docsB = await b.sample(100, 1, rngFor(2, 'long'), { maxLength: 40, batchSize: 64 });
+    const docsA = await a.sample(100, { temperature: 1 }, rngFor(2, 'long'), { maxLength: 40, batchSize: 7 });
+    const docsB = await b.sample(100, { temperature: 1 }, rngFor(2, 'long'), { maxLength: 40, batchSize: 64 });
     expect(docsB).toEqual(docsA);
     expect(Math.max(...docsA.map((d) => d.length))).toBe(40);
     for (const d of docsA) for (const t of d) expect(t >= 2 && t < V).toBe(true);

@@ -9,7 +9,7 @@ import { backendChoices, initBackend, type BackendChoice } from '../backend.js';
 import { UserError } from '../errors.js';
 import { runBench } from '../model/bench.js';
 import { modelKinds } from '../model/index.js';
-import { productKernel } from '../model/simd.js';
+import { productKernel } from '../kernels/simd.js';
 import type { ModelKind, SizePreset } from '../model/types.js';
 import { log, parseCount, printJson } from './common.js';
 

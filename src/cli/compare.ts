@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
 import { getRun, getSweep, listRuns } from '../store/runs.js';
 import { UserError } from '../errors.js';
-import { compareRuns, COMPARE_KEYS, type Comparison, type Stat } from '../report/compare.js';
+import { compareRuns, COMPARE_KEYS, COMPARE_METRICS, type Comparison, type Stat } from '../report/compare.js';
 import { DEFAULT_DB, num, printJson, table } from './common.js';
 
 const short = (x: number) => String(Number(x.toPrecision(6)));
@@ -15,7 +15,7 @@ const pm = (s: Stat) => (s.mean === null ? '–' : `${num(s.mean)}${s.sd === nul
 
 function render(c: Comparison): string {
   const showGroups = c.groups.some((g) => g.n > 1);
-  const header = ['run', 'T', 'λ', 'policy', 'seed', 'gen', 'top share', 'H norm', 'V', 'TV seed', 'perplexity', 'verdict', 'temperature z · δ̂', `top share by gen`];
+  const header = ['run', 'T', 'λ', 'policy', 'seed', 'gen', ...COMPARE_METRICS.map((d) => d.short), 'verdict', 'temperature z · δ̂', `top share by gen`];
   const coarseFirst = (o: Record<string, unknown>) => [c.coarse, ...Object.keys(o).filter((k) => k !== c.coarse)].filter((k) => k in o);
   const rows: (string | number | null)[][] = [];
   for (const g of c.groups) {

@@ -1,4 +1,4 @@
-// The heatdeath command: registers every command of CLI.md, parses argv, and maps errors to
+// The heatdeath command: registers every command, parses argv, and maps errors to
 // exit codes (0 success, 2 bad input a user can fix: one line; 1 internal error: stack trace).
 
 import { Command, CommanderError } from 'commander';
@@ -10,9 +10,9 @@ const program = new Command('heatdeath')
   .showHelpAfterError(false)
   .exitOverride();
 
-// One entry per command of CLI.md. The module `./<name>.ts` exports `register(program)`; only
+// One entry per command. The module `./<name>.ts` exports `register(program)`; only
 // the requested command's module is loaded (start-up stays fast: tfjs loads only where needed).
-// A command whose module does not exist yet is registered as a stub that exits 2.
+// A command whose module cannot be loaded (a partial checkout) is registered as a stub that exits 2.
 type CommandModule = { register: (p: Command) => void };
 const commands: [string, string][] = [
   ['corpora', 'built-in and user corpora: documents, tokens, labels'],

@@ -1,6 +1,5 @@
 // `heatdeath metrics <run>`: the per-generation metrics of one coarse-graining plus the run-level
-// ones (perplexity, distinct-n, copy rate), as a table, CSV or JSON. The decomposition's terms
-// (tau_* temperature, err_* model error) come with their sums from generation 1 (tau_cum, err_cum).
+// ones (perplexity, distinct-n, copy rate), as a table, CSV or JSON.
 
 import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
@@ -8,11 +7,11 @@ import { getRun } from '../store/runs.js';
 import { readMetrics } from '../store/documents.js';
 import { coarseOf, runView } from '../loop/view.js';
 import { UserError } from '../errors.js';
+import { metricsShown } from '../metrics/registry.js';
 import { DEFAULT_DB, num, printJson, table } from './common.js';
 
-/** Columns of the human table; csv and json carry every key. */
-const TABLE_KEYS = ['top_share', 'entropy_norm', 'V', 'tv_seed', 'delta', 'tau_dH', 'tau_sd', 'tau_cum', 'err_dH', 'err_cum', 'err_tv'];
-const RUN_KEYS = ['train_loss', 'val_loss', 'perplexity', 'distinct_2', 'copy_rate', 'mean_length'];
+/** Columns of the human table (the registry's 'table' metrics); csv and json carry every key. */
+const TABLE_KEYS = metricsShown('table').map((d) => d.key);
 
 export function metricsRows(db: Parameters<typeof readMetrics>[0], runId: number, coarse: string) {
   const byGen = new Map<number, Record<string, number | null>>();
@@ -22,8 +21,7 @@ export function metricsRows(db: Parameters<typeof readMetrics>[0], runId: number
     row[m.coarse === '' ? m.key : m.key] = m.value;
     byGen.set(m.gen, row);
   }
-  const rows = [...byGen.values()].sort((a, b) => (a.gen as number) - (b.gen as number));
-  return rows;
+  return [...byGen.values()];
 }
 
 export function register(program: Command): void {
@@ -47,7 +45,7 @@ export function register(program: Command): void {
           printJson({ run: run.name, coarse: opts.coarse, rows });
           return;
         }
-        const keys = format === 'csv' ? [...new Set(rows.flatMap((r) => Object.keys(r)).filter((k) => k !== 'gen'))].sort() : [...TABLE_KEYS, ...RUN_KEYS];
+        const keys = format === 'csv' ? [...new Set(rows.flatMap((r) => Object.keys(r)).filter((k) => k !== 'gen'))].sort() : TABLE_KEYS;
         if (format === 'csv') {
           console.log(['gen', ...keys].join(','));
           for (const r of rows) console.log([r.gen, ...keys.map((k) => (r[k] === null || r[k] === undefined ? '' : String(r[k])))].join(','));

@@ -9,6 +9,7 @@ import { getRun, listGenerations } from '../store/runs.js';
 import { runView } from '../loop/view.js';
 import { probeModel } from '../loop/probe.js';
 import { loadModel } from '../model/index.js';
+import { samplingRuleOf } from '../model/sampling.js';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_DB, log, parseCount, parseNumber, printJson, table, num } from './common.js';
@@ -31,8 +32,8 @@ export function register(program: Command): void {
       try {
         const run = getRun(db, runName);
         const view = runView(db, run);
-        const T = opts.temperature ?? view.config.temperature;
-        if (!(T > 0)) throw new UserError(`--temperature must be > 0, got ${T}`);
+        const rule = samplingRuleOf({ ...view.config, temperature: opts.temperature ?? view.config.temperature });
+        const T = rule.temperature;
         const kept = listGenerations(db, run.id).filter((g) => g.checkpoint && existsSync(join(g.checkpoint, 'model.json')));
         if (kept.length === 0) throw new UserError(`run '${run.name}' has no checkpoint on disk`);
         const row = opts.gen === undefined ? kept[kept.length - 1] : kept.find((g) => g.gen === opts.gen);
@@ -41,7 +42,7 @@ export function register(program: Command): void {
         const model = await loadModel(row.checkpoint!);
         let results;
         try {
-          results = await probeModel(model, view, { temperature: T, samples: opts.samples, seed: opts.seed, maxLength: view.maxLength });
+          results = await probeModel(model, view, { rule, samples: opts.samples, seed: opts.seed, maxLength: view.maxLength });
         } finally {
           model.dispose();
         }

@@ -4,6 +4,7 @@
 
 import type { LoopEvent, GenerationSummary } from '../loop/events.js';
 import type { VerdictSummary } from '../loop/verdicts.js';
+import { formatMetric, metricsShown } from '../metrics/registry.js';
 
 const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
@@ -21,13 +22,18 @@ function duration(s: number): string {
 }
 
 export function summaryLine(s: GenerationSummary): string {
+  // The registry's progress metrics of each coarse-graining; one not measured (δ̂) is left out.
+  const shown = metricsShown('progress', 'coarse');
   const parts = Object.entries(s.coarse).map(
-    ([c, m]) =>
-      `${c}: top ${fmt(m.top_share)} H ${fmt(m.entropy_norm)} V ${fmt(m.V)}${m.delta !== null ? ` δ̂ ${fmt(m.delta)}` : ''}` +
-      (m.tau_dH !== null ? ` τ̂ΔH ${fmt(m.tau_dH)} εδ̂ ${fmt(m.err_tv)}` : ''),
+    ([c, m]) => `${c}: ${shown.filter((d) => m[d.key] !== null && m[d.key] !== undefined).map((d) => `${d.tag ?? d.key} ${formatMetric(d.key, m[d.key])}`).join(' ')}`,
   );
   const v = s.verdicts.map((x) => `${x.coarse}=${x.verdict}`).join(' ');
   return `gen ${String(s.gen).padStart(String(s.generations).length)}/${s.generations}  loss ${fmt(s.trainLoss)} val ${fmt(s.valLoss)}  ${parts.join('  ')}  [${v}]  ${s.seconds.toFixed(1)}s`;
+}
+
+/** The one-line notice of a resume under another matrix-product kernel. */
+export function kernelChangeLine(c: { from: string; to: string; fromGen: number }): string {
+  return `note: generations 0–${c.fromGen - 1} were computed with the ${c.from} matrix-product kernel and this machine uses ${c.to}, so the continuation will not be bit-identical to an uninterrupted run (recorded in the run's kernel history)`;
 }
 
 export function verdictLines(verdicts: readonly VerdictSummary[]): string[] {
@@ -54,6 +60,7 @@ export function progressReporter(stream: NodeJS.WriteStream, now: () => number):
     switch (e.type) {
       case 'start':
         G = e.config.generations;
+        if (e.kernelChange) line(kernelChangeLine(e.kernelChange));
         line(`run ${e.run} (id ${e.runId}) on ${e.backend}: ${e.config.model} on ${e.config.corpus}, T ${e.config.temperature}, λ ${e.config.freshFraction}, ${e.config.policy}, ${e.config.retrain}, N ${e.config.samples}${e.fromGen > 0 ? `, resuming at generation ${e.fromGen}` : ''}`);
         break;
       case 'phase':

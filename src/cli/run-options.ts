@@ -1,8 +1,9 @@
-// The options of `run` (CLI.md), shared with `sweep`, which accepts a comma list for each.
+// The options of `run`, shared with `sweep`, which accepts a comma list for each.
 // Values stay strings here; normalizeRunConfig validates them all with one clear line each.
 
 import type { Command } from 'commander';
 import { defaultRunConfig, type RunConfig } from '../loop/config.js';
+import { samplingTruncations } from '../model/sampling.js';
 import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR } from './common.js';
 
 /** option flag → RunConfig key, with its help line. */
@@ -15,6 +16,7 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
   ['--order <n>', 'order', 'n-gram order'],
   ['--buckets <n>', 'buckets', 'n-gram hashed context rows'],
   ['--temperature <T>', 'temperature', 'sampling temperature, T > 0'],
+  ...samplingTruncations().map((t): [string, keyof RunConfig, string] => [t.flag, t.key as keyof RunConfig, t.help]),
   ['--fresh <λ>', 'freshFraction', 'fraction of new documents drawn from real data, 0 ≤ λ ≤ 1'],
   ['--policy <policy>', 'policy', 'accumulate, replace or augment'],
   ['--retrain <mode>', 'retrain', 'continue (fine-tune) or scratch (re-initialise)'],
@@ -35,6 +37,8 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
 ];
 
 function describeDefault(key: keyof RunConfig): string {
+  const truncation = samplingTruncations().find((t) => t.key === key);
+  if (truncation) return `${truncation.off} (off)`;
   const d = defaultRunConfig[key];
   if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : 'off';
   return Array.isArray(d) ? d.join(',') : String(d);

@@ -1,6 +1,7 @@
 // `heatdeath sim`: exact category-level simulation of the closed loop (no neural model).
 // Parses options, calls src/theory/sim.ts, prints one JSON document or a short table.
 
+import { samplingRuleOf } from '../model/sampling.js';
 import { type Command, InvalidArgumentError } from 'commander';
 import { defaultSimConfig, simulate, type SimPoint } from '../theory/sim.js';
 import { fixedPoint } from '../theory/ode.js';
@@ -77,7 +78,7 @@ export function register(program: Command): void {
         return;
       }
       const c = result.config;
-      const fp = fixedPoint(c.initial, { temperature: c.temperature, freshFraction: c.freshFraction, anchor: normalize(c.initial) });
+      const fp = fixedPoint(c.initial, { ...samplingRuleOf(c), freshFraction: c.freshFraction, anchor: normalize(c.initial) });
       const lines = [
         `sim: initial ${c.initial.join(',')} (ℓ = ${c.initial.reduce((s, x) => s + x, 0)}), T = ${c.temperature}, λ = ${c.freshFraction}, ${c.policy}, N = ${c.perStep}, ${c.steps} steps × ${c.replicates} replicates, seed ${c.seed}`,
         '',

@@ -7,15 +7,16 @@ import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../store/open.js';
 import { getRun, listRuns, listGenerations, getRunState, type RunRow } from '../store/runs.js';
-import { readMetrics } from '../store/documents.js';
+import { readGenerationMetrics, readMetrics } from '../store/documents.js';
 import { liveStatus, runView, folderBytes } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
+import type { KernelSpan } from '../loop/kernels.js';
 import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, num, pidAlive, printJson, table } from './common.js';
 import { verdictLines } from './progress.js';
 
 function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: number) {
   const out: Record<string, Record<string, number | null>> = {};
-  for (const m of db.prepare(`SELECT coarse, key, value FROM metrics WHERE run_id = ? AND gen = ?`).all(run.id, gen) as { coarse: string; key: string; value: number | null }[]) {
+  for (const m of readGenerationMetrics(db, run.id, gen, true)) {
     (out[m.coarse || 'run'] ??= {})[m.key] = m.value;
   }
   return out;
@@ -42,6 +43,9 @@ function summarize(db: Parameters<typeof readMetrics>[0], run: RunRow, modelsDir
     name: run.name,
     ...live,
     backend: run.backend,
+    /** Kernel of the matrix products of the committed generations, and which generations used which. */
+    kernel: run.kernel,
+    kernels: getRunState<KernelSpan[]>(db, run.id, 'kernels') ?? [],
     createdAt: run.created_at,
     sweep: run.sweep_id,
     note: run.note,
@@ -88,10 +92,10 @@ export function register(program: Command): void {
         const eta = (s: number | null) => (s === null ? '' : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
         console.log(
           table(
-            ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'first top', 'H norm', 'V', 'verdicts', 'temperature term z · model error δ̂'],
+            ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'kernel', 'first top', 'H norm', 'V', 'verdicts', 'temperature term z · model error δ̂'],
             rows.map((r) => [
               r.id, r.name, r.status, `${Math.max(r.gen, 0)}/${r.generations}`,
-              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), eta(r.etaS), r.backend,
+              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), eta(r.etaS), r.backend, r.kernel,
               num(r.metrics.first?.top_share), num(r.metrics.first?.entropy_norm), num(r.metrics.first?.V),
               r.verdicts.map((v) => `${v.coarse}=${v.verdict}`).join(' '),
               r.verdicts.map(termsCell).filter(Boolean).join(' '),

@@ -1,4 +1,5 @@
-// Placeholder registration: gives a command its line in `--help`; run, it says it is not built yet (exit 2).
+// Placeholder registration for a command whose module is missing (a partial checkout): it keeps
+// its line in `--help`; run, it says so in one line (exit 2).
 // main.ts registers the real module only for the command that was asked for.
 
 import type { Command } from 'commander';

@@ -1,21 +1,26 @@
-// The run config: defaults, validation, normalisation (STYLE.md §3). User input is a Partial;
+// The run config: defaults, validation, normalisation. User input is a Partial;
 // `normalizeRunConfig` rejects unknown keys and bad values with one clear line and returns a
 // frozen full config, which is stored with the run and decides everything with the seed.
 
+import { policies, type Policy } from './policy/index.js';
+import type { Regime } from '../metrics/verdict.js';
+import { COARSE_NAMES } from '../metrics/coarse.js';
 import { UserError } from '../errors.js';
 import type { ModelKind, SizePreset } from '../model/types.js';
+import { normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import type { TokenizerKind } from '../tokenizer/types.js';
 
-export type Policy = 'accumulate' | 'replace' | 'augment';
+export type { Policy } from './policy/index.js';
 export type Retrain = 'continue' | 'scratch';
-export type StopWhen = 'mode-collapse' | 'heat-death' | 'stable';
+/** The verdicts a run can stop on (the regimes of metrics/verdict.ts that are an end state). */
+export type StopWhen = Exclude<Regime, 'drift' | 'undetermined'>;
 
-export const policies: readonly Policy[] = ['accumulate', 'replace', 'augment'];
+export { policies } from './policy/index.js';
 export const retrains: readonly Retrain[] = ['continue', 'scratch'];
 export const stopWhens: readonly StopWhen[] = ['mode-collapse', 'heat-death', 'stable'];
-export const coarseNames = ['first', 'length', 'label', 'token'] as const;
 
-export interface RunConfig {
+/** The sampling rule's keys sit flat in the run config (model/sampling.ts owns and checks them). */
+export interface RunConfig extends SamplingRuleFields {
   corpus: string;
   tokenizer: TokenizerKind;
   model: ModelKind;
@@ -25,7 +30,6 @@ export interface RunConfig {
   /** n-gram order and hash buckets (ngram only). */
   order: number;
   buckets: number;
-  temperature: number;
   /** λ: fraction of each generation's new documents drawn from real held-in data. */
   freshFraction: number;
   policy: Policy;
@@ -113,7 +117,7 @@ const int = (x: number) => Number.isInteger(x);
 
 export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfig> {
   for (const key of Object.keys(input)) {
-    if (!(key in defaultRunConfig)) throw new UserError(`unknown run option '${key}'`);
+    if (!(key in defaultRunConfig) && !samplingKeys().includes(key)) throw new UserError(`unknown run option '${key}'`);
   }
   const c: RunConfig = { ...defaultRunConfig, ...(Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<RunConfig>) };
   if (typeof c.corpus !== 'string' || c.corpus === '') throw new UserError('--corpus must name a corpus');
@@ -123,7 +127,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   c.threads = num('threads', c.threads, (x) => x === 1 || x === 2, '1 or 2');
   c.order = num('order', c.order, (x) => int(x) && x >= 1 && x <= 8, 'a whole number from 1 to 8');
   c.buckets = num('buckets', c.buckets, (x) => int(x) && x >= 1 && x <= 1 << 22, 'a whole number from 1 to 4194304');
-  c.temperature = num('temperature', c.temperature, (x) => x > 0, 'a number > 0');
+  normalizeRuleFields(c);
   c.freshFraction = num('fresh', c.freshFraction, (x) => x >= 0 && x <= 1, 'a number from 0 to 1');
   c.policy = oneOf('policy', c.policy, policies);
   c.retrain = oneOf('retrain', c.retrain, retrains);
@@ -136,7 +140,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   const coarse = Array.isArray(c.coarse) ? c.coarse : String(c.coarse).split(',');
   c.coarse = [...new Set(coarse.map((s) => s.trim()).filter(Boolean))];
   if (c.coarse.length === 0) throw new UserError('--coarse needs at least one coarse-graining');
-  for (const name of c.coarse) oneOf('coarse-graining', name, coarseNames);
+  for (const name of c.coarse) oneOf('coarse-graining', name, COARSE_NAMES);
   c.seed = num('seed', c.seed, (x) => int(x) && x >= 0 && x <= 2 ** 31 - 1, 'a whole number from 0 to 2147483647');
   if (c.maxLength !== null) c.maxLength = num('max-length', c.maxLength, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.keepCheckpoints = num('keep-checkpoints', c.keepCheckpoints, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
@@ -145,7 +149,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   c.measureDelta = Boolean(c.measureDelta);
   if (c.stopWhen !== null) c.stopWhen = oneOf('stop-when', c.stopWhen, stopWhens);
   c.patience = num('patience', c.patience, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
-  c.stopCoarse = oneOf('stop-coarse', c.stopCoarse, coarseNames);
+  c.stopCoarse = oneOf('stop-coarse', c.stopCoarse, COARSE_NAMES);
   if (c.stopWhen !== null && !c.coarse.includes(c.stopCoarse)) {
     throw new UserError(`--stop-coarse '${c.stopCoarse}' is not among the tracked coarse-grainings (${c.coarse.join(', ')})`);
   }

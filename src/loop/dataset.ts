@@ -1,25 +1,13 @@
-// The training set of a generation, as the data policy defines it, without loading the
+// The training set of a generation, as its data policy's window defines it, without loading the
 // documents: an in-memory list of document ids (4 bytes each) that grows by N per generation
-// under `accumulate`, and a point look-up of tokens when a batch needs them.
+// under `accumulate`, and a point look-up of tokens when a batch needs them. The id list, the
+// copy check's id ranges and the training histogram are all derived from the policy's window
+// (src/loop/policy/); the SQL lives in the store.
 
 import type Database from 'better-sqlite3';
 import type { TrainingSet } from '../model/types.js';
-import type { Policy } from './config.js';
-import { documentIds, textHash, tokenReader } from '../store/documents.js';
-
-/** SQL condition selecting the documents the model of generation `gen` trains on. */
-export function trainingWhere(policy: Policy, gen: number): { where: string; params: number[] } {
-  const seedTrain = `(gen = 0 AND in_train = 1)`;
-  if (gen === 0) return { where: seedTrain, params: [] };
-  switch (policy) {
-    case 'accumulate':
-      return { where: `in_train = 1 AND gen <= ?`, params: [gen] };
-    case 'replace':
-      return { where: `gen = ? AND in_train = 1`, params: [gen] };
-    case 'augment':
-      return { where: `${seedTrain} OR (gen = ? AND in_train = 1)`, params: [gen] };
-  }
-}
+import { committedWindow, extendsPrevious, sameWindow, type DataPolicy } from './policy/index.js';
+import { documentsById, inTrainTextLookup, tokenReader, windowIdBounds, windowIds } from '../store/documents.js';
 
 /** A growable Int32 list (amortised doubling). */
 export class IdList {
@@ -40,37 +28,68 @@ export class IdList {
   get(i: number): number {
     return this.buf[i];
   }
+  toArray(): Int32Array {
+    return this.buf.slice(0, this.length);
+  }
   /** Bytes held, for the flat-cost checks of long runs. */
   get capacityBytes(): number {
     return this.buf.byteLength;
   }
 }
 
-/** Ids of the training set of generation `gen`, from the database (used at start and on resume). */
-export function loadTrainingIds(db: Database.Database, runId: number, policy: Policy, gen: number): IdList {
-  const { where, params } = trainingWhere(policy, gen);
-  return new IdList(documentIds(db, runId, where, params));
+/** The committed ids the model of generation `gen` trains on, from the database: the window, then the policy's choice. */
+function chosenIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number): Int32Array {
+  const ids = windowIds(db, runId, committedWindow(policy, gen));
+  return policy.select ? policy.select(ids, gen, seed) : ids;
+}
+
+/**
+ * The committed part of generation gen's training set (its own new documents come on top).
+ * `current` is gen−1's training set, kept as it is when gen's set extends it (accumulate).
+ */
+export function committedIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number, current: IdList): IdList {
+  if (gen === 0 || extendsPrevious(policy, gen)) return current;
+  return new IdList(chosenIds(db, runId, policy, gen, seed));
+}
+
+/** Ids of the training set of generation `gen` after it committed (used on resume). */
+export function trainingIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number): IdList {
+  if (!policy.select) return new IdList(windowIds(db, runId, policy.window(gen)));
+  const own = windowIds(db, runId, [[gen, gen]]);
+  return new IdList([...chosenIds(db, runId, policy, gen, seed), ...own]);
+}
+
+/**
+ * The histograms of generation gen's training set: its committed part (gen−1's training
+ * histogram when gen's set extends it, none, the seed's, or else counted from the documents)
+ * plus `added`, the histograms of gen's own training documents.
+ */
+export function trainingHistograms(
+  db: Database.Database,
+  policy: DataPolicy,
+  gen: number,
+  parts: { previous: Map<string, number[]>; seed: Map<string, number[]>; added: Map<string, number[]>; committed: IdList },
+  count: (docs: { text: string; tokens: number[] }[]) => Map<string, number[]>,
+): Map<string, number[]> {
+  if (gen === 0) return parts.seed;
+  const part = committedWindow(policy, gen);
+  if (extendsPrevious(policy, gen)) return addHistograms(parts.previous, parts.added);
+  if (part.length === 0) return parts.added;
+  if (!policy.select && sameWindow(part, [[0, 0]])) return addHistograms(parts.seed, parts.added);
+  return addHistograms(count(documentsById(db, parts.committed.toArray())), parts.added);
+}
+
+export function addHistograms(a: Map<string, number[]>, b: Map<string, number[]>): Map<string, number[]> {
+  return new Map([...a].map(([k, v]) => [k, v.map((x, i) => x + b.get(k)![i])]));
 }
 
 /**
  * Whether a text is in the training set the model of generation `gen` was trained on: a look-up
- * on the text-hash index, bounded to the id ranges of the generations that set spans (ids of one
- * generation are consecutive for a run: it commits in one transaction). A `gen <= g` condition
- * instead made SQLite pick the generation index and scan every stored document per sample,
- * so the copy check grew with the run.
+ * on the text-hash index, bounded to the id ranges of the window's generations. (A policy's
+ * seeded choice is not applied: the check counts a copy of any document of the window.)
  */
-export function trainingTextLookup(db: Database.Database, runId: number, policy: Policy, gen: number): (text: string) => boolean {
-  const range = (g: number) => db.prepare(`SELECT min(id) AS lo, max(id) AS hi FROM documents WHERE run_id = ? AND gen = ?`).get(runId, g) as { lo: number | null; hi: number | null };
-  const all = { lo: 0, hi: Number.MAX_SAFE_INTEGER };
-  const ranges = gen === 0 ? [range(0)] : policy === 'accumulate' ? [all] : policy === 'replace' ? [range(gen)] : [range(0), range(gen)];
-  const stmt = db
-    .prepare(`SELECT 1 FROM documents INDEXED BY documents_by_hash WHERE run_id = ? AND text_hash = ? AND id BETWEEN ? AND ? AND text = ? AND in_train = 1 LIMIT 1`)
-    .pluck();
-  const live = ranges.filter((r): r is { lo: number; hi: number } => r.lo !== null && r.hi !== null);
-  return (text) => {
-    const h = textHash(text);
-    return live.some((r) => stmt.get(runId, h, r.lo, r.hi, text) !== undefined);
-  };
+export function trainingTextLookup(db: Database.Database, runId: number, policy: DataPolicy, gen: number): (text: string) => boolean {
+  return inTrainTextLookup(db, runId, windowIdBounds(db, runId, policy.window(gen)));
 }
 
 /** Counts the rows read, so tests can check that per-generation work does not grow. */

@@ -1,9 +1,10 @@
 // Selecting stored documents for reading: by generation, origin, substring and coarse-graining
 // category, each returned with its category under every coarse-graining of the run.
 
+import { onePerDocument } from '../metrics/coarse.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import { decodeTokens, type Origin } from '../store/documents.js';
+import { decodeTokens, iterateDocumentRows, type Origin } from '../store/documents.js';
 import { coarseOf, type RunView } from './view.js';
 
 export interface DocumentView {
@@ -44,16 +45,10 @@ export function* iterateDocuments(db: Database.Database, view: RunView, q: Docum
   if ((q.coarse === undefined) !== (q.category === undefined)) throw new UserError('--coarse and --category go together');
   const filter = q.coarse !== undefined ? { cg: coarseOf(view, q.coarse), k: -1 } : null;
   if (filter) {
-    if (filter.cg.name === 'token') throw new UserError(`'token' has no category per document; filter by first, length or label`);
+    if (!onePerDocument(filter.cg.name)) throw new UserError(`'token' has no category per document; filter by first, length or label`);
     filter.k = categoryIndex(filter.cg.categories, q.category!, filter.cg.name);
   }
-  const where = ['run_id = ?'];
-  const params: unknown[] = [view.run.id];
-  if (q.gen !== undefined) where.push('gen = ?'), params.push(q.gen);
-  if (q.origin) where.push('origin = ?'), params.push(q.origin);
-  if (q.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(q.grep);
-  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
-  for (const r of stmt.iterate(...params) as Iterable<{ id: number; gen: number; origin: Origin; in_train: number; text: string; tokens: Buffer; label: string | null; true_label: string | null; length: number }>) {
+  for (const r of iterateDocumentRows(db, view.run.id, q)) {
     const doc = { text: r.text, tokens: decodeTokens(r.tokens) };
     if (filter && filter.cg.categoryOf(doc) !== filter.k) continue;
     const categories: Record<string, string> = {};

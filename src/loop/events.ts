@@ -11,18 +11,19 @@ export interface GenerationSummary {
   generations: number;
   trainLoss: number | null;
   valLoss: number | null;
-  /**
-   * Per coarse-graining: the headline numbers of the samples' histogram, and this generation's
-   * temperature term (tau_dH, nats) and model error (err_tv = δ̂ of the model that drew it); null
-   * when not measured.
-   */
-  coarse: Record<string, { top_share: number; entropy_norm: number; V: number; delta: number | null; tau_dH: number | null; err_tv: number | null }>;
+  /** Per coarse-graining: the samples' metrics shown on the progress line (metrics/registry.ts), by key. */
+  coarse: Record<string, Record<string, number | null>>;
   verdicts: VerdictSummary[];
   seconds: number;
 }
 
 export type LoopEvent =
-  | { type: 'start'; runId: number; run: string; config: Readonly<RunConfig>; backend: string; fromGen: number }
+  | {
+      type: 'start'; runId: number; run: string; config: Readonly<RunConfig>; backend: string; fromGen: number;
+      /** Kernel of the matrix products here; `kernelChange` when the committed generations used another. */
+      kernel: string;
+      kernelChange: { from: string; to: string; fromGen: number } | null;
+    }
   | { type: 'phase'; gen: number; phase: Phase }
   | { type: 'progress'; gen: number; phase: Phase; done: number; total: number }
   | { type: 'generation'; summary: GenerationSummary }

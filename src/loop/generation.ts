@@ -1,35 +1,37 @@
-// One generation of the closed loop (process (2) of the paper), as pure steps over a context:
-//   sample N documents from model g−1 at T  →  take round(λN) fresh real documents instead of
-//   the last samples  →  categorize  →  append per policy  →  retrain  →  evaluate  →  rows.
+// One generation of the closed loop (process (2) of the paper): `runGeneration` takes the model
+// of generation g−1 and its training set, and
+//   1. samples N documents at the run's sampling rule, takes round(λN) fresh real documents
+//      instead of the last samples, categorizes them;
+//   2. retrains on the data policy's training set (committed documents by id plus the new ones);
+//   3. evaluates: held-out loss, δ̂, the temperature and model-error terms (control.ts), histogram
+//      and text metrics;
+//   4. writes the checkpoint, then commits everything of the generation in one transaction.
 // All N model samples are stored (those replaced by fresh ones with in_train = 0), so the
-// `samples` histogram always measures the model's own output at T, even at λ = 1.
-// The caller commits the returned rows in one transaction, after the checkpoint is written.
+// `samples` histogram always measures the model's own output, even at λ = 1.
 
-import type { LanguageModel } from '../model/types.js';
+import type Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { LanguageModel, ModelFactory, ModelSpec, TrainingSet } from '../model/types.js';
+import { defaultSamplingRule, samplingRuleOf } from '../model/sampling.js';
 import { rngFor, type Rng } from '../rng.js';
 import { EOS } from '../tokenizer/types.js';
-import type { NewDocument, MetricRow } from '../store/documents.js';
+import { insertDocuments, insertHistogram, insertMetrics, type NewDocument, type MetricRow } from '../store/documents.js';
+import { insertGeneration, updateRun } from '../store/runs.js';
 import { histogram } from '../metrics/coarse.js';
-import { histogramMetrics, totalVariation, l2Distance, liveIndices } from '../metrics/histogram.js';
-import { addTerms, decompose, decompositionMetrics, type TermSums } from '../metrics/decomposition.js';
+import { histogramMetrics, totalVariation, l2Distance } from '../metrics/histogram.js';
+import { textMetrics } from '../metrics/text.js';
+import { normalize } from '../theory/core.js';
 import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
 import type { Phase } from './events.js';
-
-/** What a generation produces, ready to be committed. */
-export interface GenerationRows {
-  documents: NewDocument[];
-  /** coarse → histogram of the N model samples. */
-  samples: Map<string, number[]>;
-  /** coarse → histogram of the training set the new model was trained on. */
-  train: Map<string, number[]>;
-  metrics: MetricRow[];
-  trainLoss: number | null;
-  valLoss: number | null;
-}
+import type { DataPolicy } from './policy/index.js';
+import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingTextLookup, type ReadCounter } from './dataset.js';
+import { decompositionRows, drawControl, modelFirstShares } from './control.js';
+import { termSums } from './verdicts.js';
 
 export interface GenerationHooks {
-  phase(phase: Phase): void;
+  /** A phase starts (may wait at a hold point, see hold.ts). */
+  phase(phase: Phase): Promise<void>;
   progress(phase: Phase, done: number, total: number): void;
   /** Throws when the run must stop (a signal); called between steps of long phases. */
   checkStop(): void;
@@ -71,59 +73,11 @@ export async function validationLoss(model: LanguageModel, val: readonly SeedDoc
   return nats / tokens;
 }
 
-/** The model's exact T = 1 shares over the `first` categories (its first-token softmax); null without `first`. */
-async function modelFirstShares(model: LanguageModel, state: RunState): Promise<number[] | null> {
-  const cg = state.coarse.find((c) => c.name === 'first');
-  if (!cg) return null;
-  const dist = await model.firstTokenDistribution();
-  const modelShares = new Array<number>(cg.categories.length).fill(0);
-  for (let t = 0; t < dist.length; t++) {
-    if (t === state.tokenizer.bos) continue; // never a first token
-    const k = cg.categoryOf({ text: '', tokens: t === EOS ? [] : [t] });
-    if (k !== null) modelShares[k] += dist[t];
-  }
-  return modelShares;
-}
-
 /** δ̂ on `first`: distance between the training set's first-token shares and the model's own. */
 export async function firstDelta(model: LanguageModel, state: RunState, trainFirst: number[]): Promise<{ tv: number; l2: number } | null> {
   const modelShares = await modelFirstShares(model, state);
   if (!modelShares) return null;
   return { tv: totalVariation(trainFirst, modelShares), l2: l2Distance(trainFirst, modelShares) };
-}
-
-/** A control set: what the model does at T = 1, per coarse-graining, and how many draws each rests on. */
-export interface Control {
-  histograms: Map<string, number[]>;
-  /** coarse → the number of draws (Infinity for `first`: the exact softmax). */
-  sizes: Map<string, number>;
-}
-
-/**
- * Draws generation g's control set: `controlSamples` documents from the model that drew the
- * generation, at T = 1, on their own stream ('control'), so the documents the run stores are
- * the same with or without it. `first` reads the exact first-token softmax instead. Never
- * trained on and not stored as documents: only the decomposition it feeds is kept.
- */
-export async function drawControl(config: Readonly<RunConfig>, state: RunState, model: LanguageModel, gen: number, hooks: GenerationHooks): Promise<Control> {
-  const n = config.controlSamples;
-  let docs: { text: string; tokens: number[] }[] = [];
-  if (n > 0 && state.coarse.some((c) => c.name !== 'first')) {
-    const tokens = await model.sample(n, 1, genRng(config, gen, 'control'), {
-      maxLength: state.maxLength,
-      onProgress: () => hooks.checkStop(),
-    });
-    docs = tokens.map((t) => ({ text: state.tokenizer.decode(t), tokens: t }));
-  }
-  const hist = histograms(state, docs);
-  const sizes = new Map<string, number>();
-  for (const cg of state.coarse) sizes.set(cg.name, cg.name === 'token' ? hist.get(cg.name)!.reduce((a, b) => a + b, 0) : docs.length);
-  const first = await modelFirstShares(model, state);
-  if (first) {
-    hist.set('first', first);
-    sizes.set('first', Infinity);
-  }
-  return { histograms: hist, sizes };
 }
 
 /** Metric rows of one generation: histogram metrics per coarse-graining plus run-level ones. */
@@ -134,7 +88,7 @@ export function metricRows(
   seed: Map<string, number[]>,
   extra: {
     delta: Map<string, { tv: number; l2: number }>;
-    /** coarse → the decomposition's metrics (generations ≥ 1 with a measurable control). */
+    /** coarse → the decomposition's metrics (control.ts; generations ≥ 1 with a measurable control). */
     terms?: Map<string, Record<string, number>>;
     text: Record<string, number> | null;
     valLoss: number | null;
@@ -165,10 +119,6 @@ export function histograms(state: RunState, docs: readonly { text: string; token
   return new Map(state.coarse.map((cg) => [cg.name, histogram(cg, docs)]));
 }
 
-export function addHistograms(a: Map<string, number[]>, b: Map<string, number[]>): Map<string, number[]> {
-  return new Map([...a].map(([k, v]) => [k, v.map((x, i) => x + b.get(k)![i])]));
-}
-
 /** Samples N documents from the model at T, decodes them, draws the fresh ones. */
 export async function drawNewDocuments(
   config: Readonly<RunConfig>,
@@ -179,8 +129,8 @@ export async function drawNewDocuments(
 ): Promise<{ synthetic: { text: string; tokens: number[] }[]; fresh: SeedDoc[]; nTrainSynthetic: number }> {
   const N = config.samples;
   const nFresh = Math.round(config.freshFraction * N);
-  hooks.phase('sample');
-  const tokens = await model.sample(N, config.temperature, genRng(config, gen, 'sample'), {
+  await hooks.phase('sample');
+  const tokens = await model.sample(N, samplingRuleOf(config), genRng(config, gen, 'sample'), {
     maxLength: state.maxLength,
     onProgress: (done, total) => {
       hooks.progress('sample', done, total);
@@ -194,29 +144,200 @@ export async function drawNewDocuments(
   return { synthetic, fresh, nTrainSynthetic: N - nFresh };
 }
 
-/**
- * The decomposition of generation g on every coarse-graining: samples `h` at T, the control at
- * T = 1 from the same model, and `train` the histograms of the set that model learned; with the
- * sums over generations 1..g, from `previous` (generation g − 1's sums; generation 1 starts
- * them). A coarse-graining whose control has no draws (--control 0) gets no terms, and one whose
- * chain of sums is broken (a generation without terms) gets its terms but no sums.
- */
-export function decompositionRows(
-  state: RunState,
-  gen: number,
-  samples: Map<string, number[]>,
-  control: Control,
-  train: Map<string, number[]>,
-  seed: Map<string, number[]>,
-  previous: Map<string, TermSums>,
-): Map<string, Record<string, number>> {
-  const out = new Map<string, Record<string, number>>();
-  for (const cg of state.coarse) {
-    const size = control.sizes.get(cg.name) ?? 0;
-    if (!(size > 0)) continue;
-    const m = decompositionMetrics(decompose(samples.get(cg.name)!, control.histograms.get(cg.name)!, size, train.get(cg.name)!, liveIndices(seed.get(cg.name)!)));
-    const before = previous.get(cg.name);
-    out.set(cg.name, gen === 1 || before ? { ...m, ...addTerms(before ?? null, m) } : m);
-  }
-  return out;
+
+/** What runGeneration needs of the run: fixed for one call of executeRun. */
+export interface RunContext {
+  db: Database.Database;
+  runId: number;
+  runName: string;
+  config: Readonly<RunConfig>;
+  state: RunState;
+  policy: DataPolicy;
+  factory: ModelFactory;
+  /** Histograms of the seed training documents (generation 0's samples and training set). */
+  seedHist: Map<string, number[]>;
+  modelsDir: string;
+  now: () => number;
+  readCounter?: ReadCounter;
+  /** The kernel of the matrix products (ModelFactory.kernel), stored with each commit. */
+  kernel: string;
 }
+
+/** What one generation hands the next: the model, its training set's ids and histograms. */
+export interface Carry {
+  model: LanguageModel | null;
+  trainIds: IdList;
+  trainHist: Map<string, number[]>;
+}
+
+export interface GenerationResult {
+  trainLoss: number;
+  valLoss: number | null;
+  /** ctx.now() when the generation started. */
+  started: number;
+}
+
+type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Record<string, number> | null; terms?: Map<string, Record<string, number>> };
+
+/** Seconds per phase; a phase may run twice in a generation (metrics), so they add up. */
+type Timer = (phase: string, t0: number) => void;
+
+export function checkpointDir(modelsDir: string, run: string, gen: number): string {
+  return join(modelsDir, run, `gen-${String(gen).padStart(4, '0')}`);
+}
+
+/**
+ * Runs generation `gen`: new documents, retraining, evaluation, checkpoint and commit. Updates
+ * `carry` in place (the model first, so the caller disposes whatever model exists if it throws).
+ */
+export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, h: GenerationHooks): Promise<GenerationResult> {
+  const started = ctx.now();
+  await yieldToEventLoop();
+  h.checkStop();
+  const timings: Record<string, number> = {};
+  const mark: Timer = (phase, t0) => (timings[phase] = (timings[phase] ?? 0) + (ctx.now() - t0) / 1000);
+  const committed = committedIds(ctx.db, ctx.runId, ctx.policy, gen, ctx.config.seed, carry.trainIds);
+  const rows = await newDocuments(ctx, carry, committed, gen, h, mark);
+  await yieldToEventLoop();
+  h.checkStop();
+  const pending = rows.docs.filter((d) => d.inTrain).map((d) => d.tokens as number[]);
+  const data = sqliteTrainingSet(ctx.db, committed, pending, ctx.readCounter);
+  const trainLoss = await retrain(ctx, carry, data, gen, h, mark);
+  const t0 = ctx.now();
+  await h.phase('metrics');
+  const valLoss = await validationLoss(carry.model!, ctx.state.seedVal);
+  const delta = await deltas(ctx, carry, gen);
+  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, terms: rows.terms, text: rows.text, valLoss, trainLoss, nTrain: data.size });
+  mark('metrics', t0);
+  await commitGeneration(ctx, carry, committed, gen, { rows, metrics, trainLoss, valLoss, started, timings }, h, mark);
+  return { trainLoss, valLoss, started };
+}
+
+/** Step 1: generation 0 is the seed corpus; later ones N model samples (+ fresh ones), with the new training histograms. */
+async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, gen: number, h: GenerationHooks, mark: Timer): Promise<NewRows> {
+  const { state, config, db } = ctx;
+  if (gen === 0) {
+    const docs = [...state.seedTrain.map((d) => toDocument(state, 0, 'seed', d, true)), ...state.seedVal.map((d) => toDocument(state, 0, 'seed', d, false))];
+    return { docs, samples: ctx.seedHist, text: null };
+  }
+  let t0 = ctx.now();
+  const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, carry.model!, gen, h);
+  const control = await drawControl(config, state, carry.model!, gen, h.checkStop);
+  mark('sample', t0);
+  t0 = ctx.now();
+  await h.phase('metrics');
+  const text = textMetrics(synthetic, trainingTextLookup(db, ctx.runId, ctx.policy, gen - 1));
+  const docs = [
+    ...synthetic.map((d, i) => toDocument(state, gen, 'synthetic', { ...d, label: null }, i < nTrainSynthetic)),
+    ...fresh.map((d) => toDocument(state, gen, 'fresh', d, true)),
+  ];
+  const added = histograms(state, [...synthetic.slice(0, nTrainSynthetic), ...fresh]);
+  const samples = histograms(state, synthetic);
+  // The model that drew this generation learned carry.trainHist (before it is updated below).
+  const terms = decompositionRows(state, gen, samples, control, carry.trainHist, ctx.seedHist, termSums(db, ctx.runId, state.coarse.map((c) => c.name), gen - 1));
+  carry.trainHist = trainingHistograms(db, ctx.policy, gen, { previous: carry.trainHist, seed: ctx.seedHist, added, committed }, (d) => histograms(state, d));
+  mark('metrics', t0);
+  return { docs, samples, text, terms };
+}
+
+/** The model's spec for generation `gen`: the run-config keys its family takes, and an init seed. */
+export function modelSpec(ctx: RunContext, gen: number): ModelSpec {
+  const { config, state } = ctx;
+  const options = Object.fromEntries(ctx.factory.runOptions.map((k) => [k, (config as unknown as Record<string, unknown>)[k]]));
+  return { vocabSize: state.tokenizer.vocabSize, bos: state.tokenizer.bos, eos: state.tokenizer.eos, options, seed: rngFor(config.seed, 'init', gen).uint32() };
+}
+
+/** Step 2: retrain (from scratch at generation 0 and under --retrain scratch) for the run's step budget. */
+async function retrain(ctx: RunContext, carry: Carry, data: TrainingSet, gen: number, h: GenerationHooks, mark: Timer): Promise<number> {
+  const { config } = ctx;
+  const t0 = ctx.now();
+  await h.phase('train');
+  const scratch = gen === 0 || config.retrain === 'scratch';
+  if (scratch) {
+    carry.model?.dispose();
+    carry.model = ctx.factory.create(modelSpec(ctx, gen));
+  }
+  const budget = carry.model!.budget;
+  const perGen = config.steps ?? (config.epochs !== null ? epochsToSteps(config.epochs, trainTokens(data), budget.tokensPerStep) : budget.steps);
+  // Fitting from scratch gets the model's own budget for that, else twice a generation's.
+  const steps = scratch ? (config.initialSteps ?? budget.initialSteps ?? 2 * perGen) : perGen;
+  const result = await carry.model!.trainSteps(data, steps, genRng(config, gen, 'train'), {
+    onStep: (s) => {
+      h.progress('train', s, steps);
+      h.checkStop();
+    },
+  });
+  mark('train', t0);
+  return result.loss;
+}
+
+/** Step 3's δ̂: on `first` from the model's own distribution; elsewhere (--measure-delta) from its T = 1 samples. */
+async function deltas(ctx: RunContext, carry: Carry, gen: number): Promise<Map<string, { tv: number; l2: number }>> {
+  const { state, config } = ctx;
+  const model = carry.model!;
+  const delta = new Map<string, { tv: number; l2: number }>();
+  const fd = await firstDelta(model, state, normalize(carry.trainHist.get('first') ?? []));
+  if (fd) delta.set('first', fd);
+  if (!config.measureDelta) return delta;
+  const own = await model.sample(config.samples, defaultSamplingRule, genRng(config, gen, 'delta'), { maxLength: state.maxLength });
+  const ownHist = histograms(state, own.map((t) => ({ text: state.tokenizer.decode(t), tokens: t })));
+  for (const cg of state.coarse) {
+    if (cg.name === 'first') continue;
+    const p = normalize(carry.trainHist.get(cg.name)!);
+    const q = normalize(ownHist.get(cg.name)!);
+    delta.set(cg.name, { tv: totalVariation(p, q), l2: l2Distance(p, q) });
+  }
+  return delta;
+}
+
+/** Step 4: the checkpoint first, then one transaction with everything of this generation. */
+async function commitGeneration(
+  ctx: RunContext,
+  carry: Carry,
+  committed: IdList,
+  gen: number,
+  r: { rows: NewRows; metrics: MetricRow[]; trainLoss: number; valLoss: number | null; started: number; timings: Record<string, number> },
+  h: GenerationHooks,
+  mark: Timer,
+): Promise<void> {
+  const { db, runId } = ctx;
+  const t0 = ctx.now();
+  await h.phase('commit');
+  const dir = checkpointDir(ctx.modelsDir, ctx.runName, gen);
+  await carry.model!.save(dir);
+  db.transaction(() => {
+    const newIds = insertDocuments(db, runId, r.rows.docs).filter((_, i) => r.rows.docs[i].inTrain);
+    if (committed === carry.trainIds) carry.trainIds.push(newIds);
+    else carry.trainIds = new IdList([...committed.toArray(), ...newIds]);
+    for (const [coarse, counts] of r.rows.samples) insertHistogram(db, runId, { gen, coarse, kind: 'samples', counts });
+    for (const [coarse, counts] of carry.trainHist) insertHistogram(db, runId, { gen, coarse, kind: 'train', counts });
+    insertMetrics(db, runId, r.metrics);
+    mark('commit', t0);
+    updateRun(db, runId, { kernel: ctx.kernel });
+    insertGeneration(db, {
+      run_id: runId, gen, started_at: new Date(r.started).toISOString(), finished_at: new Date(ctx.now()).toISOString(), train_loss: r.trainLoss,
+      val_loss: r.valLoss, n_docs: carry.trainIds.length, checkpoint: dir, timings_json: JSON.stringify(r.timings),
+    });
+  })();
+}
+
+/** Tokens (incl. EOS) of the training set, for --epochs (a scan: --epochs cost grows with the data anyway). */
+function trainTokens(data: TrainingSet): number {
+  let n = 0;
+  for (let i = 0; i < data.size; i += 1024) {
+    const idx = Array.from({ length: Math.min(1024, data.size - i) }, (_, k) => i + k);
+    for (const d of data.docs(idx)) n += d.length + 1;
+  }
+  return n;
+}
+
+function epochsToSteps(epochs: number, tokens: number, tokensPerStep: number): number {
+  return Math.max(1, Math.ceil((epochs * tokens) / tokensPerStep));
+}
+
+/**
+ * Lets the event loop turn, so a stop request (the CLI's signal handler) is seen. The n-gram
+ * model computes synchronously and its checkpoints are written synchronously: without a turn
+ * between phases a SIGINT is only delivered once the whole run has finished.
+ */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

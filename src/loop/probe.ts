@@ -5,8 +5,9 @@
 // T* ≈ T there is a check of the whole pipeline; elsewhere it is a measurement.
 
 import type { LanguageModel } from '../model/types.js';
+import { defaultSamplingRule, samplingRuleKey, type SamplingRule } from '../model/sampling.js';
 import { rngFor } from '../rng.js';
-import { histogram } from '../metrics/coarse.js';
+import { histogram, onePerDocument } from '../metrics/coarse.js';
 import { probeTau, type ProbeResult } from '../theory/probe.js';
 import type { RunView } from './view.js';
 
@@ -21,19 +22,20 @@ export interface ProbeCoarse {
 export async function probeModel(
   model: LanguageModel,
   view: RunView,
-  opts: { temperature: number; samples: number; seed: number; maxLength: number; onProgress?: (done: number, total: number) => void },
+  opts: { rule: SamplingRule; samples: number; seed: number; maxLength: number; onProgress?: (done: number, total: number) => void },
 ): Promise<ProbeCoarse[]> {
-  const draw = async (T: number, key: string) => {
-    const tokens = await model.sample(opts.samples, T, rngFor(opts.seed, 'probe', key), { maxLength: opts.maxLength, onProgress: opts.onProgress });
+  const draw = async (rule: SamplingRule, key: string) => {
+    const tokens = await model.sample(opts.samples, rule, rngFor(opts.seed, 'probe', key), { maxLength: opts.maxLength, onProgress: opts.onProgress });
     return tokens.map((t) => ({ text: view.tokenizer.decode(t), tokens: t }));
   };
-  const base = await draw(1, 'base');
-  const tempered = await draw(opts.temperature, `T${opts.temperature}`);
+  // The base draw is the identity rule (T = 1, nothing truncated): the model's own distribution.
+  const base = await draw(defaultSamplingRule, 'base');
+  const tempered = await draw(opts.rule, `T${samplingRuleKey(opts.rule)}`);
   return view.coarse
-    .filter((cg) => cg.name !== 'token') // a document adds many tokens: counts are not n draws
+    .filter((cg) => onePerDocument(cg.name)) // else counts are not n draws
     .map((cg) => {
       const b = histogram(cg, base);
       const t = histogram(cg, tempered);
-      return { coarse: cg.name, categories: cg.categories, base: b, tempered: t, result: probeTau(b, t, { temperature: opts.temperature }) };
+      return { coarse: cg.name, categories: cg.categories, base: b, tempered: t, result: probeTau(b, t, { temperature: opts.rule.temperature }) };
     });
 }

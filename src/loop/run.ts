@@ -6,26 +6,25 @@
 import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { rmSync, existsSync } from 'node:fs';
-import type { LanguageModel, ModelSpec, TrainingSet } from '../model/types.js';
 import { modelFactory } from '../model/index.js';
 import { UserError } from '../errors.js';
-import { rngFor } from '../rng.js';
 import { checkRunName, normalizeRunConfig, type RunConfig } from './config.js';
-import { createRunState, restoreRunState, type RunState } from './state.js';
-import { IdList, loadTrainingIds, sqliteTrainingSet, trainingTextLookup, type ReadCounter } from './dataset.js';
-import type { GenerationSummary, LoopEvent, Phase } from './events.js';
+import { createRunState, restoreRunState } from './state.js';
+import { IdList, trainingIds, type ReadCounter } from './dataset.js';
+import { dataPolicy } from './policy/index.js';
+import type { LoopEvent, Phase } from './events.js';
+import type { HoldHook, HoldPhase } from './hold.js';
+import { continueKernels, type KernelSpan } from './kernels.js';
+
+type KernelChange = ReturnType<typeof continueKernels>['change'];
+import { histograms, runGeneration, type Carry, type GenerationHooks, type RunContext } from './generation.js';
+import { readGenerationMetrics, readHistogramsAt } from '../store/documents.js';
 import {
-  addHistograms, decompositionRows, drawControl, drawNewDocuments, firstDelta, genRng, histograms, metricRows, toDocument, validationLoss,
-  type GenerationHooks,
-} from './generation.js';
-import { insertDocuments, insertHistogram, insertMetrics, readHistograms } from '../store/documents.js';
-import {
-  clearCheckpoint, deleteAfter, getRun, insertGeneration, insertRun, lastGeneration, listGenerations, updateRun, findRun, type RunRow,
+  checkpointsBetween, clearCheckpoint, deleteAfter, getRun, getRunState, insertRun, lastGeneration, listGenerations, setCorpusHash, setRunState, updateRun, findRun,
+  type RunRow,
 } from '../store/runs.js';
-import { runVerdicts, stopReached, termSums, type VerdictSummary } from './verdicts.js';
-import { totalVariation, l2Distance } from '../metrics/histogram.js';
-import { textMetrics } from '../metrics/text.js';
-import { normalize } from '../theory/core.js';
+import { runVerdicts, stopReached, type VerdictSummary } from './verdicts.js';
+import { metricsShown } from '../metrics/registry.js';
 
 export interface LoopDeps {
   db: Database.Database;
@@ -40,6 +39,8 @@ export interface LoopDeps {
   pid?: number;
   /** Counts training rows read (tests of flat per-generation cost). */
   readCounter?: ReadCounter;
+  /** Test facility: called at every phase start and after every commit; may wait (see hold.ts). */
+  hold?: HoldHook;
 }
 
 export class StopRequested extends Error {
@@ -49,13 +50,6 @@ export class StopRequested extends Error {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-/**
- * Lets the event loop turn, so a stop request (the CLI's signal handler) is seen. The n-gram
- * model computes synchronously and its checkpoints are written synchronously: without a turn
- * between phases a SIGINT is only delivered once the whole run has finished.
- */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A readable default run name, unique in the database. */
 export function defaultRunName(db: Database.Database, c: Readonly<RunConfig>): string {
@@ -82,18 +76,9 @@ export function createRun(deps: LoopDeps, input: Partial<RunConfig>, options: { 
       generations: config.generations, sweepId: options.sweepId ?? null, pid: deps.pid ?? null,
     });
     const state = createRunState(deps.db, runId, config, deps.corporaDir);
-    deps.db.prepare(`UPDATE runs SET corpus_hash = ? WHERE id = ?`).run(state.corpusHash, runId);
+    setCorpusHash(deps.db, runId, state.corpusHash);
     return getRun(deps.db, runId);
   }).immediate();
-}
-
-function modelSpec(config: Readonly<RunConfig>, state: RunState, gen: number): ModelSpec {
-  const options: Record<string, unknown> = config.model === 'ngram' ? { order: config.order, buckets: config.buckets } : { size: config.size, threads: config.threads };
-  return { vocabSize: state.tokenizer.vocabSize, bos: state.tokenizer.bos, eos: state.tokenizer.eos, options, seed: rngFor(config.seed, 'init', gen).uint32() };
-}
-
-export function checkpointDir(modelsDir: string, run: string, gen: number): string {
-  return join(modelsDir, run, `gen-${String(gen).padStart(4, '0')}`);
 }
 
 /**
@@ -102,222 +87,119 @@ export function checkpointDir(modelsDir: string, run: string, gen: number): stri
  */
 export async function executeRun(deps: LoopDeps, runName: string | number, opts: { generations?: number } = {}): Promise<'complete' | 'interrupted'> {
   const { db } = deps;
-  let run = getRun(db, runName);
-  const config = normalizeRunConfig(JSON.parse(run.config_json) as Partial<RunConfig>);
-  const G = opts.generations ?? run.generations;
-  const last = lastGeneration(db, run.id);
-  if (G < 1) throw new UserError(`--generations must be ≥ 1`);
-  if (last >= G) throw new UserError(`run '${run.name}' is complete (${last}/${G} generations); pass --generations to extend it`);
-  const state = restoreRunState(db, run.id, config, run.corpus_hash, deps.corporaDir);
-  deleteAfter(db, run.id, last);
-  updateRun(db, run.id, { status: 'running', generations: G, backend: deps.backend, pid: deps.pid ?? null, heartbeat_at: iso(deps.now()), note: null });
-  run = getRun(db, run.id);
+  const { ctx, G, last, kernelChange } = openRun(deps, runName, opts.generations);
+  const { config, state, runId } = ctx;
   const emit = (e: LoopEvent) => deps.onEvent?.(e);
-  emit({ type: 'start', runId: run.id, run: run.name, config, backend: deps.backend, fromGen: last + 1 });
-
-  const factory = modelFactory(config.model);
-  let model: LanguageModel | null = null;
-  let lastBeat = 0;
+  emit({ type: 'start', runId, run: ctx.runName, config, backend: deps.backend, kernel: ctx.kernel, kernelChange, fromGen: last + 1 });
+  const { hooks, hold } = generationHooks(deps, runId, ctx.runName, emit);
+  const carry: Carry = { model: null, trainIds: new IdList(), trainHist: ctx.seedHist };
   let gen = last + 1;
-  // The verdicts after the last generation committed in this call (reported at the end).
-  let verdicts: VerdictSummary[] = [];
-  const hooks = (g: number): GenerationHooks => ({
-    phase: (phase: Phase) => {
-      emit({ type: 'phase', gen: g, phase });
-      updateRun(db, run.id, { phase, heartbeat_at: iso(deps.now()), progress_json: JSON.stringify({ gen: g, phase, done: 0, total: 0 }) });
-    },
-    progress: (phase, done, total) => {
-      emit({ type: 'progress', gen: g, phase, done, total });
-      const t = deps.now();
-      if (t - lastBeat > 1000) {
-        lastBeat = t;
-        updateRun(db, run.id, { heartbeat_at: iso(t), progress_json: JSON.stringify({ gen: g, phase, done, total }) });
-      }
-    },
-    checkStop: () => {
-      if (deps.signal?.aborted) throw new StopRequested();
-    },
-  });
-
+  let verdicts: VerdictSummary[] = []; // after the last generation committed in this call
   try {
-    // Where the loop starts: generation 0 from scratch, or the last committed checkpoint.
-    const seedHist = histograms(state, state.seedTrain);
-    let trainHist: Map<string, number[]>;
-    let trainIds: IdList;
-    if (last >= 0) {
-      const row = listGenerations(db, run.id).find((g) => g.gen === last)!;
-      if (!row.checkpoint || !existsSync(join(row.checkpoint, 'model.json'))) {
-        throw new UserError(`the checkpoint of generation ${last} of run '${run.name}' is missing (${row.checkpoint ?? 'pruned'}); cannot resume`);
-      }
-      model = await factory.load(row.checkpoint);
-      trainHist = new Map(state.coarse.map((cg) => [cg.name, readHistograms(db, run.id, cg.name, 'train', cg.categories.length)[last]]));
-      trainIds = loadTrainingIds(db, run.id, config.policy, last);
-      pruneCheckpoints(db, run.id, last, config.keepCheckpoints, 1);
-    } else {
-      trainHist = seedHist;
-      trainIds = new IdList();
-    }
+    await hooks(gen).phase('setup');
+    hooks(gen).checkStop();
+    if (last >= 0) await resumeFrom(ctx, carry, last);
     let stopNote: string | null = null;
     for (; gen <= G; gen++) {
-      const started = deps.now();
-      const h = hooks(gen);
-      await yieldToEventLoop();
-      h.checkStop();
-      const timings: Record<string, number> = {};
-      // A phase may run twice in a generation (metrics: text metrics, then evaluation): add up.
-      const mark = (phase: string, t0: number) => (timings[phase] = (timings[phase] ?? 0) + (deps.now() - t0) / 1000);
-      let rows: { docs: ReturnType<typeof toDocument>[]; samples: Map<string, number[]>; text: Record<string, number> | null };
-      let terms: Map<string, Record<string, number>> | undefined;
-
-      // 1. New documents: gen 0 = the seed corpus; gen ≥ 1 = N model samples (+ fresh ones).
-      let t0 = deps.now();
-      if (gen === 0) {
-        const docs = [
-          ...state.seedTrain.map((d) => toDocument(state, 0, 'seed', d, true)),
-          ...state.seedVal.map((d) => toDocument(state, 0, 'seed', d, false)),
-        ];
-        rows = { docs, samples: seedHist, text: null };
-      } else {
-        const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, model!, gen, h);
-        const control = await drawControl(config, state, model!, gen, h);
-        mark('sample', t0);
-        t0 = deps.now();
-        h.phase('metrics');
-        const trainedOn = trainingTextLookup(db, run.id, config.policy, gen - 1);
-        const text = textMetrics(synthetic, trainedOn);
-        const docs = [
-          ...synthetic.map((d, i) => toDocument(state, gen, 'synthetic', { ...d, label: null }, i < nTrainSynthetic)),
-          ...fresh.map((d) => toDocument(state, gen, 'fresh', d, true)),
-        ];
-        const added = histograms(state, [...synthetic.slice(0, nTrainSynthetic), ...fresh]);
-        const samples = histograms(state, synthetic);
-        // The model that drew this generation learned trainHist (before it is updated below).
-        terms = decompositionRows(state, gen, samples, control, trainHist, seedHist, termSums(db, run.id, gen - 1));
-        trainHist = config.policy === 'accumulate' ? addHistograms(trainHist, added) : config.policy === 'replace' ? added : addHistograms(seedHist, added);
-        rows = { docs, samples, text };
-        mark('metrics', t0);
-      }
-
-      // 2. Retrain on the policy's training set: committed documents by id plus this
-      //    generation's new ones, which are written only in the generation's transaction.
-      await yieldToEventLoop();
-      h.checkStop();
-      t0 = deps.now();
-      h.phase('train');
-      const pending = rows.docs.filter((d) => d.inTrain).map((d) => d.tokens as number[]);
-      const committed = gen === 0 || config.policy === 'accumulate' ? trainIds : config.policy === 'replace' ? new IdList() : seedIds(db, run.id);
-      let trainLoss: number | null = null;
-      let valLoss: number | null = null;
-      {
-        if (gen === 0 || config.retrain === 'scratch') {
-          model?.dispose();
-          model = factory.create(modelSpec(config, state, gen));
-        }
-        const data = sqliteTrainingSet(db, committed, pending, deps.readCounter);
-        const defaults = model!.config as { steps?: number; initialSteps?: number; batchSize?: number; context?: number };
-        const perGen = config.steps ?? (config.epochs !== null ? epochsToSteps(config.epochs, trainTokens(data), defaults) : (defaults.steps ?? 100));
-        // Fitting from scratch (generation 0, --retrain scratch) gets the model's own budget for
-        // that, else twice a generation's.
-        const steps = gen === 0 || config.retrain === 'scratch' ? (config.initialSteps ?? defaults.initialSteps ?? 2 * perGen) : perGen;
-        const result = await model!.trainSteps(data, steps, genRng(config, gen, 'train'), {
-          onStep: (s) => {
-            h.progress('train', s, steps);
-            h.checkStop();
-          },
-        });
-        trainLoss = result.loss;
-        mark('train', t0);
-
-        // 3. Evaluate: held-out loss (forgetting), δ̂ on `first`.
-        t0 = deps.now();
-        h.phase('metrics');
-        valLoss = await validationLoss(model!, state.seedVal);
-        const delta = new Map<string, { tv: number; l2: number }>();
-        const fd = await firstDelta(model!, state, normalize(trainHist.get('first') ?? []));
-        if (fd) delta.set('first', fd);
-        if (config.measureDelta) {
-          // δ̂ elsewhere: the model's own T = 1 samples against its training set's histogram.
-          const own = await model!.sample(config.samples, 1, genRng(config, gen, 'delta'), { maxLength: state.maxLength });
-          const ownHist = histograms(state, own.map((t) => ({ text: state.tokenizer.decode(t), tokens: t })));
-          for (const cg of state.coarse) {
-            if (cg.name === 'first') continue;
-            const p = normalize(trainHist.get(cg.name)!);
-            const q = normalize(ownHist.get(cg.name)!);
-            delta.set(cg.name, { tv: totalVariation(p, q), l2: l2Distance(p, q) });
-          }
-        }
-        const metrics = metricRows(gen, state, rows.samples, seedHist, { delta, terms, text: rows.text, valLoss, trainLoss, nTrain: data.size });
-        mark('metrics', t0);
-
-        // 4. Checkpoint first, then one transaction with everything of this generation.
-        t0 = deps.now();
-        h.phase('commit');
-        const dir = checkpointDir(deps.modelsDir, run.name, gen);
-        await model!.save(dir);
-        db.transaction(() => {
-          const newIds = insertDocuments(db, run.id, rows.docs).filter((_, i) => rows.docs[i].inTrain);
-          if (committed === trainIds) trainIds.push(newIds);
-          else trainIds = new IdList([...Array.from({ length: committed.length }, (_, i) => committed.get(i)), ...newIds]);
-          for (const [coarse, counts] of rows.samples) insertHistogram(db, run.id, { gen, coarse, kind: 'samples', counts });
-          for (const [coarse, counts] of trainHist) insertHistogram(db, run.id, { gen, coarse, kind: 'train', counts });
-          insertMetrics(db, run.id, metrics);
-          mark('commit', t0);
-          insertGeneration(db, {
-            run_id: run.id, gen, started_at: iso(started), finished_at: iso(deps.now()), train_loss: trainLoss, val_loss: valLoss,
-            n_docs: trainIds.length, checkpoint: dir, timings_json: JSON.stringify(timings),
-          });
-        })();
-      }
-      pruneCheckpoints(db, run.id, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
-
-      // 5. Report, and stop early when the chosen verdict has held long enough.
-      verdicts = runVerdicts(db, run.id, state);
-      const summary = generationSummary(db, run.id, gen, G, trainLoss, valLoss, verdicts, (deps.now() - started) / 1000);
-      emit({ type: 'generation', summary });
-      if (config.stopWhen && gen >= 1 && stopReached(db, run.id, state, config)) {
+      const { trainLoss, valLoss, started } = await runGeneration(ctx, carry, gen, hooks(gen));
+      pruneCheckpoints(db, runId, gen, config.keepCheckpoints, gen - config.keepCheckpoints);
+      await hold(gen, 'committed');
+      // Report, and stop early when the chosen verdict has held long enough.
+      verdicts = runVerdicts(db, runId, { coarse: state.coarse, config });
+      emit({ type: 'generation', summary: generationSummary(db, runId, gen, G, trainLoss, valLoss, verdicts, (deps.now() - started) / 1000) });
+      if (config.stopWhen && gen >= 1 && stopReached(db, runId, state, config)) {
         stopNote = `stopped early at generation ${gen}: verdict '${config.stopWhen}' on ${config.stopCoarse} held for ${config.patience} generations`;
         gen++;
         break;
       }
     }
     const lastGen = gen - 1;
-    if (stopNote) updateRun(db, run.id, { generations: lastGen });
-    updateRun(db, run.id, { status: 'complete', phase: null, progress_json: null, heartbeat_at: iso(deps.now()), note: stopNote });
+    if (stopNote) updateRun(db, runId, { generations: lastGen });
+    updateRun(db, runId, { status: 'complete', phase: null, progress_json: null, heartbeat_at: iso(deps.now()), note: stopNote });
     emit({ type: 'end', status: 'complete', lastGen, note: stopNote, verdicts });
     return 'complete';
   } catch (e) {
     const stopped = e instanceof StopRequested;
-    updateRun(db, run.id, {
-      status: stopped ? 'interrupted' : 'failed', phase: null, progress_json: null, heartbeat_at: iso(deps.now()),
-      note: stopped ? `interrupted during generation ${gen}` : String((e as Error).message ?? e).slice(0, 500),
-    });
+    const note = stopped ? `interrupted during generation ${gen}` : String((e as Error).message ?? e).slice(0, 500);
+    updateRun(db, runId, { status: stopped ? 'interrupted' : 'failed', phase: null, progress_json: null, heartbeat_at: iso(deps.now()), note });
     if (!stopped) throw e;
-    emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note: `interrupted during generation ${gen}`, verdicts: runVerdicts(db, run.id, state) });
+    emit({ type: 'end', status: 'interrupted', lastGen: gen - 1, note, verdicts: runVerdicts(db, runId, { coarse: state.coarse, config }) });
     return 'interrupted';
   } finally {
-    model?.dispose();
+    carry.model?.dispose();
   }
 }
 
+/** Checks the run can go on, rebuilds its state, marks it running; the context of its generations. */
+function openRun(deps: LoopDeps, runName: string | number, generations?: number): { ctx: RunContext; G: number; last: number; kernelChange: KernelChange } {
+  const { db } = deps;
+  let run = getRun(db, runName);
+  const config = normalizeRunConfig(JSON.parse(run.config_json) as Partial<RunConfig>);
+  const G = generations ?? run.generations;
+  const last = lastGeneration(db, run.id);
+  if (G < 1) throw new UserError(`--generations must be ≥ 1`);
+  if (last >= G) throw new UserError(`run '${run.name}' is complete (${last}/${G} generations); pass --generations to extend it`);
+  const state = restoreRunState(db, run.id, config, run.corpus_hash, deps.corporaDir);
+  const factory = modelFactory(config.model);
+  // runs.kernel is the kernel of the committed generations (written with each commit).
+  const kernel = factory.kernel();
+  const kernels = continueKernels(getRunState<KernelSpan[]>(db, run.id, 'kernels') ?? [], last, run.kernel, kernel);
+  deleteAfter(db, run.id, last);
+  setRunState(db, run.id, 'kernels', kernels.spans);
+  updateRun(db, run.id, { status: 'running', generations: G, backend: deps.backend, pid: deps.pid ?? null, heartbeat_at: iso(deps.now()), note: null });
+  run = getRun(db, run.id);
+  const ctx: RunContext = {
+    db, runId: run.id, runName: run.name, config, state, policy: dataPolicy(config.policy), factory, kernel,
+    seedHist: histograms(state, state.seedTrain), modelsDir: deps.modelsDir, now: deps.now, readCounter: deps.readCounter,
+  };
+  return { ctx, G, last, kernelChange: kernels.change };
+}
 
-/** Tokens (incl. EOS) of the training set, for --epochs (a scan: --epochs cost grows with the data anyway). */
-function trainTokens(data: TrainingSet): number {
-  let n = 0;
-  for (let i = 0; i < data.size; i += 1024) {
-    const idx = Array.from({ length: Math.min(1024, data.size - i) }, (_, k) => i + k);
-    for (const d of data.docs(idx)) n += d.length + 1;
+/** Where a resumed run starts: the last committed checkpoint, its training set's ids and histograms. */
+async function resumeFrom(ctx: RunContext, carry: Carry, last: number): Promise<void> {
+  const { db, runId, state } = ctx;
+  const row = listGenerations(db, runId).find((g) => g.gen === last)!;
+  if (!row.checkpoint || !existsSync(join(row.checkpoint, 'model.json'))) {
+    throw new UserError(`the checkpoint of generation ${last} of run '${ctx.runName}' is missing (${row.checkpoint ?? 'pruned'}); cannot resume`);
   }
-  return n;
+  carry.model = await ctx.factory.load(row.checkpoint);
+  carry.trainHist = new Map(state.coarse.map((cg) => [cg.name, readHistogramsAt(db, runId, cg.name, 'train', cg.categories.length, [last]).get(last)!]));
+  carry.trainIds = trainingIds(db, runId, ctx.policy, last, ctx.config.seed);
+  pruneCheckpoints(db, runId, last, ctx.config.keepCheckpoints, 1);
 }
 
-/** Ids of the seed training documents (the fixed part of `augment`). */
-function seedIds(db: Database.Database, runId: number): IdList {
-  return loadTrainingIds(db, runId, 'augment', 0);
-}
-
-function epochsToSteps(epochs: number, tokens: number, c: { batchSize?: number; context?: number }): number {
-  const perStep = (c.batchSize ?? 32) * (c.context ?? 1);
-  return Math.max(1, Math.ceil((epochs * tokens) / perStep));
+/** Phase and progress events, the heartbeat (at most once a second), hold points and the stop check. */
+function generationHooks(deps: LoopDeps, runId: number, run: string, emit: (e: LoopEvent) => void) {
+  let lastBeat = 0;
+  const beat = () => {
+    const t = deps.now();
+    if (t - lastBeat > 1000) {
+      lastBeat = t;
+      updateRun(deps.db, runId, { heartbeat_at: iso(t) });
+    }
+  };
+  const hold = async (gen: number, phase: HoldPhase) => {
+    if (deps.hold) await deps.hold({ run, runId, gen, phase, pid: deps.pid ?? null }, { signal: deps.signal, beat });
+  };
+  const hooks = (g: number): GenerationHooks => ({
+    phase: async (phase: Phase) => {
+      emit({ type: 'phase', gen: g, phase });
+      updateRun(deps.db, runId, { phase, heartbeat_at: iso(deps.now()), progress_json: JSON.stringify({ gen: g, phase, done: 0, total: 0 }) });
+      await hold(g, phase);
+    },
+    progress: (phase, done, total) => {
+      emit({ type: 'progress', gen: g, phase, done, total });
+      const t = deps.now();
+      if (t - lastBeat > 1000) {
+        lastBeat = t;
+        updateRun(deps.db, runId, { heartbeat_at: iso(t), progress_json: JSON.stringify({ gen: g, phase, done, total }) });
+      }
+    },
+    checkStop: () => {
+      if (deps.signal?.aborted) throw new StopRequested();
+    },
+  });
+  return { hooks, hold };
 }
 
 /**
@@ -326,10 +208,7 @@ function epochsToSteps(epochs: number, tokens: number, c: { batchSize?: number; 
  * read that does not grow with the run); a resume passes from = 1 once, to catch up after a crash.
  */
 function pruneCheckpoints(db: Database.Database, runId: number, upTo: number, keep: number, from: number): void {
-  const kept = db
-    .prepare(`SELECT gen, checkpoint FROM generations WHERE run_id = ? AND gen BETWEEN ? AND ? AND checkpoint IS NOT NULL`)
-    .all(runId, Math.max(1, from), upTo - keep) as { gen: number; checkpoint: string }[];
-  for (const g of kept) {
+  for (const g of checkpointsBetween(db, runId, Math.max(1, from), upTo - keep)) {
     // The folder goes first: a crash in between leaves a dangling path, never an orphan folder.
     rmSync(g.checkpoint, { recursive: true, force: true });
     clearCheckpoint(db, runId, g.gen);
@@ -337,11 +216,12 @@ function pruneCheckpoints(db: Database.Database, runId: number, upTo: number, ke
 }
 
 function generationSummary(db: Database.Database, runId: number, gen: number, G: number, trainLoss: number | null, valLoss: number | null, verdicts: ReturnType<typeof runVerdicts>, seconds: number) {
-  const rows = db.prepare(`SELECT coarse, key, value FROM metrics WHERE run_id = ? AND gen = ? AND coarse != ''`).all(runId, gen) as { coarse: string; key: string; value: number | null }[];
-  const coarse: GenerationSummary['coarse'] = {};
+  const rows = readGenerationMetrics(db, runId, gen);
+  const shown = metricsShown('progress', 'coarse').map((d) => d.key);
+  const coarse: Record<string, Record<string, number | null>> = {};
   for (const r of rows) {
-    coarse[r.coarse] ??= { top_share: NaN, entropy_norm: NaN, V: NaN, delta: null, tau_dH: null, err_tv: null };
-    if (r.key in coarse[r.coarse]) (coarse[r.coarse] as Record<string, number | null>)[r.key] = r.value;
+    coarse[r.coarse] ??= Object.fromEntries(shown.map((k) => [k, null]));
+    if (shown.includes(r.key)) coarse[r.coarse][r.key] = r.value;
   }
   return { gen, generations: G, trainLoss, valLoss, coarse, verdicts, seconds };
 }

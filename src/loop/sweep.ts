@@ -4,6 +4,8 @@
 // need work, a snapshot of overall progress, and a pool that keeps at most j workers busy.
 // Launching a worker (a child process running `resume <run>`) is the caller's business.
 
+import { sweepRunStates, sweepSecondsPerGeneration } from '../store/runs.js';
+import { samplingTruncations } from '../model/sampling.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import { checkRunName, checkSweepId, normalizeRunConfig, type RunConfig } from './config.js';
@@ -34,6 +36,7 @@ export interface GridPoint {
 const TAGS: Partial<Record<keyof RunConfig, string>> = {
   temperature: 'T', freshFraction: 'f', seed: 's', samples: 'N', steps: 'S', generations: 'G', order: 'o', buckets: 'b',
   epochs: 'e', initialSteps: 'i', maxLength: 'L', keepCheckpoints: 'k', valFraction: 'v', patience: 'p',
+  ...Object.fromEntries(samplingTruncations().map((t) => [t.key, t.tag])),
 };
 
 
@@ -147,21 +150,8 @@ export interface SweepProgress {
 
 /** Overall progress of a sweep, read from the database (workers write their own runs). */
 export function sweepProgress(db: Database.Database, id: string, jobs: number): SweepProgress {
-  const runs = (
-    db
-      .prepare(
-        `SELECT r.name, r.status, r.generations, r.phase, (SELECT max(gen) FROM generations g WHERE g.run_id = r.id) AS last
-         FROM runs r WHERE r.sweep_id = ? ORDER BY r.id`,
-      )
-      .all(id) as { name: string; status: string; generations: number; phase: string | null; last: number | null }[]
-  ).map((r) => ({ name: r.name, status: r.status, gen: r.last ?? -1, generations: r.generations, phase: r.phase }));
-  const spg = db
-    .prepare(
-      `SELECT avg((julianday(finished_at) - julianday(started_at)) * 86400) FROM generations
-       WHERE run_id IN (SELECT id FROM runs WHERE sweep_id = ?)`,
-    )
-    .pluck()
-    .get(id) as number | null;
+  const runs = sweepRunStates(db, id).map((r) => ({ name: r.name, status: r.status, gen: r.last ?? -1, generations: r.generations, phase: r.phase }));
+  const spg = sweepSecondsPerGeneration(db, id);
   const unfinished = runs.filter((r) => !(r.status === 'complete' && r.gen >= r.generations));
   // Generations 0..G of a run that has committed none, G − last of the others.
   const remaining = unfinished.reduce((a, r) => a + (r.generations - r.gen), 0);

@@ -15,6 +15,14 @@ import { Classifier, trainClassifier, type ClassifierState } from './classifier.
 export type CoarseName = 'first' | 'length' | 'label' | 'token';
 export const COARSE_NAMES: readonly CoarseName[] = ['first', 'length', 'label', 'token'];
 
+/**
+ * Whether each document falls in exactly one category, so a histogram of N documents is N draws
+ * from one distribution (the theory's setting). Not `token`: a document adds each of its tokens.
+ */
+export function onePerDocument(name: string): boolean {
+  return name !== 'token';
+}
+
 /** Most length buckets; equal quantiles may merge, so a corpus can get fewer. */
 export const LENGTH_BUCKETS = 8;
 

@@ -1,5 +1,5 @@
 // Metrics of one category histogram (counts per category of a coarse-graining), compared with
-// the seed histogram of the same coarse-graining. Pure functions over arrays (STYLE.md §7);
+// the seed histogram of the same coarse-graining. Pure functions over arrays;
 // `histogramMetrics` returns them all under the stable key names that become rows of the
 // metrics table and columns of reports. Built on entropy / lyapunovV / normalize of the theory.
 
@@ -153,18 +153,5 @@ export function histogramMetrics(
   };
 }
 
-/** The key names of `histogramMetrics`, in a stable order (report columns). */
-export const HISTOGRAM_METRIC_KEYS = [
-  'n',
-  'entropy',
-  'entropy_norm',
-  'entropy_live_norm',
-  'V',
-  'live',
-  'support',
-  'top_share',
-  'tv_seed',
-  'kl_seed',
-  'tv_uniform',
-  'kl_uniform',
-] as const;
+/** The key names of `histogramMetrics`, in its order: the registry's histogram entries. */
+export { HISTOGRAM_METRIC_KEYS } from './registry.js';

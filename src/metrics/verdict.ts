@@ -72,6 +72,35 @@ export function verdictWindow(g: number, maxWindow = defaultVerdictOptions.maxWi
 }
 
 /**
+ * The generations whose histograms the rule reads after generation `last`: the seed and the final
+ * window. A loader reads only these (the others may be passed empty), so the cost per generation
+ * stays flat however long a run gets.
+ */
+export function verdictGenerations(last: number, maxWindow = defaultVerdictOptions.maxWindow): number[] {
+  const g = Math.max(0, last);
+  const W = verdictWindow(g, maxWindow);
+  const out = [0];
+  for (let k = Math.max(1, g - W + 1); k <= g; k++) out.push(k);
+  return out;
+}
+
+/**
+ * A verdict rule as the loop and the report use it: which generations' histograms it reads after
+ * generation `last`, and the verdict from its input (histograms 0..last, those it does not read
+ * empty; the terms' sums as of `last`; δ̂ of the window).
+ */
+export interface VerdictRule {
+  reads(last: number): number[];
+  judge(input: VerdictInput): Verdict;
+}
+
+/** The rule below as a VerdictRule, with the default options. */
+export const regimeRule: VerdictRule = {
+  reads: (last) => verdictGenerations(last),
+  judge: (input) => regimeVerdict(input),
+};
+
+/**
  * The rule, after g generations (histogram 0 the seed, its total ℓ; N the mean total of a
  * generation in the final window W = min(5, ⌈g/3⌉)):
  *

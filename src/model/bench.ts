@@ -64,7 +64,7 @@ async function timeSampling(m: LanguageModel, n: number, batchSize: number, maxL
   const rng = rngFor(seed, 'bench-sample', batchSize);
   const c0 = o.cpuClock?.();
   const t0 = o.clock();
-  const docs = await m.sample(n, 1, rng, { batchSize, maxLength });
+  const docs = await m.sample(n, { temperature: 1 }, rng, { batchSize, maxLength });
   const ms = o.clock() - t0;
   const cpu = c0 === undefined ? undefined : o.cpuClock!() - c0;
   const tokens = docs.reduce((a, d) => a + d.length + (d.length < maxLength ? 1 : 0), 0);

@@ -1,8 +1,8 @@
-// The model families, chosen from a record (STYLE.md §4): `models[kind].create(spec)`.
+// The model families, chosen from a record: `models[kind].create(spec)`.
 
 import type { ModelFactory, ModelKind } from './types.js';
-import { ngramFactory } from './ngram.js';
-import { transformerFactory } from './transformer.js';
+import { ngramFactory } from './ngram/ngram.js';
+import { transformerFactory } from './gpt/transformer.js';
 import { readCheckpointMeta } from './checkpoint.js';
 import { UserError } from '../errors.js';
 

@@ -1,8 +1,9 @@
-// The one interface every model family implements (STYLE.md §4). A document is a sequence of
+// The one interface every model family implements. A document is a sequence of
 // token ids *without* BOS/EOS; models add BOS in front and learn to emit EOS at the end.
 // Models are chosen from a Record<ModelKind, ModelFactory> in src/model/index.ts.
 
 import type { Rng } from '../rng.js';
+import type { SamplingRule } from './sampling.js';
 
 export type ModelKind = 'ngram' | 'transformer';
 export type SizePreset = 'tiny' | 'small' | 'base';
@@ -36,10 +37,21 @@ export interface SampleOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** What the closed loop needs to size a generation's training (the model's own defaults). */
+export interface TrainingBudget {
+  /** Optimizer steps per generation when the run gives neither --steps nor --epochs. */
+  readonly steps: number;
+  /** Steps to fit from scratch (generation 0, --retrain scratch); null: twice a generation's. */
+  readonly initialSteps: number | null;
+  /** Token positions one optimizer step reads (turns --epochs into steps). */
+  readonly tokensPerStep: number;
+}
+
 export interface LanguageModel {
   readonly kind: ModelKind;
   /** The resolved, frozen config (stored with the run). */
   readonly config: Readonly<Record<string, unknown>>;
+  readonly budget: TrainingBudget;
   /** Vocabulary size including BOS and EOS. */
   readonly vocabSize: number;
   readonly paramCount: number;
@@ -49,9 +61,9 @@ export interface LanguageModel {
    * checkpoint continues exactly like the one kept in memory.
    */
   trainSteps(data: TrainingSet, steps: number, rng: Rng, options?: TrainOptions): Promise<TrainResult>;
-  /** n documents sampled at temperature T > 0 (logits / T, then softmax). */
-  sample(n: number, temperature: number, rng: Rng, options?: SampleOptions): Promise<number[][]>;
-  /** Per document: natural-log probability of its tokens followed by EOS, and that token count. */
+  /** n documents sampled under the rule (model/sampling.ts: logits / T, truncation; BOS never drawn). */
+  sample(n: number, rule: SamplingRule, rng: Rng, options?: SampleOptions): Promise<number[][]>;
+  /** Per document: natural-log probability (BOS masked, as in sampling) of its tokens followed by EOS, and that token count. */
   logProbs(docs: readonly (readonly number[])[]): Promise<{ logProb: number; tokens: number }[]>;
   /** The model's own T = 1 distribution of the first token after BOS (length vocabSize; EOS = empty doc). */
   firstTokenDistribution(): Promise<Float64Array>;
@@ -71,8 +83,16 @@ export interface ModelSpec {
 }
 
 export interface ModelFactory {
+  /** The run-config keys (src/loop/config.ts) this family takes as its options, e.g. order, buckets. */
+  readonly runOptions: readonly string[];
   /** Resolves user options against the defaults; throws UserError on unknown keys or bad values. */
   normalize(spec: ModelSpec): Readonly<Record<string, unknown>>;
   create(spec: ModelSpec): LanguageModel;
   load(dir: string): Promise<LanguageModel>;
+  /**
+   * Which kernel computes this model's matrix products in this process ('wasm-simd-fma',
+   * 'wasm-simd', 'tfjs'; 'none' for a model that computes none). FMA rounds differently from a
+   * multiply then an add, so a run's exact numbers depend on it: the loop stores it with the run.
+   */
+  kernel(): string;
 }

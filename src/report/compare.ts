@@ -9,11 +9,13 @@ import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
 import { commonCoarse, sweepRun } from './data.js';
 import { sparkline } from './svg.js';
+import { metricsShown } from '../metrics/registry.js';
 import type { Verdict } from './types.js';
 
-/** The final values compared, in column order. */
-export const COMPARE_KEYS = ['top_share', 'entropy_norm', 'V', 'tv_seed', 'perplexity'] as const;
-export type CompareKey = (typeof COMPARE_KEYS)[number];
+/** The final values compared, in column order: the registry's 'compare' metrics. */
+export const COMPARE_METRICS = metricsShown('compare');
+export const COMPARE_KEYS: readonly string[] = COMPARE_METRICS.map((d) => d.key);
+export type CompareKey = string;
 
 /** The settings that tell runs apart in a comparison (the seed aside). */
 export interface CompareSettings {
@@ -99,6 +101,7 @@ function compareRun(db: Database.Database, view: RunView, coarse: string): Compa
   const last = s.series.length - 1;
   const f = s.series[last];
   const all = last >= 0 ? runVerdicts(db, view.run.id, view) : [];
+  const runFinal: Record<string, number | null> = { perplexity: s.finalPerplexity };
   return {
     name: view.run.name,
     sweep: view.run.sweep_id,
@@ -113,9 +116,8 @@ function compareRun(db: Database.Database, view: RunView, coarse: string): Compa
     seed: s.settings.seed,
     generation: last,
     generations: view.run.generations,
-    final: {
-      top_share: finite(f?.top_share), entropy_norm: finite(f?.entropy_norm), V: finite(f?.V), tv_seed: finite(f?.tv_seed), perplexity: finite(s.finalPerplexity),
-    },
+    // Coarse-level metrics at the last generation on the compared coarse-graining; perplexity is run level.
+    final: Object.fromEntries(COMPARE_METRICS.map((d) => [d.key, finite(d.level === 'run' ? runFinal[d.key] : f?.[d.key])])),
     verdict: s.verdict.verdict,
     verdicts: Object.fromEntries(view.coarse.map((c) => [c.name, all.find((v) => v.coarse === c.name)?.verdict ?? 'undetermined'])),
     terms: Object.fromEntries(view.coarse.map((c) => {

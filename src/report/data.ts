@@ -8,13 +8,17 @@
 // with the run's T, λ, policy, ℓ = seed training documents and N). So the overlay for the samples
 // histogram is predicted[0] = p₀ and predicted[g] = τ_T(θ_{g−1}): the same object the bands show.
 
+import { dataPolicy, extendsPrevious } from '../loop/policy/index.js';
+import { onePerDocument } from '../metrics/coarse.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import { readHistograms, readMetrics } from '../store/documents.js';
+import { samplingRuleOf } from '../model/sampling.js';
+import { METRICS } from '../metrics/registry.js';
+import { firstDocuments, readHistograms, readMetrics, seedTrainSize } from '../store/documents.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
 import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
-import { decodeTokens, type Origin } from '../store/documents.js';
+import { decodeTokens } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
 import { meanFieldMap, predictTrajectory } from '../theory/ode.js';
 import { upperZ } from '../theory/calibration.js';
@@ -61,9 +65,13 @@ function metricTable(db: Database.Database, runId: number): MetricTable {
   return out;
 }
 
+const COARSE_METRICS = METRICS.filter((d) => d.level === 'coarse');
+const RUN_METRICS = METRICS.filter((d) => d.level === 'run');
+
 function histogramMetrics(row: Record<string, number | null> | undefined): HistogramMetrics {
   const n = (k: string) => (row?.[k] ?? NaN) as number;
-  return { entropy: n('entropy'), entropy_norm: n('entropy_norm'), V: n('V'), top_share: n('top_share'), tv_seed: n('tv_seed'), delta: row?.delta ?? null };
+  // Histogram metrics are always stored (NaN marks a gap); the others (δ̂) may not be measured: null.
+  return Object.fromEntries(COARSE_METRICS.map((d) => [d.key, d.histogram ? n(d.key) : (row?.[d.key] ?? null)])) as HistogramMetrics;
 }
 
 /**
@@ -95,38 +103,46 @@ export function coarseSeries(db: Database.Database, runId: number, coarse: strin
  * does not apply (`token` is a histogram of tokens, not one category per document).
  */
 export function predictedSamples(view: RunView, p0: number[], seedSize: number, G: number, coarse: string): number[][] | null {
-  if (coarse === 'token' || !p0.some((x) => x > 0) || seedSize <= 0) return null;
+  if (!onePerDocument(coarse) || !p0.some((x) => x > 0) || seedSize <= 0) return null;
   const c = view.config;
-  const f = { temperature: c.temperature, freshFraction: c.freshFraction, anchor: normalize(p0) };
+  const rule = samplingRuleOf(c);
+  const f = { ...rule, freshFraction: c.freshFraction, anchor: normalize(p0) };
+  const policy = dataPolicy(c.policy);
   let theta: number[][];
   if (G < 1) theta = [normalize(p0)];
-  else if (c.policy === 'augment') {
-    // augment trains on the fixed seed set plus the N newest documents: θ_g = (ℓ p₀ + N F(θ_{g−1})) / (ℓ + N).
-    theta = [normalize(p0)];
-    for (let g = 1; g <= G; g++) {
-      const next = meanFieldMap(theta[g - 1], f);
-      theta.push(next.map((x, i) => (seedSize * f.anchor[i] + c.samples * x) / (seedSize + c.samples)));
-    }
+  else if (Array.from({ length: G }, (_, g) => g + 1).every((g) => extendsPrevious(policy, g))) {
+    // A window that grows by one generation each time is the accumulate process: the mean-field ODE.
+    theta = predictTrajectory({ ...rule, theta0: p0, fresh: c.freshFraction, policy: 'accumulate', initialSize: seedSize, perStep: c.samples, generations: G });
   } else {
-    theta = predictTrajectory({ theta0: p0, temperature: c.temperature, fresh: c.freshFraction, policy: c.policy, initialSize: seedSize, perStep: c.samples, generations: G });
+    // θ_g, the training set's composition, from the policy's window: the seed's p₀ (ℓ documents)
+    // and each window generation k's new documents F(θ_{k−1}) (N each), weighted by count.
+    // replace: θ_g = F(θ_{g−1}); augment: θ_g = (ℓ p₀ + N F(θ_{g−1})) / (ℓ + N).
+    const added = [normalize(p0)];
+    theta = [added[0]];
+    const size = (k: number) => (k === 0 ? seedSize : c.samples);
+    for (let g = 1; g <= G; g++) {
+      added.push(meanFieldMap(theta[g - 1], f));
+      const gens = policy.window(g).flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, i) => a + i));
+      if (gens.length === 1) theta.push(added[gens[0]]);
+      else {
+        const total = gens.reduce((s, k) => s + size(k), 0);
+        theta.push(added[g].map((_, i) => gens.reduce((s, k) => s + size(k) * added[k][i], 0) / total));
+      }
+    }
   }
-  return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], c.temperature)));
+  return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], rule)));
 }
 
 function examples(db: Database.Database, view: RunView, last: number, coarse: string | null): GenerationExamples[] {
   const cg = coarse ? view.coarse.find((c) => c.name === coarse) ?? null : null;
   // The first documents of each generation by id: seed documents at 0, then model samples and
   // (with λ > 0) the first fresh one, so the page shows what was added.
-  const stmt = db.prepare(
-    `SELECT text, tokens, origin FROM documents WHERE run_id = ? AND gen = ? AND origin = ? ORDER BY id LIMIT ?`,
-  );
   const out: GenerationExamples[] = [];
   for (let g = 0; g <= last; g++) {
-    const rows = (g === 0
-      ? stmt.all(view.run.id, 0, 'seed', EXAMPLES_PER_GEN)
-      : [...stmt.all(view.run.id, g, 'synthetic', EXAMPLES_PER_GEN - (view.config.freshFraction > 0 ? 1 : 0)), ...stmt.all(view.run.id, g, 'fresh', 1)]) as {
-      text: string; tokens: Buffer; origin: Origin;
-    }[];
+    const id = view.run.id;
+    const rows = g === 0
+      ? firstDocuments(db, id, 0, 'seed', EXAMPLES_PER_GEN)
+      : [...firstDocuments(db, id, g, 'synthetic', EXAMPLES_PER_GEN - (view.config.freshFraction > 0 ? 1 : 0)), ...firstDocuments(db, id, g, 'fresh', 1)];
     out.push({
       gen: g,
       docs: rows.map((r) => {
@@ -144,7 +160,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
   const last = lastGeneration(db, run.id);
   const table = metricTable(db, run.id);
   const verdicts = last >= 0 ? runVerdicts(db, run.id, view) : [];
-  const seedSize = (db.prepare(`SELECT count(*) FROM documents WHERE run_id = ? AND gen = 0 AND in_train = 1`).pluck().get(run.id) as number) ?? 0;
+  const seedSize = seedTrainSize(db, run.id);
   const coarse: CoarseReport[] = view.coarse.map((cg) => {
     const hist = readHistograms(db, run.id, cg.name, 'samples', cg.categories.length);
     const series = coarseSeries(db, run.id, cg.name, table);
@@ -162,10 +178,9 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
   const runLevel = table.get('');
   const runMetrics: RunGenerationMetrics[] = Array.from({ length: last + 1 }, (_, gen) => {
     const r = runLevel?.get(gen) ?? {};
-    const v = (k: string) => r[k] ?? null;
-    return { gen, perplexity: v('perplexity'), train_loss: v('train_loss'), distinct_2: v('distinct_2'), copy_rate: v('copy_rate'), mean_length: v('mean_length') };
+    return { gen, ...Object.fromEntries(RUN_METRICS.map((d) => [d.key, r[d.key] ?? null])) } as RunGenerationMetrics;
   });
-  const examplesCoarse = view.coarse.find((c) => c.name === 'first')?.name ?? view.coarse.find((c) => c.name !== 'token')?.name ?? null;
+  const examplesCoarse = view.coarse.find((c) => c.name === 'first')?.name ?? view.coarse.find((c) => onePerDocument(c.name))?.name ?? null;
   return { name: run.name, settings: runSettings(view), createdAt, coarse, runMetrics, examplesCoarse, examples: examples(db, view, last, examplesCoarse) };
 }
 

@@ -1,18 +1,16 @@
 // Renders a run or a sweep into one self-contained HTML file (charts are inline SVG). Pure:
 // data in, string out; the caller writes the file. Used by the `report` command.
 
+import { metricsShown } from '../metrics/registry.js';
 import { categoryColour, esc, fmt, short } from './format.js';
 import { badge, page, settingsList, table, verdictDetail } from './page.js';
 import { lineChart, type LineSeries, stackedArea } from './svg.js';
 import type { CoarseReport, HistogramMetrics, RunReportData } from './types.js';
 
 /** Histogram metrics drawn for every coarse-graining, all on the [0, 1] scale. */
-const HIST_CURVES: { key: keyof HistogramMetrics; label: string; colour: string }[] = [
-  { key: 'entropy_norm', label: 'normalised entropy', colour: categoryColour(0) },
-  { key: 'V', label: 'V (Lyapunov)', colour: categoryColour(1) },
-  { key: 'top_share', label: 'top share', colour: categoryColour(2) },
-  { key: 'delta', label: 'δ̂ (learner error)', colour: categoryColour(3) },
-];
+const HIST_CURVES: { key: keyof HistogramMetrics; label: string; colour: string }[] = metricsShown('report', 'coarse')
+  .filter((d) => d.unit)
+  .map((d, i) => ({ key: d.key, label: d.label, colour: categoryColour(i) }));
 
 /** Turns free text into a fragment for element ids. */
 function slug(s: string): string {

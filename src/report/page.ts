@@ -23,6 +23,7 @@ h1 { font-size: 1.6em; margin: 0 0 4px; }
 h2 { font-size: 1.25em; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 1.05em; margin: 20px 0 6px; }
 .sub { color: #555; margin: 0 0 16px; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid #e4e4e4; padding: 4px 10px 4px 0; text-align: left; vertical-align: top; }
 th { font-weight: 600; color: #333; }
@@ -49,6 +50,7 @@ footer { margin-top: 40px; color: #777; font-size: 0.85em; }
   figure, table, .verdicts { break-inside: avoid; }
   svg.chart { max-width: 100%; }
   details { border: none; padding: 0; }
+  .scroll { overflow: visible; }
   summary { list-style: none; }
   .badge { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
   svg.chart, svg.chart * { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
@@ -98,7 +100,10 @@ export interface TableOptions {
   cls?: string;
 }
 
-/** A table from header cells and rows of already-escaped cell markup. */
+/**
+ * A table from header cells and rows of already-escaped cell markup, in a box that scrolls
+ * sideways on its own when the table is wider than a narrow window (the text column stays put).
+ */
 export function table(head: string[], rows: string[][], o: TableOptions = {}): string {
   const cls = (i: number) => {
     const c = [o.num?.includes(i) ? 'num' : '', o.colClass?.[i] ?? ''].filter(Boolean).join(' ');
@@ -106,7 +111,7 @@ export function table(head: string[], rows: string[][], o: TableOptions = {}): s
   };
   const th = head.map((h, i) => `<th${cls(i)}>${esc(h)}</th>`).join('');
   const trs = rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`);
-  return `<table${o.cls ? ` class="${o.cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>${trs.join('')}</tbody></table>`;
+  return `<div class="scroll"><table${o.cls ? ` class="${o.cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>${trs.join('')}</tbody></table></div>`;
 }
 
 /** Settings as a definition list; `varies` names settings that differ between runs of a sweep. */

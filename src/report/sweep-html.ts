@@ -2,17 +2,14 @@
 // on a sequential scale (and dashed by T), the heat map shows final top share and verdict per
 // grid cell, and a table lists the runs. Pure: data in, HTML string out.
 
+import { metricDef } from '../metrics/registry.js';
 import { esc, fmt, sequentialColour, short } from './format.js';
 import { badge, page, settingsList, table } from './page.js';
 import { heatMap, type HeatCell, lineChart, type LineSeries, sparkline } from './svg.js';
 import type { HistogramMetrics, RunSettings, SweepReportData, SweepRun, Verdict } from './types.js';
 
 /** The metrics drawn as one chart each, all on [0, 1]. */
-const SWEEP_CURVES: { key: keyof HistogramMetrics; label: string }[] = [
-  { key: 'top_share', label: 'top share' },
-  { key: 'entropy_norm', label: 'normalised entropy' },
-  { key: 'V', label: 'V (Lyapunov)' },
-];
+const SWEEP_CURVES: { key: keyof HistogramMetrics; label: string }[] = ['top_share', 'entropy_norm', 'V'].map((key) => ({ key, label: metricDef(key).label }));
 
 /** Dash patterns that tell temperatures apart within one λ colour. */
 const DASHES = ['', '7 3', '2 3', '10 3 2 3', '1 2'];

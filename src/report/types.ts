@@ -4,8 +4,10 @@
 // Metric field names are the keys of the `metrics` table (snake_case), so filling them is a
 // lookup, not a translation.
 
-/** Regime verdict per run and coarse-graining (DESIGN.md). */
-export type Verdict = 'mode-collapse' | 'heat-death' | 'stable' | 'drift' | 'undetermined';
+import type { Regime } from '../metrics/verdict.js';
+
+/** Regime verdict per run and coarse-graining (metrics/verdict.ts owns the list). */
+export type Verdict = Regime;
 
 /** Where a document came from. */
 export type Origin = 'seed' | 'fresh' | 'synthetic';
@@ -33,7 +35,9 @@ export interface RunSettings {
 }
 
 /** Histogram metrics of one generation on one coarse-graining. */
+/** Every coarse-level metric of the registry (metrics/registry.ts) by key; the ones charts name are typed. */
 export interface HistogramMetrics {
+  [key: string]: number | null;
   /** Shannon entropy in nats. */
   entropy: number;
   /** entropy / log(m), in [0, 1]. */
@@ -95,6 +99,8 @@ export interface CoarseReport {
 
 /** Run-level metrics of one generation (not tied to a coarse-graining); null where not measured. */
 export interface RunGenerationMetrics {
+  /** Every run-level metric of the registry by key; the ones the report draws are typed. */
+  [key: string]: number | null;
   gen: number;
   /** Held-out perplexity on the seed validation split. */
   perplexity: number | null;

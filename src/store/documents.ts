@@ -59,10 +59,50 @@ export function insertDocuments(db: Database.Database, runId: number, docs: read
   );
 }
 
-/** Ids of documents matching a SQL condition on the documents table (policy queries). */
-export function documentIds(db: Database.Database, runId: number, where: string, params: unknown[] = []): Int32Array {
-  const rows = db.prepare(`SELECT id FROM documents WHERE run_id = ? AND (${where}) ORDER BY id`).pluck().all(runId, ...params) as number[];
+/** Ids, in id order, of the in-train documents of the generations in these ranges (a data policy's window). */
+export function windowIds(db: Database.Database, runId: number, ranges: readonly (readonly [number, number])[]): Int32Array {
+  if (ranges.length === 0) return new Int32Array(0);
+  const where = ranges.map(() => 'gen BETWEEN ? AND ?').join(' OR ');
+  const rows = db.prepare(`SELECT id FROM documents WHERE run_id = ? AND in_train = 1 AND (${where}) ORDER BY id`).pluck().all(runId, ...ranges.flat()) as number[];
   return Int32Array.from(rows);
+}
+
+/**
+ * The id bounds of each range of generations: the first id of its first generation to the last
+ * id of its last (ids of one generation are consecutive for a run: it commits in one
+ * transaction, and later generations get larger ids). Each bound reads one generation's index
+ * entries, so the cost does not grow with the run. Ranges with no committed end are left out.
+ */
+export function windowIdBounds(db: Database.Database, runId: number, ranges: readonly (readonly [number, number])[]): { lo: number; hi: number }[] {
+  const lo = db.prepare(`SELECT min(id) FROM documents WHERE run_id = ? AND gen = ?`).pluck();
+  const hi = db.prepare(`SELECT max(id) FROM documents WHERE run_id = ? AND gen = ?`).pluck();
+  return ranges
+    .map(([a, b]) => ({ lo: lo.get(runId, a) as number | null, hi: hi.get(runId, b) as number | null }))
+    .filter((r): r is { lo: number; hi: number } => r.lo !== null && r.hi !== null);
+}
+
+/**
+ * Whether an in-train document with this text has an id within the bounds: a look-up on the
+ * text-hash index. (A `gen <= g` condition instead made SQLite pick the generation index and scan
+ * every stored document per sample, so the copy check grew with the run.)
+ */
+export function inTrainTextLookup(db: Database.Database, runId: number, bounds: readonly { lo: number; hi: number }[]): (text: string) => boolean {
+  const stmt = db
+    .prepare(`SELECT 1 FROM documents INDEXED BY documents_by_hash WHERE run_id = ? AND text_hash = ? AND id BETWEEN ? AND ? AND text = ? AND in_train = 1 LIMIT 1`)
+    .pluck();
+  return (text) => {
+    const h = textHash(text);
+    return bounds.some((r) => stmt.get(runId, h, r.lo, r.hi, text) !== undefined);
+  };
+}
+
+/** Text and token ids of documents by id, in the order given. */
+export function documentsById(db: Database.Database, ids: ArrayLike<number>): { text: string; tokens: number[] }[] {
+  const stmt = db.prepare(`SELECT text, tokens FROM documents WHERE id = ?`);
+  return Array.from(ids, (id) => {
+    const r = stmt.get(id) as { text: string; tokens: Buffer };
+    return { text: r.text, tokens: decodeTokens(r.tokens) };
+  });
 }
 
 /** A point look-up of token ids by document id (training batches read only what they use). */
@@ -99,6 +139,18 @@ export function readHistograms(db: Database.Database, runId: number, coarse: str
   return out;
 }
 
+/** Histograms of one coarse-graining and kind at the given generations only (gen → counts; zeros where none). */
+export function readHistogramsAt(db: Database.Database, runId: number, coarse: string, kind: 'samples' | 'train', size: number, gens: readonly number[]): Map<number, number[]> {
+  const stmt = db.prepare(`SELECT category, count FROM histograms WHERE run_id = ? AND gen = ? AND coarse = ? AND kind = ?`);
+  const out = new Map<number, number[]>();
+  for (const g of gens) {
+    const h = new Array<number>(size).fill(0);
+    for (const r of stmt.all(runId, g, coarse, kind) as { category: number; count: number }[]) h[r.category] = r.count;
+    out.set(g, h);
+  }
+  return out;
+}
+
 export interface MetricRow {
   gen: number;
   coarse: string;
@@ -115,4 +167,58 @@ export function readMetrics(db: Database.Database, runId: number, coarse?: strin
   return (coarse === undefined
     ? db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? ORDER BY gen, coarse, key`).all(runId)
     : db.prepare(`SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? AND coarse = ? ORDER BY gen, key`).all(runId, coarse)) as MetricRow[];
+}
+
+/** The metrics of one generation; the run-level ones (coarse '') only when asked. */
+export function readGenerationMetrics(db: Database.Database, runId: number, gen: number, runLevel = false): MetricRow[] {
+  const sql = `SELECT gen, coarse, key, value FROM metrics WHERE run_id = ? AND gen = ?${runLevel ? '' : ` AND coarse != ''`}`;
+  return db.prepare(sql).all(runId, gen) as MetricRow[];
+}
+
+/** Named metrics of one coarse-graining at the given generations only (gen → key → value; missing and null values left out). */
+export function readMetricsAt(db: Database.Database, runId: number, coarse: string, keys: readonly string[], gens: readonly number[]): Map<number, Record<string, number>> {
+  const stmt = db.prepare(`SELECT key, value FROM metrics WHERE run_id = ? AND gen = ? AND coarse = ? AND key IN (${keys.map(() => '?').join(', ')})`);
+  const out = new Map<number, Record<string, number>>();
+  for (const g of gens) {
+    const row: Record<string, number> = {};
+    for (const r of stmt.all(runId, g, coarse, ...keys) as { key: string; value: number | null }[]) if (r.value !== null) row[r.key] = r.value;
+    out.set(g, row);
+  }
+  return out;
+}
+
+/** A stored document as the reading commands show it. */
+export interface DocumentRow {
+  id: number;
+  gen: number;
+  origin: 'seed' | 'fresh' | 'synthetic';
+  in_train: number;
+  text: string;
+  tokens: Buffer;
+  label: string | null;
+  true_label: string | null;
+  length: number;
+}
+
+/** The run's documents in id order, optionally of one generation and origin, or containing a text (case-insensitive). */
+export function iterateDocumentRows(db: Database.Database, runId: number, f: { gen?: number; origin?: string; grep?: string }): IterableIterator<DocumentRow> {
+  const where = ['run_id = ?'];
+  const params: unknown[] = [runId];
+  if (f.gen !== undefined) where.push('gen = ?'), params.push(f.gen);
+  if (f.origin) where.push('origin = ?'), params.push(f.origin);
+  if (f.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(f.grep);
+  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
+  return stmt.iterate(...params) as IterableIterator<DocumentRow>;
+}
+
+/** The first `limit` documents of one generation and origin, by id. */
+export function firstDocuments(db: Database.Database, runId: number, gen: number, origin: string, limit: number): { text: string; tokens: Buffer; origin: 'seed' | 'fresh' | 'synthetic' }[] {
+  return db.prepare(`SELECT text, tokens, origin FROM documents WHERE run_id = ? AND gen = ? AND origin = ? ORDER BY id LIMIT ?`).all(runId, gen, origin, limit) as {
+    text: string; tokens: Buffer; origin: 'seed' | 'fresh' | 'synthetic';
+  }[];
+}
+
+/** ℓ: the number of seed documents generation 0 trained on. */
+export function seedTrainSize(db: Database.Database, runId: number): number {
+  return (db.prepare(`SELECT count(*) FROM documents WHERE run_id = ? AND gen = 0 AND in_train = 1`).pluck().get(runId) as number) ?? 0;
 }

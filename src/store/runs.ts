@@ -1,5 +1,5 @@
 // Typed queries over runs, their state blobs, generations and live progress. Every function
-// takes an open Database (STYLE.md §8); timestamps are passed in (the library reads no clock).
+// takes an open Database; timestamps are passed in (the library reads no clock).
 
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
@@ -15,6 +15,8 @@ export interface RunRow {
   config_json: string;
   seed: number;
   backend: string | null;
+  /** Kernel of the matrix products (see ModelFactory.kernel); null in runs before schema 2. */
+  kernel: string | null;
   corpus_hash: string;
   sweep_id: string | null;
   generations: number;
@@ -93,7 +95,7 @@ export function getRunState<T>(db: Database.Database, runId: number, key: string
 export function updateRun(
   db: Database.Database,
   runId: number,
-  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note'>>,
+  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'kernel' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note'>>,
 ): void {
   const keys = Object.keys(fields);
   if (keys.length === 0) return;
@@ -116,6 +118,17 @@ export function listGenerations(db: Database.Database, runId: number): Generatio
 export function lastGeneration(db: Database.Database, runId: number): number {
   const row = db.prepare(`SELECT max(gen) AS g FROM generations WHERE run_id = ?`).get(runId) as { g: number | null };
   return row.g ?? -1;
+}
+
+/** Generations from … to that still have a checkpoint path. */
+export function checkpointsBetween(db: Database.Database, runId: number, from: number, to: number): { gen: number; checkpoint: string }[] {
+  return db
+    .prepare(`SELECT gen, checkpoint FROM generations WHERE run_id = ? AND gen BETWEEN ? AND ? AND checkpoint IS NOT NULL`)
+    .all(runId, from, to) as { gen: number; checkpoint: string }[];
+}
+
+export function setCorpusHash(db: Database.Database, runId: number, hash: string): void {
+  db.prepare(`UPDATE runs SET corpus_hash = ? WHERE id = ?`).run(hash, runId);
 }
 
 export function clearCheckpoint(db: Database.Database, runId: number, gen: number): void {
@@ -161,4 +174,25 @@ export function insertSweep(db: Database.Database, sweep: { id: string; createdA
  */
 export function ensureSweep(db: Database.Database, id: string, createdAt: string): void {
   db.prepare(`INSERT OR IGNORE INTO sweeps (id, created_at, grid_json) VALUES (?, ?, '{}')`).run(id, createdAt);
+}
+
+/** Each run of a sweep with its last committed generation (null: none), in id order. */
+export function sweepRunStates(db: Database.Database, sweepId: string): { name: string; status: string; generations: number; phase: string | null; last: number | null }[] {
+  return db
+    .prepare(
+      `SELECT r.name, r.status, r.generations, r.phase, (SELECT max(gen) FROM generations g WHERE g.run_id = r.id) AS last
+       FROM runs r WHERE r.sweep_id = ? ORDER BY r.id`,
+    )
+    .all(sweepId) as { name: string; status: string; generations: number; phase: string | null; last: number | null }[];
+}
+
+/** Mean wall seconds per committed generation over a sweep's runs (null: none yet). */
+export function sweepSecondsPerGeneration(db: Database.Database, sweepId: string): number | null {
+  return db
+    .prepare(
+      `SELECT avg((julianday(finished_at) - julianday(started_at)) * 86400) FROM generations
+       WHERE run_id IN (SELECT id FROM runs WHERE sweep_id = ?)`,
+    )
+    .pluck()
+    .get(sweepId) as number | null;
 }

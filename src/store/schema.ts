@@ -1,4 +1,4 @@
-// The SQLite schema and its migrations, by PRAGMA user_version (STYLE.md §8). Every migration
+// The SQLite schema and its migrations, by PRAGMA user_version. Every migration
 // runs in one transaction; a database from a newer heatdeath, or a SQLite file that is not ours,
 // is refused before anything is written. `application_id` marks our files.
 
@@ -10,7 +10,7 @@ export const APPLICATION_ID = 0x48445448;
 
 /** Each entry migrates from version i to i + 1. Append only; never edit a released one. */
 const migrations: string[] = [
-  // 1: the data model of DESIGN.md, plus run state (tokenizer, coarse-grainings, classifier),
+  // 1: the data model (runs, generations, documents, histograms, metrics), plus run state (tokenizer, coarse-grainings, classifier),
   // live progress columns, sweeps, and per-document columns that make category filters cheap.
   `
   CREATE TABLE sweeps (
@@ -86,6 +86,12 @@ const migrations: string[] = [
     value REAL,
     PRIMARY KEY (run_id, gen, coarse, key)
   ) WITHOUT ROWID;
+  `,
+  // 2: the kernel that computes a run's matrix products (wasm-simd-fma, wasm-simd, tfjs, none),
+  // beside its backend: FMA rounds differently, so a run's exact numbers depend on it. Null for
+  // runs made before it was recorded.
+  `
+  ALTER TABLE runs ADD COLUMN kernel TEXT;
   `,
 ];
 

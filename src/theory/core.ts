@@ -1,37 +1,34 @@
-// The paper's basic objects over a probability vector θ: the temperature map τ_T, the
-// Lyapunov function V_I and entropy. Pure functions over arrays; everything else builds on them.
+// The paper's basic objects over a probability vector θ: the sampling map τ (the temperature
+// map τ_T, or any rule of model/sampling.ts), the Lyapunov function V_I and entropy. Pure
+// functions over arrays; everything else builds on them.
+
+import { ruleWeights, type SamplingRule, type Weights } from '../model/sampling.js';
+
+/** A bare number T means the temperature rule { temperature: T }. */
+export type RuleOrT = SamplingRule | number;
 
 /**
- * τ_T(θ)_i = θ_i^{1/T} / Σ_j θ_j^{1/T}. Computed in log space so small θ_i and small T
- * do not underflow. Zero entries stay zero. T must be > 0.
+ * τ(θ): the sampling rule applied to a category distribution, the logits being log θ. For a
+ * temperature alone τ_T(θ)_i = θ_i^{1/T} / Σ_j θ_j^{1/T}. Computed in log space so small θ_i
+ * and small T do not underflow. Zero entries stay zero. T must be > 0.
  */
-export function tau(theta: ArrayLike<number>, T: number): number[] {
-  return tauInto(new Array<number>(theta.length), theta, T);
+export function tau(theta: ArrayLike<number>, rule: RuleOrT): number[] {
+  return tauInto(new Array<number>(theta.length), theta, rule);
 }
 
 /**
- * τ_T(θ) written into `out` (which may be `theta` itself) and returned: the allocation-free
+ * τ(θ) written into `out` (which may be `theta` itself) and returned: the allocation-free
  * form the simulation calls millions of times. Negative entries count as zero.
  */
-export function tauInto<A extends { [i: number]: number; length: number }>(out: A, theta: ArrayLike<number>, T: number): A {
-  if (!(T > 0)) throw new RangeError(`temperature must be > 0, got ${T}`);
+export function tauInto<A extends Weights>(out: A, theta: ArrayLike<number>, rule: RuleOrT): A {
+  const r = typeof rule === 'number' ? { temperature: rule } : rule;
+  if (!(r.temperature > 0)) throw new RangeError(`temperature must be > 0, got ${r.temperature}`);
   const n = theta.length;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const l = theta[i] > 0 ? Math.log(theta[i]) / T : -Infinity;
-    out[i] = l;
-    if (l > max) max = l;
-  }
-  if (max === -Infinity) {
-    for (let i = 0; i < n; i++) out[i] = 0;
-    return out;
-  }
+  for (let i = 0; i < n; i++) out[i] = theta[i] > 0 ? Math.log(theta[i]) : -Infinity;
+  ruleWeights(r, out, 0, n, -1, out);
   let z = 0;
-  for (let i = 0; i < n; i++) {
-    out[i] = out[i] === -Infinity ? 0 : Math.exp(out[i] - max);
-    z += out[i];
-  }
-  for (let i = 0; i < n; i++) out[i] /= z;
+  for (let i = 0; i < n; i++) z += out[i];
+  if (z > 0) for (let i = 0; i < n; i++) out[i] /= z;
   return out;
 }
 

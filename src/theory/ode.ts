@@ -11,11 +11,12 @@
 //   and the Jacobian of τ_T has real non-negative eigenvalues, so they are stable together.
 
 import { UserError } from '../errors.js';
+import { samplingRuleOf, type SamplingRuleFields } from '../model/sampling.js';
 import { normalize, tau, tauInto } from './core.js';
 import { checkInitial, checkPolicy, type SimPolicy } from './sim.js';
 
-export interface MeanField {
-  temperature: number;
+/** The sampling rule (flat: temperature and any truncation) with λ and p₀. */
+export interface MeanField extends SamplingRuleFields {
   /** λ */
   freshFraction: number;
   /** p₀, where fresh documents come from (normalised). */
@@ -24,7 +25,7 @@ export interface MeanField {
 
 /** F(θ) = (1−λ)τ_T(θ) + λp₀: the expected composition of the next generation's documents. */
 export function meanFieldMap(theta: ArrayLike<number>, f: MeanField, out: number[] = new Array<number>(theta.length)): number[] {
-  tauInto(out, theta, f.temperature);
+  tauInto(out, theta, f);
   for (let i = 0; i < out.length; i++) out[i] = (1 - f.freshFraction) * out[i] + f.freshFraction * f.anchor[i];
   return out;
 }
@@ -174,7 +175,7 @@ export function fixedPoint(theta0: ArrayLike<number>, f: MeanField): FixedPoint 
   let best = [...theta];
   let bestResidual = flowResidual;
   for (let iter = 0; iter < 50 && bestResidual > 1e-15; iter++) {
-    const t = tau(theta, T);
+    const t = tau(theta, f);
     const G = meanFieldRate(theta, f);
     // J_ij = (1−λ)(1/T)(τ_i δ_ij − τ_i τ_j)/θ_j − δ_ij, restricted to the live coordinates.
     const J = live.map((i) => live.map((j) => ((1 - f.freshFraction) * ((i === j ? t[i] : 0) - t[i] * t[j])) / (T * theta[j]) - (i === j ? 1 : 0)));
@@ -192,10 +193,9 @@ export function fixedPoint(theta0: ArrayLike<number>, f: MeanField): FixedPoint 
   return { theta: best, residual: bestResidual, method: bestResidual < flowResidual ? 'flow+newton' : 'flow' };
 }
 
-export interface PredictOptions {
+export interface PredictOptions extends SamplingRuleFields {
   /** θ₀: the histogram at generation 0 (counts are fine). */
   theta0: readonly number[];
-  temperature: number;
   /** λ */
   fresh: number;
   policy: SimPolicy;
@@ -214,7 +214,7 @@ export interface PredictOptions {
 /** Validates PredictOptions with one clear line per problem (the CLI passes user input here). */
 export function checkPredictOptions(o: PredictOptions): MeanField {
   const theta0 = checkInitial(o.theta0);
-  if (!(Number.isFinite(o.temperature) && o.temperature > 0)) throw new UserError(`--temperature must be a number > 0, got '${o.temperature}'`);
+  const rule = samplingRuleOf(o);
   if (!(Number.isFinite(o.fresh) && o.fresh >= 0 && o.fresh <= 1)) throw new UserError(`--fresh must be a number from 0 to 1, got '${o.fresh}'`);
   checkPolicy(o.policy);
   if (!(Number.isFinite(o.initialSize) && o.initialSize > 0)) throw new UserError(`--initial-size must be a number > 0, got '${o.initialSize}'`);
@@ -223,7 +223,7 @@ export function checkPredictOptions(o: PredictOptions): MeanField {
   }
   const anchor = o.anchor ? checkInitial(o.anchor) : theta0;
   if (anchor.length !== theta0.length) throw new UserError('the anchor p₀ and θ₀ must have the same categories');
-  return { temperature: o.temperature, freshFraction: o.fresh, anchor: normalize(anchor) };
+  return { ...rule, freshFraction: o.fresh, anchor: normalize(anchor) };
 }
 
 /** Predicted θ for generations 0..G (G + 1 vectors), to overlay on a run or a simulation. */

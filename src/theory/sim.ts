@@ -5,16 +5,17 @@
 
 import { UserError } from '../errors.js';
 import { type Rng, rngFor } from '../rng.js';
+import { isIdentityRule, normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import { multinomialInto } from './binomial.js';
 import { entropy, lyapunovV, normalize, tauInto } from './core.js';
 
 export type SimPolicy = 'accumulate' | 'replace';
 export const simPolicies: readonly SimPolicy[] = ['accumulate', 'replace'];
 
-export interface SimConfig {
+/** The sampling rule sits flat in the config (model/sampling.ts owns its keys). */
+export interface SimConfig extends SamplingRuleFields {
   /** Initial category counts c₀ (ℓ = Σ c₀); fresh draws come from p₀ = c₀/ℓ. */
   initial: number[];
-  temperature: number;
   /** λ: fraction of each step's new documents drawn from p₀ instead of τ_T(θ). */
   freshFraction: number;
   policy: SimPolicy;
@@ -90,11 +91,11 @@ export function checkPolicy(policy: unknown): SimPolicy {
 }
 
 export function normalizeSimConfig(input: Partial<SimConfig>): Readonly<SimConfig> {
-  for (const key of Object.keys(input)) if (!(key in defaultSimConfig)) throw new UserError(`unknown sim option '${key}'`);
+  for (const key of Object.keys(input)) if (!(key in defaultSimConfig) && !samplingKeys().includes(key)) throw new UserError(`unknown sim option '${key}'`);
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<SimConfig>;
   const c: SimConfig = { ...defaultSimConfig, ...defined };
   c.initial = checkInitial(c.initial);
-  c.temperature = check('temperature', c.temperature, (x) => x > 0, 'a number > 0');
+  normalizeRuleFields(c);
   c.freshFraction = check('fresh', c.freshFraction, (x) => x >= 0 && x <= 1, 'a number from 0 to 1');
   c.policy = checkPolicy(c.policy);
   c.perStep = check('per-step', c.perStep, whole, 'a whole number ≥ 1');
@@ -127,7 +128,8 @@ export function recordedSteps(K: number, maxPoints: number): number[] {
  */
 export function simulate(input: Partial<SimConfig>, rng: Rng = rngFor(input.seed ?? defaultSimConfig.seed, 'sim')): SimResult {
   const config = normalizeSimConfig(input);
-  const { temperature: T, freshFraction: lambda, perStep: N, steps: K, replicates: R } = config;
+  const { freshFraction: lambda, perStep: N, steps: K, replicates: R } = config;
+  const identity = isIdentityRule(config);
   const m = config.initial.length;
   const p0 = normalize(config.initial);
   const I = p0.flatMap((p, i) => (p > 0 ? [i] : [])); // V's index set: the categories that can ever have mass
@@ -195,9 +197,9 @@ export function simulate(input: Partial<SimConfig>, rng: Rng = rngFor(input.seed
     for (let r = 0; r < R; r++) {
       const rng = streams[r];
       const c = counts[r];
-      // The model samples from τ_T(c/|c|). multinomialInto normalises, so at T = 1 (τ the
-      // identity) the counts go in as they are; otherwise tauInto normalises them.
-      const weights = T === 1 ? c : tauInto(probs, c, T);
+      // The model samples from τ(c/|c|). multinomialInto normalises, so when τ is the identity
+      // (T = 1, nothing truncated) the counts go in as they are; otherwise tauInto normalises them.
+      const weights = identity ? c : tauInto(probs, c, config);
       // λN fresh documents from p₀; a fractional λN is rounded up with probability equal to its
       // fractional part, so the expected fresh share is exactly λ even for N = 1.
       const exact = lambda * N;

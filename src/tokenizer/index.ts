@@ -19,7 +19,7 @@ interface TokenizerFactory {
   load(state: TokenizerState): Tokenizer;
 }
 
-// Chosen from a record, not an if/else chain (STYLE.md §4).
+// Chosen from a record, not an if/else chain.
 const FACTORIES: Readonly<Record<TokenizerKind, TokenizerFactory>> = {
   char: { build: buildCharTokenizer, load: charTokenizerFromState },
   bpe: { build: buildBpeTokenizer, load: bpeTokenizerFromState },

@@ -19,22 +19,36 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the CLI without waiting; `result` resolves when it exits. */
-export function startHeatdeath(args: readonly string[], options: { cwd?: string } = {}): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the CLI without waiting; `result` resolves when it exits. `alive` throws (with the
+ * child's stderr) once it has exited: call it while waiting for a moment of the child.
+ */
+export function startHeatdeath(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string; alive: () => void } {
+  const env = options.env ? { ...process.env, ...options.env } : undefined;
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '',
     stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   const result = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      exited = true;
+      resolve({ code, signal, stdout, stderr });
+    });
   });
-  return { child, result, stderr: () => stderr };
+  let exited = false;
+  const alive = () => {
+    if (exited) throw new Error(`the process exited before the moment the test waits for\n${stderr.slice(-2000)}`);
+  };
+  return { child, result, stderr: () => stderr, alive };
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export function heatdeath(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function heatdeath(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return startHeatdeath(args, options).result;
 }
 

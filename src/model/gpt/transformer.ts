@@ -4,14 +4,16 @@
 // batching in packing.ts and the sampler in sampler.ts.
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { currentBackend } from '../backend.js';
-import type { Rng } from '../rng.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { UserError } from '../../errors.js';
+import { currentBackend } from '../../backend.js';
+import type { Rng } from '../../rng.js';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
 import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
+import { productKernel } from '../../kernels/simd.js';
 import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
-import { Decoder, sampleDocuments, softmaxRow, yieldToEventLoop } from './sampler.js';
+import { Decoder, sampleDocuments, yieldToEventLoop } from './sampler.js';
+import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -21,7 +23,8 @@ import type {
   TrainingSet,
   TrainOptions,
   TrainResult,
-} from './types.js';
+  TrainingBudget,
+} from '../types.js';
 
 export interface TransformerConfig {
   size: SizePreset;
@@ -63,8 +66,8 @@ export const transformerPresets: Readonly<Record<SizePreset, Preset>> = Object.f
 export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.freeze({
   size: 'small',
   batchSize: 32,
-  // Two threads train `small` ~1.3–1.6× faster than one on this 2-core machine (BENCHMARKS.md);
-  // a busy machine hides it.
+  // Two threads train faster than one on two free cores (the figures: data-parallel.ts and
+  // BENCHMARKS.md); a busy machine hides it. Results do not depend on it.
   threads: 2,
   ...transformerPresets.small,
 });
@@ -124,6 +127,11 @@ export class Transformer implements LanguageModel {
     return this.vocab.vocabSize;
   }
 
+  get budget(): TrainingBudget {
+    const c = this.config;
+    return { steps: c.steps, initialSteps: c.initialSteps, tokensPerStep: c.batchSize * c.context };
+  }
+
   async trainSteps(data: TrainingSet, steps: number, rng: Rng, options: TrainOptions = {}): Promise<TrainResult> {
     if (!Number.isInteger(steps) || steps < 0) throw new UserError(`training steps must be a whole number ≥ 0 (got ${steps})`);
     if (data.size === 0) throw new UserError('no training documents', 'E_NO_DATA');
@@ -167,15 +175,13 @@ export class Transformer implements LanguageModel {
     return { steps, loss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN, tokens: steps * batchSize * context };
   }
 
-  async sample(n: number, temperature: number, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
-    if (!(temperature > 0) || !Number.isFinite(temperature)) {
-      throw new UserError(`temperature must be a finite number > 0 (got ${temperature})`, 'E_TEMPERATURE');
-    }
+  async sample(n: number, rule: SamplingRule, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
+    checkSamplingRule(rule);
     if (!Number.isInteger(n) || n < 0) throw new UserError(`number of samples must be a whole number ≥ 0 (got ${n})`);
     const maxLength = options.maxLength ?? MAX_LENGTH_CONTEXTS * this.config.context;
     const batchSize = options.batchSize ?? 64;
     if (!(maxLength >= 1) || !(batchSize >= 1)) throw new UserError('maxLength and batchSize must be ≥ 1');
-    return sampleDocuments(this.params, this.shape, this.vocab, { n, temperature, maxLength, batchSize, onProgress: options.onProgress }, rng);
+    return sampleDocuments(this.params, this.shape, this.vocab, { n, rule, maxLength, batchSize, onProgress: options.onProgress }, rng);
   }
 
   async logProbs(docs: readonly (readonly number[])[]): Promise<{ logProb: number; tokens: number }[]> {
@@ -187,13 +193,14 @@ export class Transformer implements LanguageModel {
       const logitsTensor = tf.tidy(() => forward(this.params, this.shape, batch));
       const logits = logitsTensor.dataSync() as Float32Array;
       logitsTensor.dispose();
-      // log softmax of each counted position's target, in float64
+      // log softmax of each counted position's target, in float64, BOS masked as in sampling
+      const bos = this.vocab.bos;
       for (let i = 0; i < batch.owner.length; i++) {
         if (batch.owner[i] < 0) continue;
         let max = -Infinity;
-        for (let k = 0; k < v; k++) max = Math.max(max, logits[i * v + k]);
+        for (let k = 0; k < v; k++) if (k !== bos) max = Math.max(max, logits[i * v + k]);
         let sum = 0;
-        for (let k = 0; k < v; k++) sum += Math.exp(logits[i * v + k] - max);
+        for (let k = 0; k < v; k++) if (k !== bos) sum += Math.exp(logits[i * v + k] - max);
         out[batch.owner[i]].logProb += logits[i * v + batch.targets[i]] - max - Math.log(sum);
       }
     }
@@ -204,7 +211,9 @@ export class Transformer implements LanguageModel {
     const dec = new Decoder(this.params, this.shape, 1);
     try {
       const logits = dec.step([0], [this.vocab.bos], new Int32Array(1));
-      return softmaxRow(logits, 0, this.vocabSize, 1, new Float64Array(this.vocabSize));
+      const w = ruleWeights(defaultSamplingRule, logits, 0, this.vocabSize, this.vocab.bos, new Float64Array(this.vocabSize));
+      const total = w.reduce((a, b) => a + b, 0);
+      return w.map((x) => x / total);
     } finally {
       dec.dispose();
     }
@@ -231,6 +240,8 @@ export class Transformer implements LanguageModel {
 }
 
 export const transformerFactory: ModelFactory = {
+  runOptions: ['size', 'threads'],
+  kernel: productKernel,
   normalize(spec: ModelSpec) {
     return normalizeTransformerConfig(spec.options);
   },

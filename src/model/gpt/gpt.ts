@@ -2,11 +2,11 @@
 // blocks (causal multi-head attention, GELU MLP 4×), final LayerNorm, a linear head to the
 // vocabulary. Linear layers have no bias (as nanoGPT's bias=False). Weights are initialised from
 // the seeded RNG in plain JS, one stream per tensor, so a seed gives the same weights on every
-// backend. Used by transformer.ts (training, logProbs) and sampler.ts (long-document fallback).
+// backend. Used by transformer.ts (training, logProbs); sampling has its own KV-cache decoder (sampler.ts).
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { rngFor } from '../rng.js';
+import { UserError } from '../../errors.js';
+import { rngFor } from '../../rng.js';
 import { attention } from './attention.js';
 import { crossEntropy, embed, gelu, layerNorm, linear } from './layers.js';
 import type { PackedRows } from './packing.js';

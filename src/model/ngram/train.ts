@@ -1,4 +1,4 @@
-// The training machinery of the softmax n-gram (src/model/ngram.ts): which table row a context
+// The training machinery of the softmax n-gram (src/model/ngram/ngram.ts): which table row a context
 // uses, how a batch of token positions is cut from documents, the loss and its gradient on the
 // rows a batch touches, and a lazy (sparse) Adam update.
 //

@@ -15,13 +15,14 @@
 // documents do not depend on the batch size.
 
 import * as tf from '@tensorflow/tfjs';
-import { drawIndex, rngFor, type Rng } from '../rng.js';
+import { drawIndex, rngFor, type Rng } from '../../rng.js';
 import { attentionStep } from './attention.js';
 import type { GptParams, GptShape } from './gpt.js';
 import { GELU_K, LN_EPS } from './layers.js';
 import type { Vocab } from './packing.js';
-import { simdAttention, type KvCache, type SimdAttention } from './simd-attention.js';
-import { simdMatMul, type PackedMatrix, type SimdMatMul } from './simd.js';
+import { ruleWeights, type SamplingRule } from '../sampling.js';
+import { simdAttention, type KvCache, type SimdAttention } from '../../kernels/simd-attention.js';
+import { simdMatMul, type PackedMatrix, type SimdMatMul } from '../../kernels/simd.js';
 
 function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(rows * d);
@@ -131,19 +132,9 @@ export class Decoder {
   }
 }
 
-/** softmax(logits / T) over row r, in float64. */
-export function softmaxRow(logits: Float32Array, r: number, v: number, temperature: number, out: Float64Array): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < v; i++) max = Math.max(max, logits[r * v + i] / temperature);
-  let sum = 0;
-  for (let i = 0; i < v; i++) sum += out[i] = Math.exp(logits[r * v + i] / temperature - max);
-  for (let i = 0; i < v; i++) out[i] /= sum;
-  return out;
-}
-
 export interface SampleJob {
   n: number;
-  temperature: number;
+  rule: SamplingRule;
   maxLength: number;
   batchSize: number;
   onProgress?: (done: number, total: number) => void;
@@ -157,9 +148,9 @@ export function yieldToEventLoop(): Promise<void> {
 /** Decoding steps between two yields to the event loop. */
 const STEPS_PER_YIELD = 16;
 
-/** n documents (token ids without BOS/EOS) sampled at the given temperature. */
+/** n documents (token ids without BOS/EOS) sampled under the rule. */
 export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, rng: Rng): Promise<number[][]> {
-  const { n, temperature, maxLength } = job;
+  const { n, rule, maxLength } = job;
   const slots = Math.max(1, Math.min(job.batchSize, n));
   const seeds = Array.from({ length: n }, () => rng.uint32());
   const docs: number[][] = Array.from({ length: n }, () => []);
@@ -207,9 +198,8 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
         const doc = docs[slotDoc[k]];
         if (start[k] + pos[k] < doc.length + 1) return; // still re-priming: no draw yet
         // Draw the slot's next token; a finished document frees its slot for the next one.
-        const t = drawIndex(slotRng[k], softmaxRow(logits, r, s.vocabSize, temperature, probs));
-        // BOS is never a training target; should it be drawn anyway, it ends the document like EOS.
-        const ends = t === vocab.eos || t === vocab.bos;
+        const t = drawIndex(slotRng[k], ruleWeights(rule, logits, r * s.vocabSize, s.vocabSize, vocab.bos, probs));
+        const ends = t === vocab.eos;
         if (!ends) doc.push(t);
         if (ends || doc.length >= maxLength) {
           done++;

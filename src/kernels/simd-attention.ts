@@ -7,9 +7,14 @@
 // Probabilities are kept for the backward pass in a float32 tensor laid out [i][h][j − s0].
 
 import * as tf from '@tensorflow/tfjs';
-import type { AttentionShape } from './attention.js';
 import { currentWasmBackend, WasmMemory } from './simd.js';
 import { Code, encodeModule, F32, F64, I32, V128, type FuncDef } from './wasm-encoder.js';
+
+/** The attention a kernel computes: model width d split into `heads` heads. */
+export interface AttentionShape {
+  d: number;
+  heads: number;
+}
 
 const EXP = 0; // the imported Math.exp: f64 → f64
 

@@ -12,12 +12,9 @@
 // into those n positions. No transposes or head reshapes are needed.
 
 import * as tf from '@tensorflow/tfjs';
-import { simdAttention } from './simd-attention.js';
+import { simdAttention, type AttentionShape } from '../../kernels/simd-attention.js';
 
-export interface AttentionShape {
-  d: number;
-  heads: number;
-}
+export type { AttentionShape };
 
 /**
  * a[0..len) · b[o..o+len) with four partial sums, so that consecutive multiply-adds do not all

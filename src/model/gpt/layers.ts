@@ -7,7 +7,7 @@
 // [rows, features]: rows = batch × positions.
 
 import * as tf from '@tensorflow/tfjs';
-import { matMul } from './simd.js';
+import { matMul } from '../../kernels/simd.js';
 
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type CustomOp = (...args: tf.Tensor[]) => tf.Tensor;

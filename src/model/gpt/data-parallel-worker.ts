@@ -5,7 +5,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend } from '../backend.js';
+import { initBackend } from '../../backend.js';
 import { partGradients, readParams, writeParams, type ReplicaInit } from './data-parallel.js';
 import { namedParams, paramsFromTensors } from './gpt.js';
 import type { PackedRows } from './packing.js';

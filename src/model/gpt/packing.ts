@@ -5,8 +5,8 @@
 // the context become one window (random start) — the same cropped view sampling uses past the
 // context. All arrays are flat [rows × context]; segStart holds absolute indices.
 
-import type { Rng } from '../rng.js';
-import { UserError } from '../errors.js';
+import type { Rng } from '../../rng.js';
+import { UserError } from '../../errors.js';
 
 export interface PackedRows {
   rows: number;

@@ -5,14 +5,15 @@
 // coarse-graining sees τ_T itself. Finite buckets make the learned map non-surjective on purpose.
 //
 // The table lives in a Float32Array: training copies the rows a batch touches into TensorFlow.js
-// for the loss and gradient (src/model/ngram-train.ts), and sampling reads it in plain JS with
+// for the loss and gradient (src/model/ngram/train.ts), and sampling reads it in plain JS with
 // the caller's Rng, so no tensor call is paid per token.
 
 import * as tf from '@tensorflow/tfjs';
-import { UserError } from '../errors.js';
-import { permutation, type Rng } from '../rng.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { LazyAdam, PositionStream, batchLossAndGrad, rowIndex, type RowIndex } from './ngram-train.js';
+import { UserError } from '../../errors.js';
+import { permutation, type Rng } from '../../rng.js';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { checkSamplingRule, ruleWeights, samplingRuleKey, type SamplingRule } from '../sampling.js';
+import { LazyAdam, PositionStream, batchLossAndGrad, rowIndex, type RowIndex } from './train.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -20,8 +21,9 @@ import type {
   SampleOptions,
   TrainOptions,
   TrainResult,
+  TrainingBudget,
   TrainingSet,
-} from './types.js';
+} from '../types.js';
 
 // A type, not an interface: it must fit LanguageModel.config (a Record).
 export type NgramConfig = {
@@ -94,30 +96,28 @@ export function normalizeNgram(spec: ModelSpec): NgramConfig {
   });
 }
 
-export function checkTemperature(T: number): void {
-  if (typeof T !== 'number' || !Number.isFinite(T) || T <= 0) {
-    throw new UserError(`temperature must be a finite number > 0, got ${T}`, 'E_TEMPERATURE');
-  }
-}
-
 export class NgramModel implements LanguageModel {
   readonly kind = 'ngram' as const;
   readonly config: NgramConfig;
   readonly vocabSize: number;
   readonly paramCount: number;
+  get budget(): TrainingBudget {
+    return { steps: this.config.steps, initialSteps: null, tokensPerStep: this.config.batchSize };
+  }
   /** rows × V logits, row-major. */
   readonly table: Float32Array;
   private readonly index: RowIndex;
   private readonly bos: number;
   private readonly eos: number;
   /**
-   * Per-row cumulative probabilities at `cdfTemperature`, filled lazily on a row's first use
+   * Per-row cumulative weights under the sampling rule `cdfRule` (a samplingRuleKey), filled lazily on a row's first use
    * (`cdfReady`) and cleared whenever the table changes. One flat array rather than a Map of
    * rows: with tens of thousands of hashed rows the Map lookups made sampling 4× slower.
    */
   private cdfs: Float64Array | null = null;
   private cdfReady: Uint8Array | null = null;
-  private cdfTemperature = NaN;
+  private cdfRule = '';
+  private cdfRow: Float64Array;
 
   constructor(private readonly spec: ModelSpec) {
     this.config = normalizeNgram(spec);
@@ -129,6 +129,7 @@ export class NgramModel implements LanguageModel {
     // Zero logits: an untrained or unseen context predicts uniformly. Each row is a convex
     // softmax regression, so there is no symmetry to break and `spec.seed` is not needed.
     this.table = new Float32Array(this.paramCount);
+    this.cdfRow = new Float64Array(this.vocabSize);
   }
 
   async trainSteps(data: TrainingSet, steps: number, rng: Rng, options: TrainOptions = {}): Promise<TrainResult> {
@@ -176,20 +177,20 @@ export class NgramModel implements LanguageModel {
     return { steps, loss: last.reduce((a, b) => a + b, 0) / last.length, tokens: steps * batchSize };
   }
 
-  async sample(n: number, temperature: number, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
-    checkTemperature(temperature);
+  async sample(n: number, rule: SamplingRule, rng: Rng, options: SampleOptions = {}): Promise<number[][]> {
+    checkSamplingRule(rule);
     checkInt('n', n, 0, 2 ** 31);
     const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
     checkInt('maxLength', maxLength, 0, 2 ** 24);
     const ctx = this.config.order - 1;
     const buf = new Int32Array(ctx + maxLength + 1).fill(this.bos, 0, ctx);
-    this.prepareCdfs(temperature);
+    this.prepareCdfs(rule);
     const out: number[][] = [];
     for (let i = 0; i < n; i++) {
       // Draw tokens until EOS or maxLength; the context is the last n−1 tokens of buf.
       let len = 0;
       while (len < maxLength) {
-        const tok = this.draw(this.index.row(buf, ctx + len), temperature, rng);
+        const tok = this.draw(this.index.row(buf, ctx + len), rule, rng);
         if (tok === this.eos) break;
         buf[ctx + len++] = tok;
       }
@@ -199,10 +200,10 @@ export class NgramModel implements LanguageModel {
     return out;
   }
 
-  /** One token from the row's softmax at temperature T, by binary search in its cached CDF. */
-  private draw(row: number, temperature: number, rng: Rng): number {
+  /** One token from the row's weights under the rule, by binary search in its cached CDF. */
+  private draw(row: number, rule: SamplingRule, rng: Rng): number {
     const cdf = this.cdfs!;
-    if (!this.cdfReady![row]) this.fillCdf(row, temperature);
+    if (!this.cdfReady![row]) this.fillCdf(row, rule);
     const base = row * this.vocabSize;
     const u = rng.next() * cdf[base + this.vocabSize - 1];
     let lo = base;
@@ -215,29 +216,26 @@ export class NgramModel implements LanguageModel {
     return lo - base;
   }
 
-  /** Makes the CDF cache valid for this temperature (allocated on first use). */
-  private prepareCdfs(temperature: number): void {
+  /** Makes the CDF cache valid for this rule (allocated on first use). */
+  private prepareCdfs(rule: SamplingRule): void {
+    const key = samplingRuleKey(rule);
     if (!this.cdfs || !this.cdfReady) {
       this.cdfs = new Float64Array(this.table.length);
       this.cdfReady = new Uint8Array(this.index.rows);
-    } else if (temperature !== this.cdfTemperature) {
+    } else if (key !== this.cdfRule) {
       this.cdfReady.fill(0);
     }
-    this.cdfTemperature = temperature;
+    this.cdfRule = key;
   }
 
-  private fillCdf(row: number, temperature: number): void {
-    // logits / T, softmax (unnormalised: the draw scales by the total), BOS masked out.
+  private fillCdf(row: number, rule: SamplingRule): void {
+    // The rule's weights for the row (BOS masked), accumulated: the draw scales by the total.
     const V = this.vocabSize;
     const base = row * V;
     const cdf = this.cdfs!;
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) if (j !== this.bos && this.table[base + j] > max) max = this.table[base + j];
+    const w = ruleWeights(rule, this.table, base, V, this.bos, this.cdfRow);
     let acc = 0;
-    for (let j = 0; j < V; j++) {
-      if (j !== this.bos) acc += Math.exp((this.table[base + j] - max) / temperature);
-      cdf[base + j] = acc;
-    }
+    for (let j = 0; j < V; j++) cdf[base + j] = acc += w[j];
     this.cdfReady![row] = 1;
   }
 
@@ -313,6 +311,9 @@ export class NgramModel implements LanguageModel {
 }
 
 export const ngramFactory: ModelFactory = {
+  runOptions: ['order', 'buckets'],
+  // Counting, a softmax table and lazy Adam in plain JS: no matrix products.
+  kernel: () => 'none',
   normalize: (spec) => normalizeNgram(spec),
   create: (spec) => new NgramModel(spec),
   async load(dir) {
