@@ -43,9 +43,9 @@ describe('control set', () => {
     };
     {
       const keys = (name: string) => read(name, `SELECT coarse, count(*) AS n FROM metrics WHERE key LIKE 'tau_%' GROUP BY coarse ORDER BY coarse`);
-      // 4 temperature-term keys × 3 generations per coarse-graining.
-      expect(keys('dig')).toEqual([{ coarse: 'first', n: 12 }, { coarse: 'label', n: 12 }, { coarse: 'length', n: 12 }]);
-      expect(keys('none')).toEqual([{ coarse: 'first', n: 12 }]);
+      // 6 temperature-term keys (tau_dH, tau_sd, tau_dV, tau_tv and the sums tau_cum, tau_var_cum) × 3 generations.
+      expect(keys('dig')).toEqual([{ coarse: 'first', n: 18 }, { coarse: 'label', n: 18 }, { coarse: 'length', n: 18 }]);
+      expect(keys('none')).toEqual([{ coarse: 'first', n: 18 }]);
       const sd = (name: string) => read<{ v: number }>(name, `SELECT avg(value) AS v FROM metrics WHERE key = 'tau_sd' AND coarse = 'length'`)[0].v;
       // A larger control set narrows the temperature term's noise (√(1/200 + 1/n)).
       expect(sd('big')).toBeLessThan(0.9 * sd('dig'));
