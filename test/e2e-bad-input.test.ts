@@ -3,47 +3,18 @@
 // and its WAL; no run added). Every case gets its own copy of one small finished run's
 // database, so the cases run concurrently and a change is pinned on the case that made it.
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileHash, heatdeath, query, workDir } from './helpers/cli.js';
+import { refusals } from './helpers/refusal.js';
 
 const w = workDir('e2e-bad');
-let caseNo = 0;
-
-/** What must not change: the main file, the WAL's content (absent = empty), the runs. */
-function fingerprint(file: string) {
-  const wal = `${file}-wal`;
-  const walBytes = existsSync(wal) ? statSync(wal).size : 0;
-  return {
-    main: fileHash(file),
-    wal: walBytes === 0 ? null : fileHash(wal),
-    runs: query(file, (db) => (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'runs'`).get() ? db.prepare(`SELECT id, name, status FROM runs ORDER BY id`).all() : null)),
-  };
-}
-
-/** A private copy of `file` (a checkpointed WAL database: the main file is the whole of it). */
-function copyOf(file: string): string {
-  const dir = join(w.dir, `case-${++caseNo}`);
-  mkdirSync(dir);
-  const copy = join(dir, 'db.sqlite');
-  copyFileSync(file, copy);
-  return copy;
-}
+const { copyOf, refused: refusedFrom } = refusals(w.dir);
 
 /** Runs the CLI with `--db <a copy>`, expects exit 2 and one line matching `problem`, and the copy unchanged. */
-async function refused(args: string[], problem: RegExp, source = w.db): Promise<void> {
-  const db = copyOf(source);
-  const before = fingerprint(db);
-  const r = await heatdeath([...args, '--db', db]);
-  expect(r.code, r.stderr).toBe(2);
-  expect(r.stdout).toBe('');
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(problem);
-  expect(fingerprint(db)).toEqual(before);
-}
+const refused = (args: string[], problem: RegExp, source = w.db) => refusedFrom(args, problem, source);
 
 beforeAll(async () => {
   const r = await heatdeath(['run', '--model', 'ngram', '--corpus', 'names', '--generations', '1', '--samples', '40', '--steps', '5', '--coarse', 'first,length', '--name', 'done', ...w.store]);
@@ -69,7 +40,7 @@ describe.concurrent('bad input: exit 2, one line, the database as it was', () =>
     ['--corpus does-not-exist', [...RUN, '--corpus', 'does-not-exist'], /does-not-exist/],
     ['a duplicate run name', [...RUN, '--name', 'done'], /a run named 'done' already exists/],
     ['resume no-such-run', ['resume', 'no-such-run'], /no run 'no-such-run'/],
-    ['resume a complete run', ['resume', 'done'], /run 'done' is complete \(1\/1 generations\)/],
+    ['resume a complete run', ['resume', 'done'], /run 'done' is complete \(1 of 1 generations\); pass --generations with more than 1/],
     ['status no-such-run', ['status', 'no-such-run', '--json'], /no run 'no-such-run'/],
     ['samples --origin bogus', ['samples', 'done', '--origin', 'bogus'], /unknown origin 'bogus'/],
     ['samples --category without --coarse', ['samples', 'done', '--category', 'A'], /--coarse and --category go together/],

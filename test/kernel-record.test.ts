@@ -44,7 +44,7 @@ describe('the kernel on record through the CLI', () => {
     expect(await status('ng')).toMatchObject({ gen: 2, kernel: 'none', kernels: [{ fromGen: 0, kernel: 'none' }] });
   });
 
-  it('a transformer run records its product kernel; a resume under another one says so in one line and records it', { timeout: 240_000 }, async () => {
+  it('a transformer run records its product kernel; a resume under another one says so in one line and records it', async () => {
     const run = ['run', '--model', 'transformer', '--size', 'tiny', '--threads', '1', '--corpus', 'names', '--generations', '1', '--samples', '20', '--steps', '4', '--initial-steps', '4', '--seed', '3', '--name', 'tf', ...w.store, '--json'];
     const r = json(ok(await heatdeath(run)));
     const here: string = r.kernel;

@@ -30,7 +30,7 @@ describe('schema and migrations', () => {
     expect(getRun(again, 'r').generations).toBe(3);
     migrate(again); // idempotent at the current version
     const tables = again.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
-    expect(tables).toEqual(['documents', 'generations', 'histograms', 'metrics', 'run_state', 'runs', 'sweeps']);
+    expect(tables).toEqual(['documents', 'documents_fts', 'documents_fts_config', 'documents_fts_data', 'documents_fts_docsize', 'documents_fts_idx', 'generations', 'histograms', 'metrics', 'run_state', 'runs', 'sweeps']);
     again.close();
   });
 

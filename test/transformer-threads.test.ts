@@ -33,7 +33,13 @@ async function train(threads: number) {
   // A second call reuses the worker and starts a fresh optimizer, as a new generation does.
   await m.trainSteps(data, 8, rngFor(8, 'train'), { onStep: (_, loss) => losses.push(loss) });
   const weights = namedParams((m as unknown as { params: Parameters<typeof namedParams>[0] }).params).map(([, v]) => Array.from(v.dataSync()));
-  return { m, losses, weights };
+  // Held-out scores (several evaluation batches, so two threads split them) and samples (the
+  // worker samples the second half of the documents).
+  const longDocs = syntheticDocs(300, 20, V, 9);
+  const scores = await m.logProbs(longDocs);
+  // A rule with a truncation: the worker must apply the same rule.
+  const samples = await m.sample(40, { temperature: 0.9, topK: 12 }, rngFor(9, 'sample'), { batchSize: 8, maxLength: 50 });
+  return { m, losses, weights, scores, samples };
 }
 
 beforeAll(async () => {
@@ -45,7 +51,7 @@ const threads: { before?: number; during?: number; after?: number } = {};
 const HAS_PROC = threadCount() !== null;
 
 describe('transformer on two threads', () => {
-  it('trains exactly as on one thread, without leaking tensors', async () => {
+  it('trains, scores and samples exactly as on one thread, without leaking tensors', async () => {
     const tensorsBefore = tf.memory().numTensors;
     const one = await train(1);
     one.m.dispose();
@@ -59,6 +65,10 @@ describe('transformer on two threads', () => {
     // Stronger than asked: the same sums in the same order, so bit-for-bit the same.
     expect(two.losses).toEqual(one.losses);
     expect(two.weights).toEqual(one.weights);
+    expect(two.scores).toEqual(one.scores);
+    expect(two.scores.every((r) => r.logProb < 0 && Number.isFinite(r.logProb))).toBe(true);
+    expect(two.samples).toEqual(one.samples);
+    expect(new Set(two.samples.map((d) => d.join(','))).size).toBeGreaterThan(30); // not one document repeated
     expect(two.losses[19]).toBeLessThan(two.losses[0]);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
 
@@ -82,7 +92,7 @@ describe('transformer on two threads', () => {
   });
 
   it('the CLI trains on two threads and exits by itself', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'bench', '--size', 'tiny', '--threads', '2', '--steps', '2', '--backend', 'wasm', '--json'], { timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'bench', '--size', 'tiny', '--threads', '2', '--steps', '2', '--backend', 'wasm', '--json'], { timeout: 300_000 });
     const r = JSON.parse(stdout) as { backend: string; products: string; config: { threads: number }; train: { tokensPerSecond: number } };
     expect(r.backend).toBe('wasm');
     expect(['wasm-simd-fma', 'wasm-simd']).toContain(r.products);

@@ -1,7 +1,10 @@
 // Small pieces every command shares: option parsers that turn bad input into a UserError,
 // JSON printing, and the default paths (the library never knows them; the CLI passes them in).
 
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 
 export const DEFAULT_DB = 'runs/heatdeath.sqlite';
 export const DEFAULT_MODELS_DIR = 'models';
@@ -60,4 +63,19 @@ export function bytes(n: number): string {
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** The --models-dir the user typed (it says a run's folder moved there), or undefined for the default. */
+export function movedModelsDir(cmd: Command): string | undefined {
+  return cmd.getOptionValueSource('modelsDir') === 'cli' ? String(cmd.opts().modelsDir) : undefined;
+}
+
+/** The command that continues a run, valid from any folder (its models folder is stored with it). */
+export function resumeCommand(name: string, db: string): string {
+  return `heatdeath resume ${name} --db ${resolve(db)}`;
+}
+
+/** Memory a run may plan for: RAM, but no more than the JS heap holds (samples live there). */
+export function memoryBytes(): number {
+  return Math.min(totalmem(), getHeapStatistics().heap_size_limit);
 }

@@ -1,4 +1,4 @@
-// `heatdeath compare <run…> | --sweep <id>`: one row per run (T, λ, policy, seed, final top
+// `heatdeath compare <run…> | --sweep <id>`: one row per run (T, truncation, λ, policy, seed, final top
 // share, normalised entropy, V, TV to the seed, held-out perplexity, verdict, trajectory
 // sparkline); with several seeds per setting, a mean ± sd row after each setting's runs.
 // Without runs or --sweep: every run in the database. Reads only.
@@ -15,7 +15,10 @@ const pm = (s: Stat) => (s.mean === null ? '–' : `${num(s.mean)}${s.sd === nul
 
 function render(c: Comparison): string {
   const showGroups = c.groups.some((g) => g.n > 1);
-  const header = ['run', 'T', 'λ', 'policy', 'seed', 'gen', ...COMPARE_METRICS.map((d) => d.short), 'verdict', 'temperature z · δ̂', `top share by gen`];
+  // The truncation column only when some run truncates (temperature alone is the common case).
+  const cut = c.runs.some((r) => r.truncation !== '');
+  const trunc = (x: { truncation: string }) => (cut ? [x.truncation || 'none'] : []);
+  const header = ['run', 'T', ...(cut ? ['truncation'] : []), 'λ', 'policy', 'seed', 'gen', ...COMPARE_METRICS.map((d) => d.short), 'verdict', 'temperature z · δ̂', `top share by gen`];
   const coarseFirst = (o: Record<string, unknown>) => [c.coarse, ...Object.keys(o).filter((k) => k !== c.coarse)].filter((k) => k in o);
   const rows: (string | number | null)[][] = [];
   for (const g of c.groups) {
@@ -27,7 +30,7 @@ function render(c: Comparison): string {
         return t ? `${t.tau_z.toFixed(1)}σ·${t.err_tv.toFixed(3)}` : '–';
       });
       rows.push([
-        r.name, short(r.temperature), short(r.fresh), r.policy, String(r.seed), `${Math.max(0, r.generation)}/${r.generations}`,
+        r.name, short(r.temperature), ...trunc(r), short(r.fresh), r.policy, String(r.seed), `${Math.max(0, r.generation)}/${r.generations}`,
         ...COMPARE_KEYS.map((k) => (r.final[k] === null ? '–' : String(num(r.final[k])))),
         [r.verdict, ...others].join(' '), terms.join(' '), r.sparkline,
       ]);
@@ -35,7 +38,7 @@ function render(c: Comparison): string {
     if (showGroups && g.n > 1) {
       const count = (vs: Record<string, number | undefined>) => Object.entries(vs).map(([k, n]) => (n === g.n ? k : `${n}/${g.n} ${k}`)).join(', ');
       const v = coarseFirst(g.verdictsByCoarse).map((k) => `${k}: ${count(g.verdictsByCoarse[k])}`).join('; ');
-      rows.push([`  mean ± sd (${g.n} seeds)`, short(g.temperature), short(g.fresh), g.policy, '', '', ...COMPARE_KEYS.map((k) => pm(g.stats[k])), v, '', '']);
+      rows.push([`  mean ± sd (${g.n} seeds)`, short(g.temperature), ...trunc(g), short(g.fresh), g.policy, '', '', ...COMPARE_KEYS.map((k) => pm(g.stats[k])), v, '', '']);
     }
   }
   const more = c.runs.some((r) => Object.keys(r.verdicts).length > 1);

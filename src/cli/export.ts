@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
 import { getRun } from '../store/runs.js';
 import { iterateDocuments } from '../loop/documents.js';
-import { runView } from '../loop/view.js';
+import { checkGeneration, runView } from '../loop/view.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_DB, parseCount } from './common.js';
 
@@ -23,6 +23,7 @@ export function register(program: Command): void {
       const db = openDatabase(opts.db, { readonly: true });
       try {
         const view = runView(db, getRun(db, runName));
+        if (opts.gen !== undefined) checkGeneration(db, view.run, opts.gen);
         let buf = '';
         for (const d of iterateDocuments(db, view, { gen: opts.gen, origin: opts.origin })) {
           buf += (opts.format === 'txt' ? d.text : JSON.stringify(d)) + '\n';

@@ -6,9 +6,9 @@ import type { Command } from 'commander';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDatabase } from '../store/open.js';
-import { getRun, listGenerations, listRuns } from '../store/runs.js';
-import { folderBytes } from '../loop/view.js';
-import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, printJson } from './common.js';
+import { getRun, listRuns } from '../store/runs.js';
+import { folderBytes, keptCheckpoints, runModelsDir } from '../loop/view.js';
+import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, movedModelsDir, printJson } from './common.js';
 
 export function register(program: Command): void {
   program
@@ -19,17 +19,17 @@ export function register(program: Command): void {
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
     .option('--models-dir <dir>', 'checkpoint folder', DEFAULT_MODELS_DIR)
     .option('--json', 'one JSON document on stdout')
-    .action((runName: string | undefined, opts: { dryRun?: boolean; db: string; modelsDir: string; json?: boolean }) => {
+    .action((runName: string | undefined, opts: { dryRun?: boolean; db: string; modelsDir: string; json?: boolean }, cmd: Command) => {
       const db = openDatabase(opts.db, { readonly: true });
       const removed: { run: string; path: string; bytes: number }[] = [];
       try {
         const runs = runName ? [getRun(db, runName)] : listRuns(db);
         for (const run of runs) {
-          const dir = join(opts.modelsDir, run.name);
+          const dir = join(runModelsDir(run, opts.modelsDir, movedModelsDir(cmd)), run.name);
           if (!existsSync(dir)) continue;
           // A running run writes its next checkpoint at any moment: leave it alone.
           if (run.status === 'running') continue;
-          const referenced = new Set(listGenerations(db, run.id).filter((g) => g.checkpoint).map((g) => resolve(g.checkpoint!)));
+          const referenced = new Set(keptCheckpoints(db, run, opts.modelsDir, movedModelsDir(cmd)).map((k) => resolve(k.dir)));
           for (const entry of readdirSync(dir)) {
             const path = join(dir, entry);
             if (referenced.has(resolve(path))) continue;

@@ -8,7 +8,10 @@ import { registerStub } from './stub.js';
 const program = new Command('heatdeath')
   .description('Generative closed-loop learning: train, sample at temperature T, retrain on the samples, track the histograms.')
   .showHelpAfterError(false)
-  .exitOverride();
+  .exitOverride()
+  // One line per error: commander's suggestion ("(Did you mean --json?)") joins the error's line.
+  // Subcommands inherit this (they are created from `program` below).
+  .configureOutput({ outputError: (str, write) => write(str.replace(/\n(?=.)/g, ' ')) });
 
 // One entry per command. The module `./<name>.ts` exports `register(program)`; only
 // the requested command's module is loaded (start-up stays fast: tfjs loads only where needed).
@@ -26,6 +29,7 @@ const commands: [string, string][] = [
   ['merge', 'merge run databases into one'],
   ['compare', 'one row per run: settings, final metrics, verdict'],
   ['report', 'a self-contained HTML report'],
+  ['serve', 'a local read-only web app: runs live, charts, every generation\'s text'],
   ['sim', 'exact category-level simulation of the closed loop'],
   ['theory', 'mean-field ODE trajectory and fixed point'],
   ['probe-tau', 'measure the coarse-grained temperature map of a trained model'],

@@ -8,7 +8,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import { openDatabase } from '../store/open.js';
+import { checkDatabasePath, openDatabase } from '../store/open.js';
 import { checkSchema } from '../store/schema.js';
 import { checkMerge, mergeSource, openMergeSource, type MergedRun, type MergeSource } from '../store/merge.js';
 import { log, printJson } from './common.js';
@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .argument('<inputs...>', 'databases to read runs from (opened read-only)')
     .option('--json', 'one JSON document on stdout: every run with its old and new id')
     .action((outFile: string, inputs: string[], opts: { json?: boolean }) => {
+      checkDatabasePath(outFile, false, 'OUT');
       const seen = new Map<string, string>([[canonical(outFile), outFile]]);
       for (const f of inputs) {
         if (canonical(f) === canonical(outFile)) throw new UserError(`${f} is the output itself; nothing merged`, 'E_DUPLICATE_INPUT');

@@ -28,7 +28,7 @@ export function summaryLine(s: GenerationSummary): string {
     ([c, m]) => `${c}: ${shown.filter((d) => m[d.key] !== null && m[d.key] !== undefined).map((d) => `${d.tag ?? d.key} ${formatMetric(d.key, m[d.key])}`).join(' ')}`,
   );
   const v = s.verdicts.map((x) => `${x.coarse}=${x.verdict}`).join(' ');
-  return `gen ${String(s.gen).padStart(String(s.generations).length)}/${s.generations}  loss ${fmt(s.trainLoss)} val ${fmt(s.valLoss)}  ${parts.join('  ')}  [${v}]  ${s.seconds.toFixed(1)}s`;
+  return `gen ${String(s.gen).padStart(String(s.generations).length)}/${s.generations}  loss ${fmt(s.trainLoss)} val ${fmt(s.valLoss)}${s.valLossSe !== null ? ` ± ${fmt(s.valLossSe)}` : ''}  ${parts.join('  ')}  [${v}]  ${s.seconds.toFixed(1)}s`;
 }
 
 /** The one-line notice of a resume under another matrix-product kernel. */
@@ -58,6 +58,9 @@ export function progressReporter(stream: NodeJS.WriteStream, now: () => number):
   };
   return (e) => {
     switch (e.type) {
+      case 'notice':
+        line(`heatdeath: ${e.message}`);
+        break;
       case 'start':
         G = e.config.generations;
         if (e.kernelChange) line(kernelChangeLine(e.kernelChange));

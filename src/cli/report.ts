@@ -4,11 +4,12 @@
 // sweep id. Prints the file's path on stdout.
 
 import type { Command } from 'commander';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { openDatabase } from '../store/open.js';
 import { findRun, findSweep } from '../store/runs.js';
-import { UserError } from '../errors.js';
+import { UserError, diskFullError } from '../errors.js';
+import { checkFolder } from '../store/open.js';
 import { buildRunReport, buildSweepReport } from '../report/data.js';
 import { renderRunReport, renderSweepReport } from '../report/html.js';
 import { DEFAULT_DB, log } from './common.js';
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     .option('--coarse <name>', 'sweep reports: coarse-graining the runs are compared on (default: first)')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
     .action((target: string, opts: { out?: string; coarse?: string; db: string }) => {
+      if (opts.out !== undefined) checkOut(opts.out);
       const db = openDatabase(opts.db, { readonly: true });
       let html: string;
       let name: string;
@@ -40,12 +42,26 @@ export function register(program: Command): void {
         db.close();
       }
       const out = opts.out ?? `${name}.html`;
-      // Write beside the target and rename: a reader never sees half a file.
+      checkOut(out);
+      // Write beside the target and rename: a reader never sees half a file, and a failed write
+      // leaves no temporary file behind.
       mkdirSync(dirname(out), { recursive: true });
       const tmp = `${out}.${process.pid}.tmp`;
-      writeFileSync(tmp, html);
-      renameSync(tmp, out);
+      try {
+        writeFileSync(tmp, html);
+        renameSync(tmp, out);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw diskFullError(e, out) ?? e;
+      }
       log(`wrote ${out} (${(html.match(/<svg[^>]*role="img"/g) ?? []).length} charts)`);
       process.stdout.write(out + '\n');
     });
+}
+
+/** The report's file: not a folder, and no part of its path a file. */
+function checkOut(out: string): void {
+  if (out.trim() === '') throw new UserError('--out is empty; give an HTML file');
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UserError(`--out ${out} is a folder; give a file name (e.g. ${out.replace(/\/+$/, '')}/report.html)`);
+  checkFolder('--out', dirname(out));
 }

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { defaultRunConfig, type RunConfig } from '../loop/config.js';
 import { samplingTruncations } from '../model/sampling.js';
+import { VAL_TOKEN_BUDGET } from '../loop/validation.js';
 import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR } from './common.js';
 
 /** option flag → RunConfig key, with its help line. */
@@ -31,6 +32,7 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
   ['--keep-checkpoints <n>', 'keepCheckpoints', 'checkpoints kept besides generation 0'],
   ['--val-fraction <f>', 'valFraction', 'held-out share of the seed corpus'],
   ['--control <n>', 'controlSamples', 'T = 1 control draws per generation (never trained on) that separate the temperature term from the model error'],
+  ['--val-docs <n>', 'valDocs', 'held-out documents scored each generation: a fixed seeded subset of the split (standard error reported beside the loss)'],
   ['--stop-when <verdict>', 'stopWhen', 'end early once this verdict holds: mode-collapse, heat-death, stable'],
   ['--patience <n>', 'patience', 'generations the --stop-when verdict must hold'],
   ['--stop-coarse <name>', 'stopCoarse', 'coarse-graining read by --stop-when'],
@@ -40,7 +42,8 @@ function describeDefault(key: keyof RunConfig): string {
   const truncation = samplingTruncations().find((t) => t.key === key);
   if (truncation) return `${truncation.off} (off)`;
   const d = defaultRunConfig[key];
-  if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : 'off';
+  if (key === 'buckets') return 'model preset: 65536, fewer for large vocabularies';
+  if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : key === 'valDocs' ? `as many as fit ${VAL_TOKEN_BUDGET.toLocaleString('en')} tokens` : 'off';
   return Array.isArray(d) ? d.join(',') : String(d);
 }
 
@@ -62,9 +65,30 @@ export function addRunOptions(cmd: Command, list = false): Command {
 export function configFromOptions(opts: Record<string, unknown>): Partial<RunConfig> {
   const out: Record<string, unknown> = {};
   for (const [flag, key] of runOptionTable) {
-    const prop = flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const prop = optionProp(flag);
     if (opts[prop] !== undefined) out[key] = opts[prop];
   }
   if (opts.measureDelta) out.measureDelta = true;
   return out as Partial<RunConfig>;
+}
+
+/** commander's property (camelCase) of an option flag: `--top-k <K>` → `topK`. */
+export function optionProp(flag: string): string {
+  return flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The truncation options (`--top-k`, `--top-p`, `--min-p`, from the sampling rule's registry) for
+ * the commands that take a sampling rule without the run options: sim, theory, probe-tau.
+ */
+export function addTruncationOptions(cmd: Command): Command {
+  for (const t of samplingTruncations()) cmd.option(t.flag, `${t.help} (default: ${t.off} (off))`);
+  return cmd;
+}
+
+/** The truncation values given on the command line, by rule key (strings; samplingRuleOf checks them). */
+export function truncationsFromOptions(opts: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const t of samplingTruncations()) if (opts[optionProp(t.flag)] !== undefined) out[t.key] = opts[optionProp(t.flag)];
+  return out;
 }

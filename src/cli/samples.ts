@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
 import { getRun, lastGeneration } from '../store/runs.js';
 import { selectDocuments } from '../loop/documents.js';
-import { runView } from '../loop/view.js';
+import { checkGeneration, runView } from '../loop/view.js';
 import { DEFAULT_DB, parseCount, printJson } from './common.js';
 
 export function register(program: Command): void {
@@ -27,6 +27,7 @@ export function register(program: Command): void {
         const run = getRun(db, runName);
         const view = runView(db, run);
         const gen = opts.gen ?? Math.max(0, lastGeneration(db, run.id));
+        checkGeneration(db, run, gen);
         const { total, docs } = selectDocuments(db, view, { gen, origin: opts.origin, coarse: opts.coarse, category: opts.category, grep: opts.grep, limit: opts.limit });
         if (opts.json) {
           printJson({ run: run.name, gen, total, shown: docs.length, documents: docs });

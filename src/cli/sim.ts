@@ -1,7 +1,8 @@
 // `heatdeath sim`: exact category-level simulation of the closed loop (no neural model).
 // Parses options, calls src/theory/sim.ts, prints one JSON document or a short table.
 
-import { samplingRuleOf } from '../model/sampling.js';
+import { describeRule, samplingRuleOf } from '../model/sampling.js';
+import { addTruncationOptions, truncationsFromOptions } from './run-options.js';
 import { type Command, InvalidArgumentError } from 'commander';
 import { defaultSimConfig, simulate, type SimPoint } from '../theory/sim.js';
 import { fixedPoint } from '../theory/ode.js';
@@ -50,11 +51,13 @@ interface SimOptions {
 
 export function register(program: Command): void {
   const d = defaultSimConfig;
-  program
+  const cmd = program
     .command('sim')
     .description('exact category-level simulation of the closed loop (no neural model)')
     .option('--initial <counts>', 'initial category counts c1,c2,… (ℓ = their sum)', parseVector, [...d.initial])
-    .option('--temperature <T>', 'sampling temperature, T > 0', parseNumber, d.temperature)
+    .option('--temperature <T>', 'sampling temperature, T > 0', parseNumber, d.temperature);
+  // The truncations apply to the category distribution, after the temperature.
+  addTruncationOptions(cmd)
     .option('--fresh <λ>', 'fraction of each step drawn from the initial proportions, 0 ≤ λ ≤ 1', parseNumber, d.freshFraction)
     .option('--policy <policy>', 'accumulate (add to the counts) or replace (the new counts only)', d.policy)
     .option('--per-step <N>', 'documents added per step', parseNumber, d.perStep)
@@ -66,6 +69,7 @@ export function register(program: Command): void {
       const result = simulate({
         initial: o.initial,
         temperature: o.temperature,
+        ...(truncationsFromOptions(o as unknown as Record<string, unknown>) as object),
         freshFraction: o.fresh,
         policy: o.policy as never, // checked by the library, which names the allowed values
         perStep: o.perStep,
@@ -78,9 +82,10 @@ export function register(program: Command): void {
         return;
       }
       const c = result.config;
-      const fp = fixedPoint(c.initial, { ...samplingRuleOf(c), freshFraction: c.freshFraction, anchor: normalize(c.initial) });
+      const rule = samplingRuleOf(c);
+      const fp = fixedPoint(c.initial, { ...rule, freshFraction: c.freshFraction, anchor: normalize(c.initial) });
       const lines = [
-        `sim: initial ${c.initial.join(',')} (ℓ = ${c.initial.reduce((s, x) => s + x, 0)}), T = ${c.temperature}, λ = ${c.freshFraction}, ${c.policy}, N = ${c.perStep}, ${c.steps} steps × ${c.replicates} replicates, seed ${c.seed}`,
+        `sim: initial ${c.initial.join(',')} (ℓ = ${c.initial.reduce((s, x) => s + x, 0)}), ${describeRule(rule)}, λ = ${c.freshFraction}, ${c.policy}, N = ${c.perStep}, ${c.steps} steps × ${c.replicates} replicates, seed ${c.seed}`,
         '',
         `${'step'.padStart(8)}  ${'mean θ'.padEnd(8 * c.initial.length)}  ${'V'.padStart(7)}  ${'entropy'.padStart(7)}`,
         ...pickRows(result.trajectory, (p: SimPoint) => p.step).map(

@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import { openDatabase } from '../store/open.js';
 import { getRun, listRuns, listGenerations, getRunState, type RunRow } from '../store/runs.js';
 import { readGenerationMetrics, readMetrics } from '../store/documents.js';
-import { liveStatus, runView, folderBytes } from '../loop/view.js';
+import { liveStatus, runView, folderBytes, runModelsDir } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
+import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import type { KernelSpan } from '../loop/kernels.js';
 import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, num, pidAlive, printJson, table } from './common.js';
 import { verdictLines } from './progress.js';
+import { duration } from '../report/format.js';
 
 function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: number) {
   const out: Record<string, Record<string, number | null>> = {};
@@ -50,12 +52,13 @@ function summarize(db: Parameters<typeof readMetrics>[0], run: RunRow, modelsDir
     sweep: run.sweep_id,
     note: run.note,
     settings: {
-      model: view.config.model, corpus: view.config.corpus, temperature: view.config.temperature, fresh: view.config.freshFraction,
+      model: view.config.model, corpus: view.config.corpus, temperature: view.config.temperature,
+      truncation: describeTruncations(samplingRuleOf(view.config)), fresh: view.config.freshFraction,
       policy: view.config.policy, retrain: view.config.retrain, samples: view.config.samples, seed: view.config.seed,
     },
     metrics,
     verdicts,
-    checkpointBytes: folderBytes(join(modelsDir, run.name)),
+    checkpointBytes: folderBytes(join(runModelsDir(run, modelsDir), run.name)),
     checkpoints: checkpoints.map((g) => g.gen),
   };
 }
@@ -66,7 +69,7 @@ export function register(program: Command): void {
     .description('all runs (name, status, generation g/G, backend, last metrics), or one run')
     .argument('[run]', 'run name or id')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
-    .option('--models-dir <dir>', 'checkpoint folder', DEFAULT_MODELS_DIR)
+    .option('--models-dir <dir>', "checkpoint folder of runs that do not record their own", DEFAULT_MODELS_DIR)
     .option('--json', 'one JSON document on stdout')
     .action((runName: string | undefined, opts: { db: string; modelsDir: string; json?: boolean }) => {
       const db = openDatabase(opts.db, { readonly: true });
@@ -89,13 +92,15 @@ export function register(program: Command): void {
           console.log(`no runs in ${opts.db}`);
           return;
         }
-        const eta = (s: number | null) => (s === null ? '' : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
+        // The sampling rule's column only when some run truncates.
+        const cut = rows.some((r) => r.settings.truncation !== '');
         console.log(
           table(
-            ['id', 'run', 'status', 'gen', 'phase', 'ETA', 'backend', 'kernel', 'first top', 'H norm', 'V', 'verdicts', 'temperature term z · model error δ̂'],
+            ['id', 'run', 'status', 'gen', ...(cut ? ['sampling'] : []), 'phase', 'ETA', 'backend', 'kernel', 'first top', 'H norm', 'V', 'verdicts', 'temperature term z · model error δ̂'],
             rows.map((r) => [
               r.id, r.name, r.status, `${Math.max(r.gen, 0)}/${r.generations}`,
-              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), eta(r.etaS), r.backend, r.kernel,
+              ...(cut ? [[`T = ${r.settings.temperature}`, r.settings.truncation].filter(Boolean).join(', ')] : []),
+              r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), duration(r.etaS), r.backend, r.kernel,
               num(r.metrics.first?.top_share), num(r.metrics.first?.entropy_norm), num(r.metrics.first?.V),
               r.verdicts.map((v) => `${v.coarse}=${v.verdict}`).join(' '),
               r.verdicts.map(termsCell).filter(Boolean).join(' '),

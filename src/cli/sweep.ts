@@ -21,20 +21,19 @@ import {
   createSweep, expandGrid, planSweep, runPool, seedAxis, splitList, sweepProgress,
   type GridPoint, type SweepAxes, type SweepGrid, type WorkerOutcome,
 } from '../loop/sweep.js';
-import { addRunOptions, runOptionTable } from './run-options.js';
-import { log, parseCount, pidAlive, printJson } from './common.js';
+import { addRunOptions, optionProp, runOptionTable } from './run-options.js';
+import { log, memoryBytes, movedModelsDir, parseCount, pidAlive, printJson } from './common.js';
+import { resolve as absolute } from 'node:path';
 
 const BIN = fileURLToPath(new URL('../../bin/heatdeath.mjs', import.meta.url));
 
-/** option property (commander's camelCase) of a run-option flag. */
-const propOf = (flag: string) => flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** The grid from the options: each given run option is an axis (its comma list); --coarse stays one value. */
 function gridFromOptions(opts: Record<string, unknown>): SweepGrid {
   const axes: SweepAxes = {};
   const fixed: Partial<RunConfig> = {};
   for (const [flag, key] of runOptionTable) {
-    const value = opts[propOf(flag)];
+    const value = opts[optionProp(flag)];
     if (value === undefined) continue;
     if (key === 'coarse') fixed.coarse = String(value) as unknown as string[];
     else axes[key] = splitList(flag.slice(2, flag.indexOf(' ')), String(value));
@@ -89,10 +88,13 @@ function duration(s: number | null): string {
 }
 
 /** Runs one worker: `heatdeath resume <run>` in a child process; keeps the tail of its stderr. */
-function launcher(opts: Record<string, unknown>, children: Set<ReturnType<typeof spawn>>) {
+function launcher(opts: Record<string, unknown>, children: Set<ReturnType<typeof spawn>>, movedTo: string | undefined) {
   return (run: string) =>
     new Promise<WorkerOutcome>((resolve) => {
-      const args = [BIN, 'resume', run, '--db', String(opts.db), '--models-dir', String(opts.modelsDir), '--corpora-dir', String(opts.corporaDir), '--backend', String(opts.backend)];
+      // Each run keeps its checkpoints in its stored models folder; --models-dir is passed on
+      // only when the user gave one (the folder moved there).
+      const moved = movedTo === undefined ? [] : ['--models-dir', absolute(movedTo)];
+      const args = [BIN, 'resume', run, '--db', String(opts.db), ...moved, '--corpora-dir', String(opts.corporaDir), '--backend', String(opts.backend)];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       children.add(child);
       let tail = '';
@@ -116,10 +118,10 @@ export function register(program: Command): void {
     .option('--resume <id>', 'continue a sweep: resume its interrupted, failed and unstarted runs, skip complete ones')
     .option('--emit-jobs', 'print one `heatdeath run` command per grid point (own --db each) instead of running')
     .option('--json', 'print the final summary as one JSON document on stdout')
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const jobs = (opts.jobs as number | undefined) ?? availableParallelism();
       if (jobs < 1) throw new UserError(`--jobs must be a whole number ≥ 1, got '${jobs}'`);
-      const given = runOptionTable.filter(([flag]) => opts[propOf(flag)] !== undefined).map(([flag]) => flag.slice(0, flag.indexOf(' ')));
+      const given = runOptionTable.filter(([flag]) => opts[optionProp(flag)] !== undefined).map(([flag]) => flag.slice(0, flag.indexOf(' ')));
 
       let id: string;
       let points: GridPoint[] = [];
@@ -162,7 +164,7 @@ export function register(program: Command): void {
       try {
         if (opts.resume === undefined) {
           // Workers record their real backend when they start; the sweep itself loads no tfjs.
-          const deps = { db, modelsDir: String(opts.modelsDir), corporaDir: String(opts.corporaDir), backend: String(opts.backend), now: Date.now };
+          const deps = { db, modelsDir: absolute(String(opts.modelsDir)), corporaDir: String(opts.corporaDir), backend: String(opts.backend), now: Date.now, memoryBytes: memoryBytes() };
           createSweep(deps, id, grid!, points, new Date().toISOString());
         } else getSweep(db, id);
         const plan = planSweep(db, id, Date.now(), pidAlive);
@@ -185,7 +187,7 @@ export function register(program: Command): void {
         // A live line on a terminal; in a log, a line when a run ends and at most every 30 s.
         let ticks = 0;
         ticker = setInterval(() => (tty ? draw() : ++ticks % 30 === 0 && draw()), 1000);
-        const outcomes = await runPool(todo, jobs, launcher(opts, children), {
+        const outcomes = await runPool(todo, jobs, launcher(opts, children, opts.resume === undefined ? undefined : movedModelsDir(cmd)), {
           stopped: () => stopping,
           onStart: (run) => {
             running.add(run);

@@ -8,6 +8,8 @@ import { checkPolicy, defaultSimConfig, recordedSteps } from '../theory/sim.js';
 import { UserError } from '../errors.js';
 import { parseNumber, printJson } from './common.js';
 import { fmt, fmtVector, parseVector, pickRows } from './sim.js';
+import { addTruncationOptions, truncationsFromOptions } from './run-options.js';
+import { describeRule, samplingRuleOf } from '../model/sampling.js';
 
 interface TheoryOptions {
   initial: number[];
@@ -25,12 +27,14 @@ const MAX_POINTS = 400; // generations printed with --json beyond this are subsa
 
 export function register(program: Command): void {
   const d = defaultSimConfig;
-  program
+  const cmd = program
     .command('theory')
     .description('mean-field ODE trajectory and fixed point for given θ₀, T, λ')
     .option('--initial <theta>', 'θ₀ as a probability vector, or counts (normalised)', parseVector, [0.4, 0.3, 0.2, 0.1])
     .option('--initial-size <ℓ>', 'documents in the initial data (accumulate clock); default: the sum of --initial when it gives counts, else --per-step', parseNumber)
-    .option('--temperature <T>', 'sampling temperature, T > 0', parseNumber, d.temperature)
+    .option('--temperature <T>', 'sampling temperature, T > 0', parseNumber, d.temperature);
+  // The truncations apply to the category distribution, after the temperature.
+  addTruncationOptions(cmd)
     .option('--fresh <λ>', 'fraction of each generation drawn from θ₀, 0 ≤ λ ≤ 1', parseNumber, d.freshFraction)
     .option('--policy <policy>', 'accumulate (ODE at t = ln((ℓ+gN)/ℓ)) or replace (the map θ ← F(θ), t = g)', d.policy)
     .option('--per-step <N>', 'documents added per generation', parseNumber, d.perStep)
@@ -43,6 +47,7 @@ export function register(program: Command): void {
       const options: PredictOptions = {
         theta0: o.initial,
         temperature: o.temperature,
+        ...(truncationsFromOptions(o as unknown as Record<string, unknown>) as object),
         fresh: o.fresh,
         policy: checkPolicy(o.policy),
         initialSize: o.initialSize ?? (looksLikeProbabilities ? o.perStep : sum),
@@ -58,11 +63,12 @@ export function register(program: Command): void {
       const fp = fixedPoint(theta0, field);
       const keep = recordedSteps(options.generations, MAX_POINTS);
       const trajectory = keep.map((g) => ({ t: times[g], generation: g, theta: thetas[g], V: lyapunovV(thetas[g]), entropy: entropy(thetas[g]) }));
+      const rule = samplingRuleOf(options);
       const config = {
         initial: o.initial,
         theta0,
         initialSize: options.initialSize,
-        temperature: options.temperature,
+        ...rule,
         freshFraction: options.fresh,
         policy: options.policy,
         perStep: options.perStep,
@@ -82,8 +88,8 @@ export function register(program: Command): void {
       }
       const m = theta0.length;
       const lines = [
-        `theory: θ₀ ${fmtVector(theta0)}, ℓ = ${config.initialSize}, T = ${config.temperature}, λ = ${config.freshFraction}, ${config.policy}, N = ${config.perStep}, ${config.steps} generations`,
-        config.policy === 'accumulate' ? "ODE θ' = (1−λ)τ_T(θ) + λθ₀ − θ at t_g = ln((ℓ+gN)/ℓ)" : 'mean-field map θ_{g+1} = (1−λ)τ_T(θ_g) + λθ₀ (t = g)',
+        `theory: θ₀ ${fmtVector(theta0)}, ℓ = ${config.initialSize}, ${describeRule(rule)}, λ = ${config.freshFraction}, ${config.policy}, N = ${config.perStep}, ${config.steps} generations`,
+        config.policy === 'accumulate' ? "ODE θ' = (1−λ)τ(θ) + λθ₀ − θ at t_g = ln((ℓ+gN)/ℓ)" : 'mean-field map θ_{g+1} = (1−λ)τ(θ_g) + λθ₀ (t = g)',
         '',
         `${'gen'.padStart(6)}  ${'t'.padStart(8)}  ${'θ'.padEnd(8 * m)}  ${'V'.padStart(7)}  ${'entropy'.padStart(7)}`,
         ...pickRows(trajectory, (p) => p.generation).map(

@@ -29,7 +29,7 @@ export interface RunConfig extends SamplingRuleFields {
   threads: number;
   /** n-gram order and hash buckets (ngram only). */
   order: number;
-  buckets: number;
+  buckets: number | null;
   /** λ: fraction of each generation's new documents drawn from real held-in data. */
   freshFraction: number;
   policy: Policy;
@@ -58,6 +58,8 @@ export interface RunConfig extends SamplingRuleFields {
    * exact softmax).
    */
   controlSamples: number;
+  /** Held-out documents scored each generation (a seeded subset, validation.ts); null = up to VAL_TOKEN_BUDGET tokens' worth. */
+  valDocs: number | null;
   /** Estimate δ̂ of the retrained model for coarse-grainings other than `first` from T = 1 samples (costs a sampling pass). */
   measureDelta: boolean;
   stopWhen: StopWhen | null;
@@ -74,7 +76,7 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   size: 'small',
   threads: 2,
   order: 3,
-  buckets: 65536,
+  buckets: null,
   temperature: 1,
   freshFraction: 0,
   policy: 'accumulate',
@@ -92,6 +94,7 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   // 300 T = 1 draws: the temperature term's noise on entropy is then √(1/1000 + 1/300) ≈ 2.1×
   // a generation's own, and the pass costs ~12 % of a default GPT generation (BENCHMARKS.md).
   controlSamples: 300,
+  valDocs: null,
   measureDelta: false,
   stopWhen: null,
   patience: 3,
@@ -126,7 +129,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   c.size = oneOf('size', c.size, ['tiny', 'small', 'base']);
   c.threads = num('threads', c.threads, (x) => x === 1 || x === 2, '1 or 2');
   c.order = num('order', c.order, (x) => int(x) && x >= 1 && x <= 8, 'a whole number from 1 to 8');
-  c.buckets = num('buckets', c.buckets, (x) => int(x) && x >= 1 && x <= 1 << 22, 'a whole number from 1 to 4194304');
+  if (c.buckets !== null) c.buckets = num('buckets', c.buckets, (x) => int(x) && x >= 1 && x <= 1 << 22, 'a whole number from 1 to 4194304');
   normalizeRuleFields(c);
   c.freshFraction = num('fresh', c.freshFraction, (x) => x >= 0 && x <= 1, 'a number from 0 to 1');
   c.policy = oneOf('policy', c.policy, policies);
@@ -146,6 +149,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   c.keepCheckpoints = num('keep-checkpoints', c.keepCheckpoints, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.valFraction = num('val-fraction', c.valFraction, (x) => x > 0 && x < 0.5, 'a number in (0, 0.5)');
   c.controlSamples = num('control', c.controlSamples, (x) => int(x) && x >= 0, 'a whole number ≥ 0');
+  if (c.valDocs !== null) c.valDocs = num('val-docs', c.valDocs, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.measureDelta = Boolean(c.measureDelta);
   if (c.stopWhen !== null) c.stopWhen = oneOf('stop-when', c.stopWhen, stopWhens);
   c.patience = num('patience', c.patience, (x) => int(x) && x >= 1, 'a whole number ≥ 1');

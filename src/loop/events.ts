@@ -11,6 +11,8 @@ export interface GenerationSummary {
   generations: number;
   trainLoss: number | null;
   valLoss: number | null;
+  /** Standard error of valLoss over the scored documents (validation.ts). */
+  valLossSe: number | null;
   /** Per coarse-graining: the samples' metrics shown on the progress line (metrics/registry.ts), by key. */
   coarse: Record<string, Record<string, number | null>>;
   verdicts: VerdictSummary[];
@@ -18,6 +20,7 @@ export interface GenerationSummary {
 }
 
 export type LoopEvent =
+  | { type: 'notice'; message: string }
   | {
       type: 'start'; runId: number; run: string; config: Readonly<RunConfig>; backend: string; fromGen: number;
       /** Kernel of the matrix products here; `kernelChange` when the committed generations used another. */

@@ -10,7 +10,8 @@
 // `samples` histogram always measures the model's own output, even at λ = 1.
 
 import type Database from 'better-sqlite3';
-import { join } from 'node:path';
+import { checkpointDir } from './view.js';
+import { assertOwned } from '../store/lock.js';
 import type { LanguageModel, ModelFactory, ModelSpec, TrainingSet } from '../model/types.js';
 import { defaultSamplingRule, samplingRuleOf } from '../model/sampling.js';
 import { rngFor, type Rng } from '../rng.js';
@@ -25,6 +26,7 @@ import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
 import type { Phase } from './events.js';
 import type { DataPolicy } from './policy/index.js';
+import { validationLoss } from './validation.js';
 import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingTextLookup, type ReadCounter } from './dataset.js';
 import { decompositionRows, drawControl, modelFirstShares } from './control.js';
 import { termSums } from './verdicts.js';
@@ -60,19 +62,6 @@ export function toDocument(state: RunState, gen: number, origin: NewDocument['or
   };
 }
 
-/** Mean token loss (nats) of the seed validation documents under the model. */
-export async function validationLoss(model: LanguageModel, val: readonly SeedDoc[]): Promise<number | null> {
-  if (val.length === 0) return null;
-  const lp = await model.logProbs(val.map((d) => d.tokens));
-  let nats = 0,
-    tokens = 0;
-  for (const r of lp) {
-    nats -= r.logProb;
-    tokens += r.tokens;
-  }
-  return nats / tokens;
-}
-
 /** δ̂ on `first`: distance between the training set's first-token shares and the model's own. */
 export async function firstDelta(model: LanguageModel, state: RunState, trainFirst: number[]): Promise<{ tv: number; l2: number } | null> {
   const modelShares = await modelFirstShares(model, state);
@@ -92,6 +81,7 @@ export function metricRows(
     terms?: Map<string, Record<string, number>>;
     text: Record<string, number> | null;
     valLoss: number | null;
+    valLossSe: number | null;
     trainLoss: number | null;
     nTrain: number;
   },
@@ -105,6 +95,7 @@ export function metricRows(
   }
   const run: Record<string, number | null> = {
     val_loss: extra.valLoss,
+    val_loss_se: extra.valLossSe,
     perplexity: extra.valLoss === null ? null : Math.exp(extra.valLoss),
     train_loss: extra.trainLoss,
     n_train: extra.nTrain,
@@ -161,6 +152,8 @@ export interface RunContext {
   readCounter?: ReadCounter;
   /** The kernel of the matrix products (ModelFactory.kernel), stored with each commit. */
   kernel: string;
+  /** The process that owns the run (store/lock.ts): each commit checks it still does. */
+  pid: number;
 }
 
 /** What one generation hands the next: the model, its training set's ids and histograms. */
@@ -173,6 +166,7 @@ export interface Carry {
 export interface GenerationResult {
   trainLoss: number;
   valLoss: number | null;
+  valLossSe: number | null;
   /** ctx.now() when the generation started. */
   started: number;
 }
@@ -182,9 +176,7 @@ type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Reco
 /** Seconds per phase; a phase may run twice in a generation (metrics), so they add up. */
 type Timer = (phase: string, t0: number) => void;
 
-export function checkpointDir(modelsDir: string, run: string, gen: number): string {
-  return join(modelsDir, run, `gen-${String(gen).padStart(4, '0')}`);
-}
+export { checkpointDir };
 
 /**
  * Runs generation `gen`: new documents, retraining, evaluation, checkpoint and commit. Updates
@@ -205,12 +197,14 @@ export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, 
   const trainLoss = await retrain(ctx, carry, data, gen, h, mark);
   const t0 = ctx.now();
   await h.phase('metrics');
-  const valLoss = await validationLoss(carry.model!, ctx.state.seedVal);
+  const val = await validationLoss(carry.model!, ctx.state.seedVal);
+  const valLoss = val?.loss ?? null;
+  const valLossSe = val?.se ?? null;
   const delta = await deltas(ctx, carry, gen);
-  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, terms: rows.terms, text: rows.text, valLoss, trainLoss, nTrain: data.size });
+  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, terms: rows.terms, text: rows.text, valLoss, valLossSe, trainLoss, nTrain: data.size });
   mark('metrics', t0);
   await commitGeneration(ctx, carry, committed, gen, { rows, metrics, trainLoss, valLoss, started, timings }, h, mark);
-  return { trainLoss, valLoss, started };
+  return { trainLoss, valLoss, valLossSe, started };
 }
 
 /** Step 1: generation 0 is the seed corpus; later ones N model samples (+ fresh ones), with the new training histograms. */
@@ -241,7 +235,7 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
 }
 
 /** The model's spec for generation `gen`: the run-config keys its family takes, and an init seed. */
-export function modelSpec(ctx: RunContext, gen: number): ModelSpec {
+export function modelSpec(ctx: Pick<RunContext, 'config' | 'state' | 'factory'>, gen: number): ModelSpec {
   const { config, state } = ctx;
   const options = Object.fromEntries(ctx.factory.runOptions.map((k) => [k, (config as unknown as Record<string, unknown>)[k]]));
   return { vocabSize: state.tokenizer.vocabSize, bos: state.tokenizer.bos, eos: state.tokenizer.eos, options, seed: rngFor(config.seed, 'init', gen).uint32() };
@@ -306,6 +300,7 @@ async function commitGeneration(
   const dir = checkpointDir(ctx.modelsDir, ctx.runName, gen);
   await carry.model!.save(dir);
   db.transaction(() => {
+    assertOwned(db, runId, ctx.pid);
     const newIds = insertDocuments(db, runId, r.rows.docs).filter((_, i) => r.rows.docs[i].inTrain);
     if (committed === carry.trainIds) carry.trainIds.push(newIds);
     else carry.trainIds = new IdList([...committed.toArray(), ...newIds]);

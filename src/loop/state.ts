@@ -12,6 +12,7 @@ import { buildCoarseGrainings, loadCoarseGrainings, type CoarseGraining } from '
 import { UserError } from '../errors.js';
 import { getRunState, setRunState } from '../store/runs.js';
 import type { RunConfig } from './config.js';
+import { validationSubset } from './validation.js';
 
 /** A seed document, tokenized. */
 export interface SeedDoc {
@@ -29,10 +30,9 @@ export interface RunState {
   corpusHash: string;
   /** Longest sampled document (tokens). */
   maxLength: number;
+  /** The classifier's held-out evaluation (a new run only; stored with it). */
+  classifierEval?: unknown;
 }
-
-/** Held-out documents used for perplexity each generation: enough for a stable estimate, cheap. */
-const MAX_VAL_DOCS = 1000;
 
 function tokenize(tokenizer: Tokenizer, docs: readonly Doc[]): SeedDoc[] {
   return docs.map((d) => ({ text: d.text, tokens: tokenizer.encode(d.text), label: d.label }));
@@ -45,7 +45,7 @@ function loadSplit(config: Readonly<RunConfig>, corporaDir: string) {
 }
 
 function finish(config: Readonly<RunConfig>, tokenizer: Tokenizer, classifier: Classifier | null, coarse: CoarseGraining[], split: ReturnType<typeof loadSplit>['split'], hash: string, seedTrain: SeedDoc[]): RunState {
-  const seedVal = tokenize(tokenizer, split.val.slice(0, MAX_VAL_DOCS));
+  const seedVal = validationSubset(tokenize(tokenizer, split.val), config.valDocs, config.seed);
   let longest = 0;
   for (const d of seedTrain) longest = Math.max(longest, d.tokens.length);
   // A little room past the longest real document, so over-long samples are visible but bounded.
@@ -53,26 +53,38 @@ function finish(config: Readonly<RunConfig>, tokenizer: Tokenizer, classifier: C
   return { tokenizer, classifier, coarse, seedTrain, seedVal, corpusHash: hash, maxLength };
 }
 
-/** Builds the state of a new run and stores it under `runId`. */
-export function createRunState(db: Database.Database, runId: number, config: Readonly<RunConfig>, corporaDir: string): RunState {
+/**
+ * Builds the state of a new run without writing anything, so every refusal comes before the
+ * first write. A corpus without labels cannot be coarse-grained by `label`: when the user named
+ * `label` that is refused; when it is only the default (`labelIsDefault`), it is dropped and
+ * `droppedLabel` says so (the caller stores the config without it and tells the user).
+ */
+export function buildRunState(config: Readonly<RunConfig>, corporaDir: string, labelIsDefault = false): { state: RunState; droppedLabel: boolean } {
   const { corpus, split, hash } = loadSplit(config, corporaDir);
   const tokenizer = buildTokenizer(config.tokenizer, corpus.docs.map((d) => d.text));
   const seedTrain = tokenize(tokenizer, split.train);
   const labelled = corpus.labels.length > 0;
-  if (config.coarse.includes('label') && !labelled) {
+  const droppedLabel = !labelled && labelIsDefault && config.coarse.includes('label');
+  const names = droppedLabel ? config.coarse.filter((c) => c !== 'label') : config.coarse;
+  if (names.includes('label') && !labelled) {
     throw new UserError(`corpus '${corpus.name}' has no labels, so the 'label' coarse-graining is unavailable (use --coarse first,length)`);
   }
   const classifier = labelled ? trainClassifier(split.train) : null;
-  const coarse = buildCoarseGrainings(config.coarse, { tokenizer, seedDocs: seedTrain, classifier: classifier ?? undefined });
-  setRunState(db, runId, 'tokenizer', tokenizer.toJSON());
-  if (classifier) {
-    setRunState(db, runId, 'classifier', classifier.toJSON());
-    setRunState(db, runId, 'classifier_eval', classifier.evaluate(split.val));
-  }
-  setRunState(db, runId, 'coarse', coarse.map((c) => c.toJSON()));
+  const coarse = buildCoarseGrainings(names, { tokenizer, seedDocs: seedTrain, classifier: classifier ?? undefined });
   const state = finish(config, tokenizer, classifier, coarse, split, hash, seedTrain);
+  if (classifier) state.classifierEval = classifier.evaluate(split.val);
+  return { state, droppedLabel };
+}
+
+/** Stores a state built by buildRunState under `runId` (inside the caller's transaction). */
+export function storeRunState(db: Database.Database, runId: number, state: RunState): void {
+  setRunState(db, runId, 'tokenizer', state.tokenizer.toJSON());
+  if (state.classifier) {
+    setRunState(db, runId, 'classifier', state.classifier.toJSON());
+    setRunState(db, runId, 'classifier_eval', state.classifierEval);
+  }
+  setRunState(db, runId, 'coarse', state.coarse.map((c) => c.toJSON()));
   setRunState(db, runId, 'max_length', state.maxLength);
-  return state;
 }
 
 /** Rebuilds the stored state of a run; refuses when the corpus changed since the run started. */

@@ -10,6 +10,8 @@ import { TERM_SUM_KEYS, type TermSums } from '../metrics/decomposition.js';
 import { readHistogramsAt, readMetricsAt } from '../store/documents.js';
 import { lastGeneration } from '../store/runs.js';
 import type { RunConfig } from './config.js';
+import { activeTruncations, describeTruncations, samplingRuleOf } from '../model/sampling.js';
+import { supportReason, supportShrink } from '../metrics/support.js';
 
 export interface VerdictSummary {
   coarse: string;
@@ -18,7 +20,7 @@ export interface VerdictSummary {
   numbers: Record<string, number>;
 }
 
-type Tracked = { coarse: readonly { name: string; categories: readonly string[] }[] };
+type Tracked = { coarse: readonly { name: string; categories: readonly string[] }[]; config?: Readonly<RunConfig> };
 
 /** The loop the run is, as the verdict's null is simulated with it. */
 type LoopSettings = Pick<RunConfig, 'policy' | 'freshFraction'>;
@@ -58,8 +60,25 @@ export function coarseVerdict(
 }
 
 /** Verdicts for every tracked coarse-graining of the run. */
-export function runVerdicts(db: Database.Database, runId: number, state: Tracked & { config: LoopSettings }): VerdictSummary[] {
-  return state.coarse.map((cg) => coarseVerdict(db, runId, cg.name, cg.categories.length, state.config));
+export function runVerdicts(db: Database.Database, runId: number, state: Tracked & { config: LoopSettings & Partial<RunConfig> }): VerdictSummary[] {
+  const rule = 'temperature' in state.config ? samplingRuleOf(state.config as Readonly<RunConfig>) : null;
+  const truncation = rule && activeTruncations(rule).length ? describeTruncations(rule) : null;
+  return state.coarse.map((cg) => withSupport(db, runId, coarseVerdict(db, runId, cg.name, cg.categories.length, state.config), cg.categories.length, truncation));
+}
+
+/**
+ * The verdict with its support finding: when the last generation lost more of the seed's live
+ * categories than sampling alone explains (metrics/support.ts), the reasons say so, and name the
+ * truncation when the run's rule has one. The regime itself is the rule's.
+ */
+function withSupport(db: Database.Database, runId: number, v: VerdictSummary, size: number, truncation: string | null): VerdictSummary {
+  const last = lastGeneration(db, runId);
+  if (last < 1) return v;
+  const h = readHistogramsAt(db, runId, v.coarse, 'samples', size, [0, last]);
+  const s = supportShrink(h.get(last)!, h.get(0)!);
+  const reason = supportReason(s, truncation);
+  const numbers = { ...v.numbers, live0: s.seedLive, live: s.live, lost_expected: s.expectedLost };
+  return { ...v, reasons: reason ? `${v.reasons}; ${reason}` : v.reasons, numbers };
 }
 
 /** Whether `--stop-when` has held on `--stop-coarse` for the last `patience` generations. */

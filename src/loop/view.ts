@@ -4,13 +4,14 @@
 
 import type Database from 'better-sqlite3';
 import { statSync, readdirSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { loadTokenizer } from '../tokenizer/index.js';
 import type { Tokenizer, TokenizerState } from '../tokenizer/types.js';
 import { loadCoarseGrainings, type CoarseGraining, type CoarseState } from '../metrics/coarse.js';
 import { UserError } from '../errors.js';
 import { getRunState, lastGeneration, listGenerations, type RunRow } from '../store/runs.js';
 import { normalizeRunConfig, type RunConfig } from './config.js';
+import { STALE_HEARTBEAT_S } from '../store/lock.js';
 
 export interface RunView {
   run: RunRow;
@@ -19,6 +20,27 @@ export interface RunView {
   coarse: CoarseGraining[];
   /** Longest sampled document of the run (tokens). */
   maxLength: number;
+}
+
+/** Where the checkpoint of generation `gen` of a run lives (one layout for writers and readers). */
+export function checkpointDir(modelsDir: string, run: string, gen: number): string {
+  return join(modelsDir, run, `gen-${String(gen).padStart(4, '0')}`);
+}
+
+/**
+ * A run's models folder: `moved` when the user named one (the folder moved there), else the one
+ * stored with the run (absolute), else — a run stored before the folder was recorded — `fallback`.
+ */
+export function runModelsDir(run: RunRow, fallback: string, moved?: string): string {
+  return moved ?? run.models_dir ?? fallback;
+}
+
+/** The generations of a run whose checkpoint is kept, with its folder (it may be missing on disk). */
+export function keptCheckpoints(db: Database.Database, run: RunRow, fallback: string, moved?: string): { gen: number; dir: string }[] {
+  const dir = runModelsDir(run, fallback, moved);
+  return listGenerations(db, run.id)
+    .filter((g) => g.checkpoint)
+    .map((g) => ({ gen: g.gen, dir: moved === undefined && run.models_dir === null && isAbsolute(g.checkpoint!) ? g.checkpoint! : checkpointDir(dir, run.name, g.gen) }));
 }
 
 export function runView(db: Database.Database, run: RunRow): RunView {
@@ -35,8 +57,8 @@ export function coarseOf(view: RunView, name: string): CoarseGraining {
   return cg;
 }
 
-/** Seconds a heartbeat may be old before a 'running' run counts as interrupted. */
-export const STALE_HEARTBEAT_S = 120;
+/** Seconds a heartbeat may be old before a 'running' run counts as interrupted (the lock's bound). */
+export { STALE_HEARTBEAT_S };
 
 export interface LiveStatus {
   status: string;
@@ -83,4 +105,11 @@ export function folderBytes(dir: string): number {
     n += e.isDirectory() ? folderBytes(p) : statSync(p).size;
   }
   return n;
+}
+
+/** Refuses a generation the run has not committed: "run x has generations 0–3". */
+export function checkGeneration(db: Database.Database, run: RunRow, gen: number): void {
+  const last = lastGeneration(db, run.id);
+  if (last < 0) throw new UserError(`run '${run.name}' has no committed generation yet`, 'E_NO_GENERATION');
+  if (gen > last) throw new UserError(`run '${run.name}' has generations 0–${last}; there is no generation ${gen}`, 'E_NO_GENERATION');
 }

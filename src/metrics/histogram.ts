@@ -49,6 +49,24 @@ export function liveV(counts: ArrayLike<number>): number {
   return lyapunovV(counts, liveIndices(counts));
 }
 
+/**
+ * Survival: the share of the seed's live categories (count > 0 in `seedCounts`) that are still
+ * alive in `counts`. 1 while nothing of the seed's support is lost; a truncated sampler drives it
+ * down (the tail it sends to zero is never drawn again), and so does mode collapse. Categories
+ * the seed lacks do not count for or against it. 0 when the seed has no live category.
+ */
+export function survival(counts: ArrayLike<number>, seedCounts: ArrayLike<number>): number {
+  checkSameLength(counts, seedCounts);
+  let seedLive = 0,
+    alive = 0;
+  for (let i = 0; i < seedCounts.length; i++) {
+    if (!(seedCounts[i] > 0)) continue;
+    seedLive++;
+    if (counts[i] > 0) alive++;
+  }
+  return seedLive === 0 ? 0 : alive / seedLive;
+}
+
 /** Number of categories whose share is ≥ floor/m (see SUPPORT_FLOOR). */
 export function supportSize(counts: ArrayLike<number>, floor = SUPPORT_FLOOR): number {
   const p = normalize(counts);
@@ -118,7 +136,8 @@ function checkSameLength(a: ArrayLike<number>, b: ArrayLike<number>): void {
  * - `entropy_norm`      entropy / ln m over all m categories of the coarse-graining
  * - `entropy_live_norm` entropy / ln k over the k live categories (→ 1 at heat death)
  * - `V`                 V_I over the live categories: max − min share among them (→ 0 at heat death)
- * - `live`              categories with count ≥ 1
+ * - `live`              categories with count ≥ 1: the support of the histogram
+ * - `survival`          share of the seed's live categories still live here (the survival curve)
  * - `support`           categories with share ≥ 1/(10m) (see SUPPORT_FLOOR)
  * - `top_share`         share of the most frequent category (→ 1 at mode collapse)
  * - `tv_seed`           total variation to the seed histogram
@@ -143,6 +162,7 @@ export function histogramMetrics(
     entropy_live_norm: liveNormalizedEntropy(counts),
     V: liveV(counts),
     live: liveIndices(counts).length,
+    survival: survival(counts, seedCounts),
     support: supportSize(counts),
     top_share: topShare(counts),
     // An empty histogram (no samples yet) is at distance 0 from everything rather than NaN.

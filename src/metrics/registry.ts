@@ -37,7 +37,9 @@ export const METRICS: readonly MetricDef[] = Object.freeze([
   m('entropy_norm', 'normalised entropy', 'H norm', 'coarse', ['table', 'progress', 'compare', 'report'], { ...H, unit: true, tag: 'H' }),
   m('entropy_live_norm', 'normalised entropy of the live categories', 'H live', 'coarse', [], H),
   m('V', 'V (Lyapunov)', 'V', 'coarse', ['table', 'progress', 'compare', 'report'], { ...H, unit: true }),
-  m('live', 'categories alive', 'live', 'coarse', [], { ...H, digits: 0 }),
+  // The support (categories with count > 0) and the survival curve: what a truncated sampler cuts.
+  m('live', 'support: categories alive (count > 0)', 'live', 'coarse', ['table', 'compare', 'report'], { ...H, digits: 0 }),
+  m('survival', "survival: share of the seed's live categories still alive", 'survival', 'coarse', ['table', 'compare', 'report'], { ...H, unit: true }),
   m('support', 'support (categories above the floor)', 'support', 'coarse', ['table'], { ...H, digits: 0 }),
   m('top_share', 'top share', 'top share', 'coarse', ['table', 'progress', 'compare', 'report'], { ...H, unit: true, tag: 'top' }),
   m('tv_seed', 'total variation to the seed', 'TV seed', 'coarse', ['table', 'compare'], { ...H, unit: true }),
@@ -61,6 +63,8 @@ export const METRICS: readonly MetricDef[] = Object.freeze([
   m('err_cum', 'model-error term summed over generations 1..g (nats)', 'Σ ε ΔH', 'coarse', ['table']),
   m('train_loss', 'training loss (nats/token)', 'train loss', 'run', ['table']),
   m('val_loss', 'held-out loss (nats/token)', 'val', 'run', ['table']),
+  // Its standard error over the scored documents (loop/validation.ts): the subset's sampling noise.
+  m('val_loss_se', 'standard error of the held-out loss', 'val SE', 'run', ['table']),
   m('perplexity', 'held-out perplexity', 'perplexity', 'run', ['table', 'compare']),
   m('n_train', 'training documents', 'n train', 'run', [], { digits: 0 }),
   m('distinct_1', 'distinct-1', 'distinct-1', 'run', []),

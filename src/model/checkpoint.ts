@@ -24,7 +24,23 @@ interface ModelJson extends CheckpointMeta {
   weightSpecs: tf.io.WeightsManifestEntry[];
 }
 
-/** Writes the named tensors and meta to dir atomically (dir is replaced if it exists). */
+/** How checkpoint files are written: node's writeFileSync, or a test's stand-in (see setCheckpointWriter). */
+export type FileWriter = (file: string, data: Uint8Array | string) => void;
+let writeFile: FileWriter = writeFileSync;
+
+/**
+ * Test facility: replaces the file write of every later checkpoint (null restores node's), e.g.
+ * with one that fails with ENOSPC, the way a full disk does. The CLI installs one only when a
+ * test asks through the environment; the library never does.
+ */
+export function setCheckpointWriter(writer: FileWriter | null): void {
+  writeFile = writer ?? writeFileSync;
+}
+
+/**
+ * Writes the named tensors and meta to dir atomically (dir is replaced if it exists). On any
+ * failure (a full disk) the temporary folder is removed and dir is left as it was.
+ */
 export async function saveCheckpoint(dir: string, meta: CheckpointMeta, tensors: tf.NamedTensorMap): Promise<void> {
   const { data, specs } = await tf.io.encodeWeights(tensors);
   const json: ModelJson = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, ...meta, weightSpecs: specs };
@@ -32,9 +48,14 @@ export async function saveCheckpoint(dir: string, meta: CheckpointMeta, tensors:
   mkdirSync(parent, { recursive: true });
   const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  writeFileSync(join(tmp, 'weights.bin'), new Uint8Array(data as ArrayBuffer));
-  writeFileSync(join(tmp, 'model.json'), JSON.stringify(json, null, 1));
+  try {
+    mkdirSync(tmp);
+    writeFile(join(tmp, 'weights.bin'), new Uint8Array(data as ArrayBuffer));
+    writeFile(join(tmp, 'model.json'), JSON.stringify(json, null, 1));
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
 }

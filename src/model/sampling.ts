@@ -39,10 +39,83 @@ export interface Truncation {
 }
 
 /**
- * The truncations, in the order they are applied. The built-in list; `addTruncation` appends
- * (a test adds one there, and so can a plugin).
+ * The weight at the cut: the smallest weight a truncation keeps, or 0 when it keeps everything.
+ * Every built-in truncation keeps exactly the weights ≥ its cut, so tokens tied at the cut are
+ * all kept or all dropped together: the kept set depends on the weights only, never on token
+ * order (relabelling the vocabulary relabels the result), and it may hold more than K tokens
+ * (top-k) or more mass than P (top-p) only when weights are exactly equal at the cut.
  */
-const builtinTruncations = [] as const satisfies readonly Truncation[];
+function keepFrom(w: Weights, n: number, cut: number): void {
+  if (cut > 0) for (let i = 0; i < n; i++) if (w[i] < cut) w[i] = 0;
+}
+
+/** The positive weights of w[0 … n), largest first (a scratch copy; w is not touched). */
+function sortedDown(w: Weights, n: number): Float64Array {
+  let m = 0;
+  const s = new Float64Array(n);
+  for (let i = 0; i < n; i++) if (w[i] > 0) s[m++] = w[i];
+  return s.subarray(0, m).sort().reverse();
+}
+
+/** Top-k: keep the K largest weights (and any tied with the K-th). K ≥ the live tokens keeps all. */
+const topK = {
+  key: 'topK' as const,
+  flag: '--top-k <K>',
+  help: 'keep the K most likely tokens after the temperature (ties with the K-th kept)',
+  tag: 'tk',
+  off: 0,
+  check: (x) => (Number.isInteger(x) && x >= 0 ? null : 'a whole number ≥ 1 (0 for off)'),
+  apply(w, n, k) {
+    const s = sortedDown(w, n);
+    if (k < s.length) keepFrom(w, n, s[k - 1]);
+  },
+} satisfies Truncation;
+
+/**
+ * Top-p (nucleus): keep the fewest largest weights whose share of the total reaches P (and any
+ * tied with the last one). The running sum is taken largest first; if rounding keeps it below
+ * P × total to the end, everything is kept.
+ */
+const topP = {
+  key: 'topP' as const,
+  flag: '--top-p <P>',
+  help: 'nucleus: keep the most likely tokens whose probability sums to ≥ P (0 < P ≤ 1)',
+  tag: 'tp',
+  off: 1,
+  check: (x) => (x > 0 && x <= 1 ? null : 'a number with 0 < P ≤ 1'),
+  apply(w, n, p) {
+    const s = sortedDown(w, n);
+    let total = 0;
+    for (let j = s.length - 1; j >= 0; j--) total += s[j];
+    let cum = 0;
+    for (let j = 0; j < s.length - 1; j++) {
+      cum += s[j];
+      if (cum >= p * total) return keepFrom(w, n, s[j]);
+    }
+  },
+} satisfies Truncation;
+
+/** Min-p: keep the weights ≥ P × the largest (the mode always survives). */
+const minP = {
+  key: 'minP' as const,
+  flag: '--min-p <P>',
+  help: 'keep tokens whose probability is ≥ P × the most likely one\'s (0 ≤ P < 1)',
+  tag: 'mp',
+  off: 0,
+  check: (x) => (x >= 0 && x < 1 ? null : 'a number with 0 ≤ P < 1'),
+  apply(w, n, p) {
+    let max = 0;
+    for (let i = 0; i < n; i++) if (w[i] > max) max = w[i];
+    keepFrom(w, n, p * max);
+  },
+} satisfies Truncation;
+
+/**
+ * The truncations, in the order they are applied (top-k, then top-p, then min-p: each on what
+ * the previous one kept). The built-in list; `addTruncation` appends (a test adds one there,
+ * and so can a plugin).
+ */
+const builtinTruncations = [topK, topP, minP] as const satisfies readonly Truncation[];
 const truncations: Truncation[] = [...builtinTruncations];
 
 /** The keys of the built-in truncations (a type, so configs that carry the rule type them). */
@@ -127,6 +200,24 @@ export function samplingRuleKey(rule: SamplingRule): string {
     if (v !== undefined && v !== t.off) key += `,${t.key}=${v}`;
   }
   return key;
+}
+
+/** The truncations that are on in a rule, in application order, with their values. */
+export function activeTruncations(rule: SamplingRule): { truncation: Truncation; value: number }[] {
+  return truncations.flatMap((t) => {
+    const v = valueOf(rule, t.key);
+    return v !== undefined && v !== t.off ? [{ truncation: t, value: v }] : [];
+  });
+}
+
+/** The truncations that are on, for people: `top-k 5, top-p 0.9` (named by their flags); '' for none. */
+export function describeTruncations(rule: SamplingRule): string {
+  return activeTruncations(rule).map(({ truncation: t, value }) => `${t.flag.split(' ')[0].slice(2)} ${value}`).join(', ');
+}
+
+/** The rule for people: `T = 1.5`, then the truncations that are on: `T = 1.5, top-k 5`. */
+export function describeRule(rule: SamplingRule): string {
+  return [`T = ${rule.temperature}`, describeTruncations(rule)].filter((s) => s !== '').join(', ');
 }
 
 /** Whether the rule leaves a distribution as it is (T = 1, nothing truncated): τ is the identity. */

@@ -22,6 +22,8 @@ export interface CompareSettings {
   model: string;
   corpus: string;
   temperature: number;
+  /** The rule's truncations that are on ('' for none), e.g. `top-p 0.9`. */
+  truncation: string;
   fresh: number;
   policy: string;
   retrain: string;
@@ -89,9 +91,9 @@ export function stat(values: readonly (number | null)[]): Stat {
 const finite = (x: number | null | undefined): number | null => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
 
 /** T, then policy, then λ, then seed (then name): the λ effect reads top to bottom. */
-export function compareOrder<T extends { temperature: number; policy: string; fresh: number; seed?: number; name?: string; model: string; retrain: string; samples: number }>(a: T, b: T): number {
+export function compareOrder<T extends { temperature: number; truncation: string; policy: string; fresh: number; seed?: number; name?: string; model: string; retrain: string; samples: number }>(a: T, b: T): number {
   return (
-    a.temperature - b.temperature || a.policy.localeCompare(b.policy) || a.fresh - b.fresh || a.model.localeCompare(b.model) ||
+    a.temperature - b.temperature || a.truncation.localeCompare(b.truncation) || a.policy.localeCompare(b.policy) || a.fresh - b.fresh || a.model.localeCompare(b.model) ||
     a.retrain.localeCompare(b.retrain) || a.samples - b.samples || (a.seed ?? 0) - (b.seed ?? 0) || (a.name ?? '').localeCompare(b.name ?? '')
   );
 }
@@ -109,6 +111,7 @@ function compareRun(db: Database.Database, view: RunView, coarse: string): Compa
     model: s.settings.model,
     corpus: s.settings.corpus,
     temperature: s.settings.temperature,
+    truncation: s.settings.truncation,
     fresh: s.settings.freshFraction,
     policy: s.settings.policy,
     retrain: s.settings.retrain,
@@ -151,7 +154,7 @@ export function compareRuns(db: Database.Database, runs: readonly RunRow[], coar
       }
     }
     return {
-      model: r0.model, corpus: r0.corpus, temperature: r0.temperature, fresh: r0.fresh, policy: r0.policy, retrain: r0.retrain, samples: r0.samples,
+      model: r0.model, corpus: r0.corpus, temperature: r0.temperature, truncation: r0.truncation, fresh: r0.fresh, policy: r0.policy, retrain: r0.retrain, samples: r0.samples,
       n: members.length,
       seeds: members.map((m) => m.seed),
       runs: members.map((m) => m.name),

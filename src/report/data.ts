@@ -12,7 +12,7 @@ import { dataPolicy, extendsPrevious } from '../loop/policy/index.js';
 import { onePerDocument } from '../metrics/coarse.js';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import { samplingRuleOf } from '../model/sampling.js';
+import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import { METRICS } from '../metrics/registry.js';
 import { firstDocuments, readHistograms, readMetrics, seedTrainSize } from '../store/documents.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
@@ -20,7 +20,7 @@ import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
 import { decodeTokens } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
-import { meanFieldMap, predictTrajectory } from '../theory/ode.js';
+import { fixedPoint, meanFieldMap, predictTrajectory } from '../theory/ode.js';
 import { upperZ } from '../theory/calibration.js';
 import { defaultVerdictOptions } from '../metrics/verdict.js';
 import type {
@@ -36,6 +36,7 @@ export function runSettings(view: RunView): RunSettings {
     model: c.model === 'transformer' ? `transformer/${c.size}` : `ngram/${c.order}`,
     corpus: c.corpus,
     temperature: c.temperature,
+    truncation: describeTruncations(samplingRuleOf(c)),
     freshFraction: c.freshFraction,
     policy: c.policy,
     retrain: c.retrain,
@@ -133,6 +134,21 @@ export function predictedSamples(view: RunView, p0: number[], seedSize: number, 
   return Array.from({ length: G + 1 }, (_, g) => (g === 0 ? normalize(p0) : tau(theta[g - 1], rule)));
 }
 
+/** Above this many live categories the fixed point's Newton step (a dense solve) is too slow to serve. */
+export const FIXED_POINT_MAX_CATEGORIES = 300;
+
+/**
+ * The mean-field fixed point θ* the run's sampling rule (T and any truncation) and λ drive the
+ * seed histogram p₀ to (theory/ode.ts; the data policy sets how fast, not where). null where the
+ * theory does not apply (`token`) or there are too many live categories to solve for on request.
+ */
+export function predictedFixedPoint(view: RunView, p0: number[], coarse: string): number[] | null {
+  const live = p0.filter((x) => x > 0).length;
+  if (!onePerDocument(coarse) || live === 0 || live > FIXED_POINT_MAX_CATEGORIES) return null;
+  const anchor = normalize(p0);
+  return fixedPoint(anchor, { ...samplingRuleOf(view.config), freshFraction: view.config.freshFraction, anchor }).theta;
+}
+
 function examples(db: Database.Database, view: RunView, last: number, coarse: string | null): GenerationExamples[] {
   const cg = coarse ? view.coarse.find((c) => c.name === coarse) ?? null : null;
   // The first documents of each generation by id: seed documents at 0, then model samples and
@@ -154,6 +170,18 @@ function examples(db: Database.Database, view: RunView, last: number, coarse: st
   return out;
 }
 
+/**
+ * The theory lane applies the rule to the category distribution. On `first` that is exact (the
+ * first token's distribution is a softmax, truncated like any row). Elsewhere a temperature map
+ * is already an approximation (Remark 2), and a truncation more so: the model truncates tokens
+ * at every step, which is not the truncation of the category distribution.
+ */
+export function predictionNote(view: RunView, coarse: string): string | null {
+  const truncation = describeTruncations(samplingRuleOf(view.config));
+  if (!truncation || coarse === 'first') return null;
+  return `The prediction applies ${truncation} to the categories of "${coarse}"; the model applies it to every token it draws, so here the category-level map is not the token-level one (on "first" it is exact).`;
+}
+
 /** Everything the run report shows, read from the database. */
 export function buildRunReport(db: Database.Database, run: RunRow, createdAt: string | null): RunReportData {
   const view = runView(db, run);
@@ -172,6 +200,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
       generations,
       predicted: last >= 0 ? predictedSamples(view, generations[0].counts, seedSize, last, cg.name) : null,
       decomposition: decompositionSeries(table, cg.name, last),
+      predictionNote: predictionNote(view, cg.name),
       verdict: v ? verdictReport(v) : { verdict: 'undetermined', reasons: ['no generation committed yet'], evidence: {} },
     };
   });

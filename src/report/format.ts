@@ -27,6 +27,11 @@ export function short(x: number): string {
   return String(Number(x.toPrecision(4)));
 }
 
+/** Seconds for people: 42s, 7m, 1.5h; empty for null (unknown). */
+export function duration(s: number | null): string {
+  return s === null ? '' : s < 90 ? `${Math.round(s)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`;
+}
+
 /** A coordinate in SVG: two decimals are sub-pixel at any size we draw. */
 export function px(x: number): string {
   return String(Math.round(x * 100) / 100);

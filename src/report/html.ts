@@ -30,7 +30,8 @@ function coarseSection(c: CoarseReport, i: number): string {
     desc:
       `Stacked shares of the ${m} categories from generation ${gens[0] ?? 0} (seed) to ${gens[gens.length - 1] ?? 0}; ` +
       `the largest categories are drawn separately, the rest pooled as "other".` +
-      (predicted ? ' Dashed lines: where the theory puts the top edge of each band.' : ''),
+      (predicted ? ' Dashed lines: where the theory puts the top edge of each band.' : '') +
+      (predicted && c.predictionNote ? ` ${c.predictionNote}` : ''),
     gens,
     categories: c.categories,
     counts: c.generations.map((g) => g.counts),
@@ -71,6 +72,7 @@ function coarseSection(c: CoarseReport, i: number): string {
   return (
     `<section class="coarse" id="${id}"><h2>Coarse-graining “${esc(c.coarse)}” (${m} categories) ${badge(c.verdict.verdict)}</h2>` +
     `<p>${esc(headline)}</p>` +
+    (predicted && c.predictionNote ? `<p class="note">${esc(c.predictionNote)}</p>` : '') +
     figure(area, 'Shares of each category per generation (generation 0 is the seed corpus).') +
     figure(
       curves,
@@ -185,11 +187,16 @@ function examplesSection(d: RunReportData): string {
 
 /** The report of one run: settings, verdicts, one section per coarse-graining, run metrics, examples. */
 export function renderRunReport(d: RunReportData): string {
+  return page(`heatdeath run ${d.name}`, runReportBody(d));
+}
+
+/** The report's body, without the page around it (the `serve` run page wraps it in its own). */
+export function runReportBody(d: RunReportData, o: { examples?: boolean } = {}): string {
   const s = d.settings;
   const verdictRows = d.coarse.map((c) => [esc(c.coarse), badge(c.verdict.verdict), ...verdictDetail(c.verdict)]);
   const body =
     `<header><h1>Run ${esc(d.name)}</h1>` +
-    `<p class="sub">T = ${esc(short(s.temperature))}, λ = ${esc(short(s.freshFraction))}, ${esc(s.policy)}/${esc(s.retrain)}, ` +
+    `<p class="sub">T = ${esc(short(s.temperature))}${s.truncation ? `, ${esc(s.truncation)}` : ''}, λ = ${esc(short(s.freshFraction))}, ${esc(s.policy)}/${esc(s.retrain)}, ` +
     `${esc(s.generations)} generations of ${esc(s.samples)} documents` +
     (d.createdAt ? ` · data read ${esc(d.createdAt)}` : '') +
     '</p>' +
@@ -199,8 +206,8 @@ export function renderRunReport(d: RunReportData): string {
     '</header>' +
     d.coarse.map(coarseSection).join('') +
     runLevelSection(d) +
-    examplesSection(d);
-  return page(`heatdeath run ${d.name}`, body);
+    (o.examples === false ? '' : examplesSection(d));
+  return body;
 }
 
 export { renderSweepReport } from './sweep-html.js';

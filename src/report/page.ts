@@ -65,22 +65,35 @@ const SCRIPT = `window.addEventListener('beforeprint', function () {
   document.querySelectorAll('details').forEach(function (d) { d.open = true; });
 });`;
 
+export interface PageOptions {
+  /**
+   * A same-origin script URL instead of the inline print script (the `serve` pages): the policy
+   * then allows scripts and fetches from the page's own origin only, and no inline script.
+   */
+  scriptSrc?: string;
+  /** Extra CSS appended to the report's. */
+  css?: string;
+  /** Footer text (default: the static report's). */
+  footer?: string;
+}
+
 /** The whole document around a body. The CSP makes any accidental external reference inert. */
-export function page(title: string, body: string): string {
+export function page(title: string, body: string, o: PageOptions = {}): string {
+  const scripts = o.scriptSrc ? `script-src 'self'; connect-src 'self'` : `script-src 'unsafe-inline'`;
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
     '<head>',
     '<meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`,
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; ${scripts}; img-src data:">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${esc(title)}</title>`,
-    `<style>${CSS}</style>`,
+    `<style>${CSS}${o.css ?? ''}</style>`,
     '</head>',
     '<body>',
     body,
-    '<footer>Written by heatdeath. Self-contained: no scripts, fonts or images are fetched.</footer>',
-    `<script>${SCRIPT}</script>`,
+    `<footer>${esc(o.footer ?? 'Written by heatdeath. Self-contained: no scripts, fonts or images are fetched.')}</footer>`,
+    o.scriptSrc ? `<script src="${esc(o.scriptSrc)}"></script>` : `<script>${SCRIPT}</script>`,
     '</body>',
     '</html>',
     '',
@@ -120,6 +133,7 @@ export function settingsList(s: Partial<RunSettings>, varies: ReadonlySet<string
     ['model', 'model', String],
     ['corpus', 'corpus', String],
     ['temperature T', 'temperature', short],
+    ['truncation', 'truncation', (v: string) => v || 'none'],
     ['fresh fraction λ', 'freshFraction', short],
     ['policy', 'policy', String],
     ['retrain', 'retrain', String],

@@ -19,6 +19,8 @@ export interface RunSettings {
   corpus: string;
   /** Sampling temperature T. */
   temperature: number;
+  /** The sampling rule's truncations that are on, e.g. `top-p 0.9` ('' for none: temperature alone). */
+  truncation: string;
   /** λ: fraction of each generation's new documents drawn from real data. */
   freshFraction: number;
   /** `accumulate`, `replace` or `augment`. */
@@ -94,6 +96,8 @@ export interface CoarseReport {
   predicted: number[][] | null;
   /** Cumulative temperature and model-error terms from generation 1 on; empty when not measured. */
   decomposition: DecompositionPoint[];
+  /** Why the prediction is only approximate on this coarse-graining (a truncation not on `first`); null when exact. */
+  predictionNote: string | null;
   verdict: VerdictReport;
 }
 

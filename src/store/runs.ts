@@ -25,6 +25,8 @@ export interface RunRow {
   progress_json: string | null;
   pid: number | null;
   note: string | null;
+  /** Absolute folder of the run's checkpoints (null: a run stored before schema version 2). */
+  models_dir: string | null;
 }
 
 export interface GenerationRow {
@@ -49,16 +51,17 @@ export interface NewRun {
   generations: number;
   sweepId?: string | null;
   pid?: number | null;
+  modelsDir?: string | null;
 }
 
 export function insertRun(db: Database.Database, run: NewRun): number {
   if (findRun(db, run.name)) throw new UserError(`a run named '${run.name}' already exists in this database`);
   const info = db
     .prepare(
-      `INSERT INTO runs (name, created_at, status, config_json, seed, backend, corpus_hash, sweep_id, generations, heartbeat_at, pid)
-       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (name, created_at, status, config_json, seed, backend, corpus_hash, sweep_id, generations, heartbeat_at, pid, models_dir)
+       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(run.name, run.createdAt, JSON.stringify(run.config), run.seed, run.backend, run.corpusHash, run.sweepId ?? null, run.generations, run.createdAt, run.pid ?? null);
+    .run(run.name, run.createdAt, JSON.stringify(run.config), run.seed, run.backend, run.corpusHash, run.sweepId ?? null, run.generations, run.createdAt, run.pid ?? null, run.modelsDir ?? null);
   return Number(info.lastInsertRowid);
 }
 
@@ -92,15 +95,21 @@ export function getRunState<T>(db: Database.Database, runId: number, key: string
   return row ? (JSON.parse(row.json) as T) : undefined;
 }
 
+/**
+ * Updates fields of a run; with `ownerPid`, only while that process owns it (see lock.ts).
+ * Returns the number of rows changed (0: no such run, or another owner).
+ */
 export function updateRun(
   db: Database.Database,
   runId: number,
-  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'kernel' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note'>>,
-): void {
+  fields: Partial<Pick<RunRow, 'status' | 'backend' | 'kernel' | 'generations' | 'heartbeat_at' | 'phase' | 'progress_json' | 'pid' | 'note' | 'models_dir'>>,
+  ownerPid?: number,
+): number {
   const keys = Object.keys(fields);
-  if (keys.length === 0) return;
+  if (keys.length === 0) return 0;
   const sets = keys.map((k) => `${k} = @${k}`).join(', ');
-  db.prepare(`UPDATE runs SET ${sets} WHERE id = @id`).run({ ...fields, id: runId });
+  const owned = ownerPid === undefined ? '' : ' AND pid IS @ownerPid';
+  return db.prepare(`UPDATE runs SET ${sets} WHERE id = @id${owned}`).run({ ...fields, id: runId, ...(ownerPid === undefined ? {} : { ownerPid }) }).changes;
 }
 
 export function insertGeneration(db: Database.Database, row: GenerationRow): void {
@@ -174,6 +183,13 @@ export function insertSweep(db: Database.Database, sweep: { id: string; createdA
  */
 export function ensureSweep(db: Database.Database, id: string, createdAt: string): void {
   db.prepare(`INSERT OR IGNORE INTO sweeps (id, created_at, grid_json) VALUES (?, ?, '{}')`).run(id, createdAt);
+}
+
+/** Every sweep with how many runs of this database belong to it, oldest first. */
+export function listSweeps(db: Database.Database): (SweepRow & { runs: number })[] {
+  return db
+    .prepare(`SELECT s.*, (SELECT count(*) FROM runs r WHERE r.sweep_id = s.id) AS runs FROM sweeps s ORDER BY s.created_at, s.id`)
+    .all() as (SweepRow & { runs: number })[];
 }
 
 /** Each run of a sweep with its last committed generation (null: none), in id order. */

@@ -93,6 +93,29 @@ const migrations: string[] = [
   `
   ALTER TABLE runs ADD COLUMN kernel TEXT;
   `,
+  // 3: where a run's checkpoints live (absolute), so a resume or a probe from any folder finds
+  // them; null for runs made before it was recorded (their checkpoint paths are as stored).
+  `
+  ALTER TABLE runs ADD COLUMN models_dir TEXT;
+  `,
+  // 4: a full-text index of document texts for `serve`'s search. External content (the text is
+  // stored once, in documents); triggers keep it in step inside the writer's own transaction, so
+  // a reader never sees a document without its index entry. Readers open the file read-only and
+  // could not build it themselves. Existing documents are indexed here, once.
+  `
+  CREATE VIRTUAL TABLE documents_fts USING fts5(text, content='documents', content_rowid='id');
+  CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
+    INSERT INTO documents_fts (rowid, text) VALUES (new.id, new.text);
+  END;
+  CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  END;
+  CREATE TRIGGER documents_fts_update AFTER UPDATE OF text ON documents BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO documents_fts (rowid, text) VALUES (new.id, new.text);
+  END;
+  INSERT INTO documents_fts (documents_fts) VALUES ('rebuild');
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -11,7 +11,7 @@
 //   and the Jacobian of τ_T has real non-negative eigenvalues, so they are stable together.
 
 import { UserError } from '../errors.js';
-import { samplingRuleOf, type SamplingRuleFields } from '../model/sampling.js';
+import { activeTruncations, samplingRuleOf, type SamplingRuleFields } from '../model/sampling.js';
 import { normalize, tau, tauInto } from './core.js';
 import { checkInitial, checkPolicy, type SimPolicy } from './sim.js';
 
@@ -132,6 +132,11 @@ function solve(A: number[][], b: number[]): number[] | null {
   return x;
 }
 
+function normalizeInPlace(theta: number[]): void {
+  const z = theta.reduce((a, x) => a + x, 0);
+  if (z > 0) for (let i = 0; i < theta.length; i++) theta[i] /= z;
+}
+
 function residualOf(theta: number[], f: MeanField): number {
   return Math.max(...meanFieldRate(theta, f).map(Math.abs));
 }
@@ -147,7 +152,12 @@ export function fixedPoint(theta0: ArrayLike<number>, f: MeanField): FixedPoint 
   const start = normalize(theta0);
   const n = start.length;
   const T = f.temperature;
-  if (f.freshFraction === 0) {
+  // The closed forms are the temperature map's. A truncation that cuts changes them (top-k at
+  // T > 1 ends uniform over the k largest, top-p on a set whose every share exceeds 1 − P, and at
+  // T = 1 which set survives depends on the path), except at T < 1, where the mode survives any
+  // truncation: those cases take the flow.
+  const truncated = activeTruncations(f).length > 0;
+  if (f.freshFraction === 0 && !(truncated && T >= 1)) {
     let pick: boolean[];
     if (T === 1) return { theta: start, residual: residualOf(start, f), method: 'closed-form' };
     if (T > 1) pick = start.map((x) => x > 0);
@@ -168,9 +178,12 @@ export function fixedPoint(theta0: ArrayLike<number>, f: MeanField): FixedPoint 
     if (s % 100 === 0 && residualOf(theta, f) < 1e-10) break;
   }
 
-  // Newton polish on the coordinates still alive; the dead ones are exact zeros of the flow.
-  const live = theta.flatMap((x, i) => (x > 1e-12 ? [i] : []));
+  // Newton polish on the coordinates still alive; the dead ones are exact zeros of the flow. A
+  // coordinate the map sends to zero (truncated, no fresh inflow) only decays: it is dead too.
+  const inflow = meanFieldMap(theta, f);
+  const live = theta.flatMap((x, i) => (x > 1e-12 && inflow[i] > 0 ? [i] : []));
   for (let i = 0; i < n; i++) if (!live.includes(i)) theta[i] = 0;
+  if (truncated) normalizeInPlace(theta);
   const flowResidual = residualOf(theta, f);
   let best = [...theta];
   let bestResidual = flowResidual;
@@ -211,6 +224,9 @@ export interface PredictOptions extends SamplingRuleFields {
   method?: 'ode' | 'recursion';
 }
 
+/** Longest predicted trajectory (generations): it is held, and printed, one vector per generation. */
+export const MAX_GENERATIONS = 1_000_000;
+
 /** Validates PredictOptions with one clear line per problem (the CLI passes user input here). */
 export function checkPredictOptions(o: PredictOptions): MeanField {
   const theta0 = checkInitial(o.theta0);
@@ -218,8 +234,10 @@ export function checkPredictOptions(o: PredictOptions): MeanField {
   if (!(Number.isFinite(o.fresh) && o.fresh >= 0 && o.fresh <= 1)) throw new UserError(`--fresh must be a number from 0 to 1, got '${o.fresh}'`);
   checkPolicy(o.policy);
   if (!(Number.isFinite(o.initialSize) && o.initialSize > 0)) throw new UserError(`--initial-size must be a number > 0, got '${o.initialSize}'`);
-  for (const [name, x] of [['per-step', o.perStep], ['steps', o.generations]] as const) {
-    if (!(Number.isInteger(x) && x >= 1)) throw new UserError(`--${name} must be a whole number ≥ 1, got '${x}'`);
+  if (!(Number.isInteger(o.perStep) && o.perStep >= 1)) throw new UserError(`--per-step must be a whole number ≥ 1, got '${o.perStep}'`);
+  // The trajectory holds one vector per generation.
+  if (!(Number.isInteger(o.generations) && o.generations >= 1 && o.generations <= MAX_GENERATIONS)) {
+    throw new UserError(`--steps must be a whole number from 1 to ${MAX_GENERATIONS}, got '${o.generations}'`);
   }
   const anchor = o.anchor ? checkInitial(o.anchor) : theta0;
   if (anchor.length !== theta0.length) throw new UserError('the anchor p₀ and θ₀ must have the same categories');

@@ -1,8 +1,11 @@
-// Pure math behind `probe-tau`: given a model's category histogram at T = 1 (θ̂) and at
-// temperature T (τ̂), test the paper's assumptions on the coarse-grained sampling map:
-// 1.1 τ preserves the order of θ; 1.2 τ contracts V for T > 1 and expands it for T < 1;
-// and fit the temperature T* whose τ_{T*}(θ̂) is closest to τ̂. Noise-aware: histograms are
-// counts from finite samples, and differences smaller than z standard errors are ties.
+// Pure math behind `probe-tau`: given a model's category histogram at T = 1 (θ̂) and under a
+// sampling rule (τ̂: a temperature, maybe with a truncation), test the paper's Assumption 1 on
+// the coarse-grained sampling map: 1.1 τ preserves the order of θ (weakly: no pair reversed;
+// strictly: no ordered pair made equal, which a truncation does when it sends both to zero);
+// which categories τ sends to zero; 1.2 τ contracts V on the live categories for T > 1 and
+// expands it for T < 1; and fit the temperature T* whose τ_{T*}(θ̂) is closest to τ̂, with a
+// goodness-of-fit test saying whether a temperature explains τ̂ at all. Noise-aware: histograms
+// are counts from finite samples, and differences smaller than z standard errors are ties.
 
 import { lyapunovV, normalize, tau } from './core.js';
 
@@ -21,8 +24,12 @@ export interface ProbeOptions {
 }
 
 export interface OrderCheck {
-  /** True when no pair of categories is significantly reversed. */
+  /** Weak order preservation: no pair of categories is significantly reversed. */
   preserved: boolean;
+  /** Strict: weak, and no pair ordered in θ̂ is made equal by sending both to zero (see `merged`). */
+  strict: boolean;
+  /** Pairs (i, j), θ̂_i significantly above θ̂_j, both at zero in τ̂ with i significantly sent to zero. */
+  merged: [number, number][];
   /** Pairs (i, j) with θ̂_i significantly above θ̂_j and τ̂_j significantly above τ̂_i. */
   violations: [number, number][];
   /** Pairs that were compared (θ̂ significantly different). */
@@ -43,6 +50,18 @@ export interface VChange {
   expected?: 'contracting' | 'expanding' | 'neutral';
 }
 
+export interface ZeroedCategories {
+  /** Categories alive in θ̂ and at zero in τ̂. */
+  categories: number[];
+  /**
+   * Those of them the temperature alone would have drawn: expected count n·τ_T(θ̂)_i ≥ z² (a
+   * zero count then has probability ≤ e^{−z²}); the others may be at zero by chance.
+   */
+  significant: number[];
+  /** θ̂'s mass on the significant ones: the tail the rule cut. */
+  baseMass: number;
+}
+
 export interface TemperatureFit {
   /** T*, or null when θ̂ is uniform on its support (every T gives the same τ). */
   temperature: number | null;
@@ -54,12 +73,25 @@ export interface TemperatureFit {
   unexplainedMass: number;
   /** T* sits on an end of the search range: the true value may lie beyond. */
   atBoundary: boolean;
+  /**
+   * Whether a temperature explains τ̂: G = 2·n·KL (n the effective sample size of the draws on
+   * the fitted categories, n_b·n_t/(n_b + n_t)) within z·√(2 df) of its χ²(df) mean, df = live − 2.
+   * Approximate: it ignores that T* was fitted on the same θ̂ (a slightly conservative test).
+   * Exact inputs (n = ∞): KL below 1e-9. null when there is nothing to test (df < 1).
+   */
+  fits: boolean | null;
+  G: number;
+  df: number;
 }
 
 export interface ProbeResult {
   order: OrderCheck;
+  zeroed: ZeroedCategories;
   V: VChange;
+  /** T* over the categories alive in θ̂ (a cut tail counts against the fit). */
   fit: TemperatureFit;
+  /** T* over the categories alive in both: the temperature among the survivors. */
+  survivorFit: TemperatureFit;
 }
 
 /** Variance of p̂_i − p̂_j for a multinomial proportion estimate from n samples. */
@@ -69,17 +101,28 @@ function diffVar(p: number[], i: number, j: number, n: number): number {
 
 const TINY = 1e-12; // exact inputs: differences below this are rounding, i.e. ties
 
-export function orderCheck(theta: number[], tempered: number[], nBase: number, nTempered: number, z: number): OrderCheck {
+export function orderCheck(theta: number[], tempered: number[], nBase: number, nTempered: number, z: number, zeroed: readonly number[] = []): OrderCheck {
   const violations: [number, number][] = [];
+  const merged: [number, number][] = [];
+  const cut = new Set(zeroed);
   let pairsCompared = 0;
   for (let i = 0; i < theta.length; i++) {
     for (let j = 0; j < theta.length; j++) {
       if (!(theta[i] - theta[j] > z * Math.sqrt(diffVar(theta, i, j, nBase)) + TINY)) continue;
       pairsCompared++;
       if (tempered[j] - tempered[i] > z * Math.sqrt(diffVar(tempered, i, j, nTempered)) + TINY) violations.push([i, j]);
+      else if (cut.has(i) && tempered[i] === 0 && tempered[j] === 0) merged.push([i, j]);
     }
   }
-  return { preserved: violations.length === 0, violations, pairsCompared };
+  return { preserved: violations.length === 0, strict: violations.length === 0 && merged.length === 0, merged, violations, pairsCompared };
+}
+
+/** Categories alive in θ̂ and at zero in τ̂, and which of them temperature T alone would have drawn. */
+export function zeroedCategories(theta: number[], tempered: number[], nTempered: number, z: number, temperature: number): ZeroedCategories {
+  const expected = tau(theta, temperature);
+  const categories = theta.flatMap((x, i) => (x > 0 && tempered[i] === 0 ? [i] : []));
+  const significant = categories.filter((i) => nTempered * expected[i] >= z * z);
+  return { categories, significant, baseMass: significant.reduce((s, i) => s + theta[i], 0) };
 }
 
 /** Delta-method standard error of V_I from n samples, with the argmax a and argmin b held fixed. */
@@ -147,28 +190,39 @@ function goldenSection(fn: (x: number) => number, lo: number, hi: number, tol: n
  * tempered samples under τ_T(θ̂) up to a constant; it is convex in 1/T (a log-partition), so
  * the search has one minimum. Only categories alive in θ̂ take part.
  */
-export function fitTemperature(theta: number[], tempered: number[], criterion: 'kl' | 'tv' = 'kl', range: [number, number] = [0.02, 50]): TemperatureFit {
-  const alive = theta.flatMap((x, i) => (x > 0 ? [i] : []));
+export function fitTemperature(
+  theta: number[],
+  tempered: number[],
+  criterion: 'kl' | 'tv' = 'kl',
+  range: [number, number] = [0.02, 50],
+  noise: { nBase: number; nTempered: number; z: number } = { nBase: Infinity, nTempered: Infinity, z: 3 },
+  alive: number[] = theta.flatMap((x, i) => (x > 0 ? [i] : [])),
+): TemperatureFit {
   const th = alive.map((i) => theta[i]);
   const inside = alive.reduce((s, i) => s + tempered[i], 0);
   const target = normalize(alive.map((i) => tempered[i]));
   const unexplainedMass = 1 - inside;
   const uniform = th.every((x) => Math.abs(x - th[0]) <= TINY * th[0]);
+  const df = alive.length - 2; // live shares (m − 1 free) minus the fitted T
+  // The draws that land on these categories: both histograms carry noise, so the effective size
+  // is the harmonic combination n_b·n_t/(n_b + n_t) of those counts.
+  const nb = noise.nBase * alive.reduce((a, i) => a + theta[i], 0);
+  const nt = noise.nTempered * inside;
+  const n = nb === Infinity ? nt : nt === Infinity ? nb : (nb * nt) / (nb + nt);
+  const test = (d: { kl: number }) => {
+    const G = n === Infinity ? (d.kl < 1e-9 ? 0 : Infinity) : 2 * n * d.kl;
+    return { G, df, fits: df < 1 ? null : n === Infinity ? G === 0 : G <= df + noise.z * Math.sqrt(2 * df) };
+  };
   if (uniform || inside <= 0) {
     const d = divergences(target, normalize(th));
-    return { temperature: null, criterion, ...d, unexplainedMass, atBoundary: false };
+    return { temperature: null, criterion, ...d, unexplainedMass, atBoundary: false, ...test(d) };
   }
   const loss = (logT: number) => divergences(target, tau(th, Math.exp(logT)))[criterion];
   const [lo, hi] = [Math.log(range[0]), Math.log(range[1])];
   const logT = goldenSection(loss, lo, hi, 1e-10);
   const T = Math.exp(logT);
-  return {
-    temperature: T,
-    criterion,
-    ...divergences(target, tau(th, T)),
-    unexplainedMass,
-    atBoundary: logT - lo < 1e-6 || hi - logT < 1e-6,
-  };
+  const d = divergences(target, tau(th, T));
+  return { temperature: T, criterion, ...d, unexplainedMass, atBoundary: logT - lo < 1e-6 || hi - logT < 1e-6, ...test(d) };
 }
 
 /** All three checks from two histograms over the same categories (counts or probabilities). */
@@ -180,9 +234,15 @@ export function probeTau(baseHistogram: readonly number[], temperedHistogram: re
   const z = options.z ?? 3;
   const theta = normalize(baseHistogram);
   const tempered = normalize(temperedHistogram);
+  const zeroed = zeroedCategories(theta, tempered, nTempered, z, options.temperature ?? 1);
+  // The fit compares τ̂ with a function of θ̂: both carry sampling noise.
+  const noise = { nBase, nTempered, z };
+  const both = theta.flatMap((x, i) => (x > 0 && tempered[i] > 0 ? [i] : []));
   return {
-    order: orderCheck(theta, tempered, nBase, nTempered, z),
+    order: orderCheck(theta, tempered, nBase, nTempered, z, zeroed.significant),
+    zeroed,
     V: vChange(theta, tempered, nBase, nTempered, z, options.temperature),
-    fit: fitTemperature(theta, tempered, options.criterion, options.range),
+    fit: fitTemperature(theta, tempered, options.criterion, options.range, noise),
+    survivorFit: fitTemperature(theta, tempered, options.criterion, options.range, noise, both),
   };
 }

@@ -90,6 +90,13 @@ export function checkPolicy(policy: unknown): SimPolicy {
   return policy as SimPolicy;
 }
 
+/**
+ * Bounds that keep a simulation within memory (each replicate holds its counts and a random
+ * stream) and within a night's computing (K × R steps, each a multinomial draw).
+ */
+export const MAX_SIM_REPLICATES = 1_000_000;
+export const MAX_SIM_STEPS = 1_000_000_000;
+
 export function normalizeSimConfig(input: Partial<SimConfig>): Readonly<SimConfig> {
   for (const key of Object.keys(input)) if (!(key in defaultSimConfig) && !samplingKeys().includes(key)) throw new UserError(`unknown sim option '${key}'`);
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<SimConfig>;
@@ -99,8 +106,8 @@ export function normalizeSimConfig(input: Partial<SimConfig>): Readonly<SimConfi
   c.freshFraction = check('fresh', c.freshFraction, (x) => x >= 0 && x <= 1, 'a number from 0 to 1');
   c.policy = checkPolicy(c.policy);
   c.perStep = check('per-step', c.perStep, whole, 'a whole number ≥ 1');
-  c.steps = check('steps', c.steps, whole, 'a whole number ≥ 1');
-  c.replicates = check('replicates', c.replicates, whole, 'a whole number ≥ 1');
+  c.steps = check('steps', c.steps, (x) => whole(x) && x <= MAX_SIM_STEPS, `a whole number from 1 to ${MAX_SIM_STEPS}`);
+  c.replicates = check('replicates', c.replicates, (x) => whole(x) && x <= MAX_SIM_REPLICATES, `a whole number from 1 to ${MAX_SIM_REPLICATES}`);
   c.seed = check('seed', c.seed, Number.isInteger, 'a whole number');
   c.maxPoints = check('max-points', c.maxPoints, (x) => Number.isInteger(x) && x >= 2, 'a whole number ≥ 2');
   return Object.freeze(c);

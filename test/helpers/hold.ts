@@ -26,7 +26,7 @@ export function holdEnv(dir: string, points: readonly string[]): Record<string, 
  */
 export async function waitReached(dir: string, run: string, point: string, opts: { timeoutMs?: number; alive?: () => void } = {}): Promise<Reached> {
   const file = join(dir, `${run}.${point}.reached`);
-  const end = Date.now() + (opts.timeoutMs ?? 150_000);
+  const end = Date.now() + (opts.timeoutMs ?? 600_000);
   for (;;) {
     if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Reached;
     opts.alive?.();

@@ -172,6 +172,28 @@ export function forward(p: GptParams, s: GptShape, batch: PackedRows): tf.Tensor
 }
 
 /**
+ * log p(target) at every position of a packed batch, in float64 (0 where the target is not
+ * counted): the held-out score, computed by the training's forward pass in one batch. BOS is
+ * masked out of the softmax, as in sampling (it is never drawn).
+ */
+export function targetLogProbs(p: GptParams, s: GptShape, batch: PackedRows, bos: number): Float64Array {
+  const logitsTensor = tf.tidy(() => forward(p, s, batch));
+  const logits = logitsTensor.dataSync() as Float32Array;
+  logitsTensor.dispose();
+  const v = s.vocabSize;
+  const out = new Float64Array(batch.owner.length);
+  for (let i = 0; i < out.length; i++) {
+    if (batch.weights[i] === 0) continue;
+    let max = -Infinity;
+    for (let k = 0; k < v; k++) if (k !== bos) max = Math.max(max, logits[i * v + k]);
+    let sum = 0;
+    for (let k = 0; k < v; k++) if (k !== bos) sum += Math.exp(logits[i * v + k] - max);
+    out[i] = logits[i * v + batch.targets[i]] - max - Math.log(sum);
+  }
+  return out;
+}
+
+/**
  * Mean token cross-entropy (nats) of a packed batch over its counted targets. With `totalWeight`
  * (the counted targets of a whole batch of which this is a part) the sum is divided by that
  * instead, so the losses and gradients of the parts of a batch add up to the whole batch's.

@@ -133,7 +133,6 @@ export class Decoder {
 }
 
 export interface SampleJob {
-  n: number;
   rule: SamplingRule;
   maxLength: number;
   batchSize: number;
@@ -148,11 +147,20 @@ export function yieldToEventLoop(): Promise<void> {
 /** Decoding steps between two yields to the event loop. */
 const STEPS_PER_YIELD = 16;
 
-/** n documents (token ids without BOS/EOS) sampled under the rule. */
-export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, rng: Rng): Promise<number[][]> {
-  const { n, rule, maxLength } = job;
+/** The seed of each of n documents' own RNG stream, drawn from the caller's rng up front. */
+export function documentSeeds(n: number, rng: Rng): number[] {
+  return Array.from({ length: n }, () => rng.uint32());
+}
+
+/**
+ * Documents (token ids without BOS/EOS) sampled under the rule, one per seed of
+ * documentSeeds: a document depends on its seed alone, not on the batch or on which thread
+ * samples it (transformer.ts splits the seeds over two threads).
+ */
+export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, seeds: readonly number[]): Promise<number[][]> {
+  const { rule, maxLength } = job;
+  const n = seeds.length;
   const slots = Math.max(1, Math.min(job.batchSize, n));
-  const seeds = Array.from({ length: n }, () => rng.uint32());
   const docs: number[][] = Array.from({ length: n }, () => []);
   const dec = new Decoder(p, s, slots);
   const slotDoc = new Int32Array(slots).fill(-1);

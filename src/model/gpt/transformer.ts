@@ -8,12 +8,13 @@ import { UserError } from '../../errors.js';
 import { currentBackend } from '../../backend.js';
 import type { Rng } from '../../rng.js';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
-import { GradientReplica, partGradients, splitBatch } from './data-parallel.js';
-import { forward, initParams, namedParams, paramCount, paramsFromTensors, type GptParams, type GptShape } from './gpt.js';
-import { productKernel } from '../../kernels/simd.js';
-import { concatRows, packEval, packTraining, type Vocab } from './packing.js';
-import { Decoder, sampleDocuments, yieldToEventLoop } from './sampler.js';
+import { FlatAdam } from './adam.js';
+import { GradientReplica, loadParams, paramLayout, partGradients, splitBatch, writeParams } from './data-parallel.js';
+import { initParams, namedParams, paramCount, paramsFromTensors, targetLogProbs, type GptParams, type GptShape } from './gpt.js';
+import { concatRows, packEval, packTraining, type PackedRows, type Vocab } from './packing.js';
+import { Decoder, documentSeeds, sampleDocuments, yieldToEventLoop } from './sampler.js';
 import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
+import { productKernel } from '../../kernels/simd.js';
 import type {
   LanguageModel,
   ModelFactory,
@@ -72,12 +73,14 @@ export const defaultTransformerConfig: Readonly<TransformerConfig> = Object.free
   ...transformerPresets.small,
 });
 
-/** Adam moments; β₂ = 0.99 rather than 0.999 because each call starts a fresh optimizer (see types.ts). */
-const BETA1 = 0.9;
-const BETA2 = 0.99;
-const ADAM_EPS = 1e-8;
 /** Documents fetched from the TrainingSet per request. */
 const FETCH = 64;
+/**
+ * Rows of `context` positions per evaluation batch: large enough that a tfjs kernel's fixed cost
+ * is small against its work, small enough that short held-out sets (names) still make two
+ * batches for two threads.
+ */
+const EVAL_ROWS = 64;
 /** Default maxLength for sampling, in multiples of the context (past it, sampling takes the slow path). */
 const MAX_LENGTH_CONTEXTS = 2;
 
@@ -113,6 +116,8 @@ export class Transformer implements LanguageModel {
   private readonly shape: GptShape;
   /** The second training thread, started by the first trainSteps that uses it, ended by dispose(). */
   private replica: Promise<GradientReplica> | null = null;
+  /** The optimizer's weights, gradients and moments, shared with the worker. */
+  private flat: FlatAdam | null = null;
 
   constructor(
     readonly config: Readonly<TransformerConfig>,
@@ -136,40 +141,53 @@ export class Transformer implements LanguageModel {
     if (!Number.isInteger(steps) || steps < 0) throw new UserError(`training steps must be a whole number ≥ 0 (got ${steps})`);
     if (data.size === 0) throw new UserError('no training documents', 'E_NO_DATA');
     const { batchSize, context, learningRate } = this.config;
+    const vars = this.vars();
     // A fresh optimizer per call: a model reloaded from a checkpoint continues exactly alike.
-    const optimizer = tf.train.adam(learningRate, BETA1, BETA2, ADAM_EPS);
-    const vars = namedParams(this.params).map(([, v]) => v);
+    // The shared weights are the master copy during the call.
+    const flat = this.flatAdam();
+    const layout = paramLayout(this.params);
+    flat.reset();
+    writeParams(vars, layout, flat.weights);
     const queue: (readonly number[])[] = [];
     const nextDoc = () => {
       if (queue.length === 0) queue.push(...data.docs(Array.from({ length: FETCH }, () => rng.int(data.size))).reverse());
       return queue.pop()!;
     };
+    const local = (part: PackedRows, total: number, into: Float32Array) => {
+      const r = partGradients(this.params, this.shape, part, total);
+      writeParams(r.grads, layout, into);
+      tf.dispose(r.grads);
+      return r.loss;
+    };
     const losses: number[] = [];
-    try {
-      // On wasm the batch is always computed in two parts (the second on the worker thread, if
-      // any, while this thread computes the first) and the gradients added first + second, so one
-      // thread gives the same sums as two. Elsewhere the thread count does not apply.
-      const wasm = currentBackend() === 'wasm';
-      const replica = steps > 0 && wasm ? await this.startReplica() : null;
-      for (let step = 0; step < steps; step++) {
-        const batch = packTraining(batchSize, context, nextDoc, this.vocab, rng);
-        const total = batch.weights.reduce((a, b) => a + b, 0);
-        const [first, second] = wasm ? splitBatch(batch) : [batch];
-        const remote = replica && second ? replica.gradients(vars, second, total) : null;
-        remote?.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
-        const a = partGradients(this.params, this.shape, first, total);
-        const b = second ? await (remote ?? partGradients(this.params, this.shape, second, total)) : null;
-        const grads = Object.fromEntries(vars.map((v, i) => [v.name, b ? tf.add(a.grads[i], b.grads[i]) : a.grads[i]]));
-        optimizer.applyGradients(grads);
-        const loss = a.loss + (b ? b.loss : 0);
-        tf.dispose([...a.grads, ...(b ? [...b.grads, ...Object.values(grads)] : [])]);
-        if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss})`);
-        losses.push(loss);
-        options.onStep?.(step, loss);
-        await yieldToEventLoop();
-      }
-    } finally {
-      optimizer.dispose();
+    // On wasm the batch is always computed in two parts (the second on the worker thread, if
+    // any, while this thread computes the first) and the gradients added first + second, so one
+    // thread gives the same sums as two. Elsewhere the thread count does not apply.
+    const wasm = currentBackend() === 'wasm';
+    const replica = steps > 0 && wasm ? await this.startReplica() : null;
+    for (let step = 0; step < steps; step++) {
+      const batch = packTraining(batchSize, context, nextDoc, this.vocab, rng);
+      const total = batch.weights.reduce((a, b) => a + b, 0);
+      const [first, second] = wasm ? splitBatch(batch) : [batch];
+      const remote = replica && second ? replica.gradients(second, total) : null;
+      remote?.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
+      let loss = local(first, total, flat.grads[0]);
+      if (second) loss += await (remote ?? local(second, total, flat.grads[1]));
+      // Adam: with the worker, each thread updates half of the elements.
+      const t = step + 1;
+      const parts = second ? 2 : 1;
+      if (remote) {
+        const half = flat.size >> 1;
+        const other = replica!.adam(t, learningRate, half, flat.size);
+        other.catch(() => {});
+        flat.step(t, learningRate, parts, 0, half);
+        await other;
+      } else flat.step(t, learningRate, parts);
+      loadParams(vars, layout, flat.weights);
+      if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss})`);
+      losses.push(loss);
+      options.onStep?.(step, loss);
+      await yieldToEventLoop();
     }
     const tail = losses.slice(-20);
     return { steps, loss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN, tokens: steps * batchSize * context };
@@ -181,29 +199,46 @@ export class Transformer implements LanguageModel {
     const maxLength = options.maxLength ?? MAX_LENGTH_CONTEXTS * this.config.context;
     const batchSize = options.batchSize ?? 64;
     if (!(maxLength >= 1) || !(batchSize >= 1)) throw new UserError('maxLength and batchSize must be ≥ 1');
-    return sampleDocuments(this.params, this.shape, this.vocab, { n, rule, maxLength, batchSize, onProgress: options.onProgress }, rng);
+    // Each document depends on its own seed alone: with two threads the worker samples the
+    // second half of the seeds, and the documents are the same as on one.
+    const seeds = documentSeeds(n, rng);
+    const replica = n >= 2 ? await this.startReplica() : null;
+    const job = { rule, maxLength, batchSize };
+    if (!replica) return sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: options.onProgress }, seeds);
+    const half = Math.ceil(n / 2);
+    const done = [0, 0];
+    const progress = (i: number) => (k: number) => {
+      done[i] = k;
+      options.onProgress?.(done[0] + done[1], n);
+    };
+    const remote = replica.sample(this.vars(), { kind: 'sample', seeds: seeds.slice(half), job, vocab: this.vocab }, progress(1));
+    remote.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
+    const first = await sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: progress(0) }, seeds.slice(0, half));
+    return [...first, ...(await remote)];
   }
 
+  /**
+   * log p of each document under the model. The documents' windows are packed into fixed
+   * batches of EVAL_ROWS rows; with two threads the worker scores the second half of the
+   * batches, and the sums are taken in batch order, so one and two threads agree exactly.
+   */
   async logProbs(docs: readonly (readonly number[])[]): Promise<{ logProb: number; tokens: number }[]> {
     const out = docs.map((d) => ({ logProb: 0, tokens: d.length + 1 }));
     const rows = packEval(docs, this.config.context, this.vocab);
-    const v = this.vocabSize;
-    for (let r0 = 0; r0 < rows.length; r0 += this.config.batchSize) {
-      const batch = concatRows(rows.slice(r0, r0 + this.config.batchSize));
-      const logitsTensor = tf.tidy(() => forward(this.params, this.shape, batch));
-      const logits = logitsTensor.dataSync() as Float32Array;
-      logitsTensor.dispose();
-      // log softmax of each counted position's target, in float64, BOS masked as in sampling
-      const bos = this.vocab.bos;
-      for (let i = 0; i < batch.owner.length; i++) {
-        if (batch.owner[i] < 0) continue;
-        let max = -Infinity;
-        for (let k = 0; k < v; k++) if (k !== bos) max = Math.max(max, logits[i * v + k]);
-        let sum = 0;
-        for (let k = 0; k < v; k++) if (k !== bos) sum += Math.exp(logits[i * v + k] - max);
-        out[batch.owner[i]].logProb += logits[i * v + batch.targets[i]] - max - Math.log(sum);
-      }
-    }
+    const batches: PackedRows[] = [];
+    for (let r0 = 0; r0 < rows.length; r0 += EVAL_ROWS) batches.push(concatRows(rows.slice(r0, r0 + EVAL_ROWS)));
+    const replica = batches.length >= 2 ? await this.startReplica() : null;
+    const half = replica ? Math.ceil(batches.length / 2) : batches.length;
+    // Owners are kept before the worker's batches are transferred away.
+    const owners = batches.map((b) => b.owner.slice());
+    const remote = replica ? replica.logProbs(this.vars(), batches.slice(half), this.vocab.bos) : Promise.resolve([]);
+    remote.catch(() => {}); // awaited below
+    const scores = batches.slice(0, half).map((b) => targetLogProbs(this.params, this.shape, b, this.vocab.bos));
+    scores.push(...(await remote));
+    scores.forEach((lp, j) => {
+      const owner = owners[j];
+      for (let i = 0; i < owner.length; i++) if (owner[i] >= 0) out[owner[i]].logProb += lp[i];
+    });
     return out;
   }
 
@@ -224,10 +259,20 @@ export class Transformer implements LanguageModel {
     await saveCheckpoint(dir, { kind: this.kind, config: this.config, extra: { vocabSize, bos, eos, seed } }, Object.fromEntries(namedParams(this.params)));
   }
 
+  private vars(): tf.Variable[] {
+    return namedParams(this.params).map(([, v]) => v);
+  }
+
+  /** The optimizer's shared arrays, made on first use. */
+  private flatAdam(): FlatAdam {
+    this.flat ??= FlatAdam.create(this.paramCount);
+    return this.flat;
+  }
+
   /** The worker thread, when two threads are configured, the backend is wasm and batches split. */
   private startReplica(): Promise<GradientReplica> | null {
-    if (this.config.threads < 2 || this.config.batchSize < 2) return null;
-    this.replica ??= GradientReplica.start(this.params, this.shape, 'wasm');
+    if (this.config.threads < 2 || this.config.batchSize < 2 || currentBackend() !== 'wasm') return null;
+    this.replica ??= GradientReplica.start(this.params, this.shape, 'wasm', this.flatAdam());
     return this.replica;
   }
 
