@@ -92,7 +92,7 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   keepCheckpoints: 2,
   valFraction: 0.1,
   // 300 T = 1 draws: the temperature term's noise on entropy is then √(1/1000 + 1/300) ≈ 2.1×
-  // a generation's own, and the pass costs ~12 % of a default GPT generation (BENCHMARKS.md).
+  // a generation's own, and the pass adds ~2–4 % to a default GPT generation (BENCHMARKS.md).
   controlSamples: 300,
   valDocs: null,
   measureDelta: false,
