@@ -2,10 +2,14 @@
 // CLI (`export --format jsonl` and `metrics --format csv` for every coarse-graining), must hash
 // to stored digests. Restructuring the code must not move a bit of what a run produces; a change
 // that does so on purpose updates a digest here and says why in its commit.
-// The n-gram digest was made on the code before the one sampling rule existed and has not
-// changed since. The GPT digest dates from the change that masked BOS in its sampler; it also
-// depends on the backend's arithmetic (recorded for wasm, the backend this harness runs on when
-// tfjs-node is not installed), so a run on another backend fails with that said.
+// History of the digests: the n-gram's was first made on the code before the one sampling rule
+// existed, the GPT's after the change that masked BOS in its sampler; the restructuring left both
+// unchanged. They were updated once since, for two metrics added to every run (survival,
+// val_loss_se: two more csv columns, no other value moved) and, for the GPT only, the shared
+// Adam and held-out scoring through the training forward pass, which move train_loss, val_loss
+// and δ̂ by ~1e-8 relative; the exported documents of both runs stayed byte-identical. The GPT
+// digest depends on the backend's arithmetic (recorded for wasm, the backend this harness runs
+// on when tfjs-node is not installed), so a run on another backend fails with that said.
 // The decomposition's metrics (the control set's temperature and model-error terms) came later,
 // on purpose, drawn on their own stream: their columns are left out of the digest, so the pin
 // shows that everything a run produced before is unchanged; their presence is checked apart.
@@ -33,11 +37,11 @@ const COARSE = ['first', 'length', 'label', 'token'];
 const PINS = {
   ngram: {
     args: ['--model', 'ngram', '--generations', '3', '--samples', '300', '--coarse', COARSE.join(',')],
-    digest: { any: 'e750755236c220c8dba9765c4b509aca1467f8b7cb6a1e22552f92227338881b' },
+    digest: { any: '25b44299c010e3b7c2e196fecd11914586a33dc9dbb9a8aa5af9335a04c5b728' },
   },
   gpt: {
     args: ['--model', 'transformer', '--size', 'tiny', '--generations', '2', '--samples', '200', '--steps', '30'],
-    digest: { wasm: 'ba2c60e46156cfa598bfa73b7edd06e91a151dacd08f8eb10fe73e4b49c20953' } as Record<string, string>,
+    digest: { wasm: '754fcaa184f4e4f8e2c2772cacef8050a03dcd1193913f31ed463c1877ae0109' } as Record<string, string>,
   },
 } as const;
 

@@ -38,8 +38,8 @@ async function answer(m: Job): Promise<Answers[Job['kind']]> {
     return { loss: r.loss };
   }
   if (m.kind === 'logProbs') return { logProbs: m.batches.map((b) => targetLogProbs(params, init.shape, b, m.bos)) };
-  // The rule's truncations must be ones this thread knows: one registered at run time in the
-  // main thread only would be silently skipped here.
+  // The main thread sends only rules whose truncations this thread knows (knowsRule); one
+  // registered in the main thread only would be silently skipped here, so refuse it.
   const unknown = Object.keys(m.job.rule).filter((k) => !samplingKeys().includes(k));
   if (unknown.length) throw new Error(`sampling rule key(s) ${unknown.join(', ')} are not registered in the worker thread`);
   const docs = await sampleDocuments(params, init.shape, m.vocab, { ...m.job, onProgress: (done) => port.postMessage({ progress: done }) }, m.seeds);
@@ -54,4 +54,6 @@ port.on('message', async (m: Job) => {
     port.postMessage({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   }
 });
-port.postMessage({ ready: true });
+// The sampling rule keys this thread knows: a truncation registered at run time in the main
+// thread only is not among them, and the main thread then samples such a rule alone.
+port.postMessage({ ready: true, ruleKeys: samplingKeys() });

@@ -22,6 +22,7 @@ import type { FlatAdam, FlatBuffers } from './adam.js';
 import { batchLoss, namedParams, type GptParams, type GptShape } from './gpt.js';
 import { sliceRows, type PackedRows, type Vocab } from './packing.js';
 import type { SampleJob } from './sampler.js';
+import type { SamplingRule } from '../sampling.js';
 
 /** Where each parameter lives in the flat shared arrays. */
 export interface ParamLayout {
@@ -110,7 +111,7 @@ export interface Answers {
   sample: { docs: number[][] };
 }
 
-type Reply = { ready: true } | { progress: number } | { error: string } | Answers[keyof Answers];
+type Reply = { ready: true; ruleKeys: string[] } | { progress: number } | { error: string } | Answers[keyof Answers];
 
 /** Arrays of a packed batch, transferred rather than copied to the worker. */
 function transferables(p: PackedRows): ArrayBuffer[] {
@@ -127,6 +128,8 @@ export class GradientReplica {
   private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
   private onProgress: ((done: number) => void) | null = null;
+  /** The sampling rule keys the worker knows (its registered truncations). */
+  private ruleKeys: readonly string[] = [];
 
   private constructor(
     private readonly worker: Worker,
@@ -151,7 +154,7 @@ export class GradientReplica {
     const worker = new Worker(new URL('./data-parallel-worker.mjs', import.meta.url), { workerData: init });
     const replica = new GradientReplica(worker, layout, flat);
     try {
-      await replica.request();
+      replica.ruleKeys = ((await replica.request()) as { ruleKeys: string[] }).ruleKeys;
     } catch (e) {
       await replica.terminate();
       throw e;
@@ -175,6 +178,11 @@ export class GradientReplica {
   /** Each batch's per-position log-probability of its target (0 where not counted). */
   async logProbs(vars: readonly tf.Tensor[], batches: PackedRows[], bos: number): Promise<Float64Array[]> {
     return (await this.run(vars, { kind: 'logProbs', batches, bos }, batches.flatMap(transferables))).logProbs;
+  }
+
+  /** Whether the worker can apply this sampling rule (it knows every truncation the rule names). */
+  knowsRule(rule: SamplingRule): boolean {
+    return Object.keys(rule).every((k) => this.ruleKeys.includes(k));
   }
 
   /** Documents sampled from the given per-document seeds; `progress` hears how many are done. */

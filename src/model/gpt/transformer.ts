@@ -200,9 +200,11 @@ export class Transformer implements LanguageModel {
     const batchSize = options.batchSize ?? 64;
     if (!(maxLength >= 1) || !(batchSize >= 1)) throw new UserError('maxLength and batchSize must be ≥ 1');
     // Each document depends on its own seed alone: with two threads the worker samples the
-    // second half of the seeds, and the documents are the same as on one.
+    // second half of the seeds, and the documents are the same as on one. A rule naming a
+    // truncation the worker does not know (registered at run time here) is sampled here alone.
     const seeds = documentSeeds(n, rng);
-    const replica = n >= 2 ? await this.startReplica() : null;
+    const worker = n >= 2 ? await this.startReplica() : null;
+    const replica = worker?.knowsRule(rule) ? worker : null;
     const job = { rule, maxLength, batchSize };
     if (!replica) return sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: options.onProgress }, seeds);
     const half = Math.ceil(n / 2);
