@@ -206,6 +206,14 @@ export function regimeVerdict(input: VerdictInput, opts: Partial<VerdictOptions>
   }
   if (moved) {
     const what = collapsing ? 'sharpened like a collapse' : flattened ? 'flattened like heat death' : `moved: TV to the seed ${f(s.tv)} > ${f(limits.tv.limit)}, a T = 1 loop's limit`;
+    if (!collapsing && !flattened && (sharpening || flattening)) {
+      // Temperature pushed, but the histogram moved without that regime's signature.
+      return {
+        verdict: 'drift',
+        reasons: `the histogram ${what}, but without a ${sharpening ? 'collapse' : 'heat death'} past a T = 1 loop's limits (top share, entropy, V): ${temp} ${sharpening ? 'sharpens' : 'flattens'}; ${error}`,
+        numbers,
+      };
+    }
     const why = !measured ? temp : collapsing || flattened ? `${error}; ${temp} does not push that way beyond ${f(z)}σ` : `${error}; ${temp}`;
     return { verdict: 'drift', reasons: `the histogram ${what}, not by temperature: ${why}`, numbers };
   }
