@@ -79,7 +79,8 @@ describe('HTML reports in headless Chromium', () => {
       // first also has its decomposition: temperature term, model-error term, the noise band's two edges.
       // Run level: perplexity alone, then distinct-2 and copy rate.
       expect(view.charts.map((c) => c.tag)).toEqual(Array(7).fill('svg'));
-      expect(view.charts.map((c) => c.series)).toEqual([13, 5, 4, 4, 4, 1, 2]);
+      // (Each metric chart also draws the registry's other unit-scale report metrics the fixture has: one more curve.)
+      expect(view.charts.map((c) => c.series)).toEqual([13, 6, 4, 4, 5, 1, 2]);
       expect(view.charts.map((c) => c.title)).toEqual([
         'Category shares by generation, coarse-graining "first"',
         'Histogram metrics by generation, coarse-graining "first"',
