@@ -74,12 +74,11 @@ describe('HTML reports in headless Chromium', () => {
       const { view } = shown;
       expect(view.heading).toBe(`Run ${data.name}`);
       // first (8 categories): 6 top bands + "other" + 6 dashed theory edges; then its metric
-      // curves: entropy, V, top share, δ̂ and the theory's top share.
+      // curves: entropy, V, top share, δ̂, survival and the theory's top share.
       // label (2 categories): 2 bands + 2 theory edges; curves without δ̂ (not measured there).
       // first also has its decomposition: temperature term, model-error term, the noise band's two edges.
       // Run level: perplexity alone, then distinct-2 and copy rate.
       expect(view.charts.map((c) => c.tag)).toEqual(Array(7).fill('svg'));
-      // (Each metric chart also draws the registry's other unit-scale report metrics the fixture has: one more curve.)
       expect(view.charts.map((c) => c.series)).toEqual([13, 6, 4, 4, 5, 1, 2]);
       expect(view.charts.map((c) => c.title)).toEqual([
         'Category shares by generation, coarse-graining "first"',
