@@ -76,12 +76,14 @@ describe('HTML reports in headless Chromium', () => {
       // first (8 categories): 6 top bands + "other" + 6 dashed theory edges; then its metric
       // curves: entropy, V, top share, δ̂, survival and the theory's top share.
       // label (2 categories): 2 bands + 2 theory edges; curves without δ̂ (not measured there).
+      // first also has its decomposition: temperature term, model-error term, the noise band's two edges.
       // Run level: perplexity alone, then distinct-2 and copy rate.
-      expect(view.charts.map((c) => c.tag)).toEqual(Array(6).fill('svg'));
-      expect(view.charts.map((c) => c.series)).toEqual([13, 6, 4, 5, 1, 2]);
+      expect(view.charts.map((c) => c.tag)).toEqual(Array(7).fill('svg'));
+      expect(view.charts.map((c) => c.series)).toEqual([13, 6, 4, 4, 5, 1, 2]);
       expect(view.charts.map((c) => c.title)).toEqual([
         'Category shares by generation, coarse-graining "first"',
         'Histogram metrics by generation, coarse-graining "first"',
+        'Temperature term against model-error term, coarse-graining "first"',
         'Category shares by generation, coarse-graining "label"',
         'Histogram metrics by generation, coarse-graining "label"',
         'Held-out perplexity by generation',

@@ -3,7 +3,8 @@
 //   1. samples N documents at the run's sampling rule, takes round(λN) fresh real documents
 //      instead of the last samples, categorizes them;
 //   2. retrains on the data policy's training set (committed documents by id plus the new ones);
-//   3. evaluates: held-out loss, δ̂, histogram and text metrics;
+//   3. evaluates: held-out loss, δ̂, the temperature and model-error terms (control.ts), histogram
+//      and text metrics;
 //   4. writes the checkpoint, then commits everything of the generation in one transaction.
 // All model samples are stored (those replaced by fresh ones with in_train = 0; with --select
 // M × N candidates, the discarded ones with selected = 0 too), so the `samples` histogram always
@@ -32,6 +33,8 @@ import type { Phase } from './events.js';
 import type { DataPolicy } from './policy/index.js';
 import { validationLoss } from './validation.js';
 import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingTextLookup, type ReadCounter } from './dataset.js';
+import { decompositionRows, drawControl, modelFirstShares } from './control.js';
+import { termSums } from './verdicts.js';
 
 export interface GenerationHooks {
   /** A phase starts (may wait at a hold point, see hold.ts). */
@@ -75,15 +78,8 @@ export function toDocument(
 
 /** δ̂ on `first`: distance between the training set's first-token shares and the model's own. */
 export async function firstDelta(model: LanguageModel, state: RunState, trainFirst: number[]): Promise<{ tv: number; l2: number } | null> {
-  const cg = state.coarse.find((c) => c.name === 'first');
-  if (!cg) return null;
-  const dist = await model.firstTokenDistribution();
-  const modelShares = new Array<number>(cg.categories.length).fill(0);
-  for (let t = 0; t < dist.length; t++) {
-    if (t === state.tokenizer.bos) continue; // never a first token
-    const k = cg.categoryOf({ text: '', tokens: t === EOS ? [] : [t] });
-    if (k !== null) modelShares[k] += dist[t];
-  }
+  const modelShares = await modelFirstShares(model, state);
+  if (!modelShares) return null;
   return { tv: totalVariation(trainFirst, modelShares), l2: l2Distance(trainFirst, modelShares) };
 }
 
@@ -93,11 +89,21 @@ export function metricRows(
   state: RunState,
   samples: Map<string, number[]>,
   seed: Map<string, number[]>,
-  extra: { delta: Map<string, { tv: number; l2: number }>; text: Record<string, number> | null; loglik: Record<string, number>; valLoss: number | null; valLossSe: number | null; trainLoss: number | null; nTrain: number },
+  extra: {
+    delta: Map<string, { tv: number; l2: number }>;
+    /** coarse → the decomposition's metrics (control.ts; generations ≥ 1 with a measurable control). */
+    terms?: Map<string, Record<string, number>>;
+    text: Record<string, number> | null;
+    loglik: Record<string, number>;
+    valLoss: number | null;
+    valLossSe: number | null;
+    trainLoss: number | null;
+    nTrain: number;
+  },
 ): MetricRow[] {
   const rows: MetricRow[] = [];
   for (const cg of state.coarse) {
-    const m = histogramMetrics(samples.get(cg.name)!, seed.get(cg.name)!);
+    const m = { ...histogramMetrics(samples.get(cg.name)!, seed.get(cg.name)!), ...(extra.terms?.get(cg.name) ?? {}) };
     for (const [key, value] of Object.entries(m)) rows.push({ gen, coarse: cg.name, key, value });
     const d = extra.delta.get(cg.name);
     if (d) rows.push({ gen, coarse: cg.name, key: 'delta', value: d.tv }, { gen, coarse: cg.name, key: 'delta_l2', value: d.l2 });
@@ -221,7 +227,7 @@ export interface GenerationResult {
   started: number;
 }
 
-type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Record<string, number> | null; loglik: Record<string, number> };
+type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Record<string, number> | null; loglik: Record<string, number>; terms?: Map<string, Record<string, number>> };
 
 /** Seconds per phase; a phase may run twice in a generation (metrics), so they add up. */
 type Timer = (phase: string, t0: number) => void;
@@ -252,7 +258,7 @@ export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, 
   const valLoss = val?.loss ?? null;
   const valLossSe = val?.se ?? null;
   const delta = await deltas(ctx, carry, gen);
-  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, text: rows.text, loglik: rows.loglik, valLoss, valLossSe, trainLoss, nTrain: data.size });
+  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, terms: rows.terms, text: rows.text, loglik: rows.loglik, valLoss, valLossSe, trainLoss, nTrain: data.size });
   mark('metrics', t0);
   await commitGeneration(ctx, carry, committed, gen, { rows, metrics, trainLoss, valLoss, started, timings }, h, mark);
   return { trainLoss, valLoss, valLossSe, started };
@@ -268,6 +274,7 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
   let t0 = ctx.now();
   const trainedOn = trainingTextLookup(db, ctx.runId, ctx.policy, gen - 1);
   const { candidates, selection, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, { model: carry.model!, gen0: carry.gen0! }, gen, h, trainedOn);
+  const control = await drawControl(config, state, carry.model!, gen, h.checkStop);
   mark('sample', t0);
   t0 = ctx.now();
   await h.phase('metrics');
@@ -282,12 +289,15 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
     ...fresh.map((d, i) => toDocument(state, gen, 'fresh', { ...d, gen0Loglik: freshLoglik[i] }, true)),
   ];
   const added = histograms(state, [...candidates.filter((_, i) => inTrain.has(i)), ...fresh]);
+  // `samples` is the model's own output: every candidate, before selection (the kept ones are the
+  // documents with selected = 1, and the training histogram counts them).
+  const samples = histograms(state, candidates);
+  // The model that drew this generation learned carry.trainHist (before it is updated below).
+  const terms = decompositionRows(state, gen, samples, control, carry.trainHist, ctx.seedHist, termSums(db, ctx.runId, state.coarse.map((c) => c.name), gen - 1));
   carry.trainHist = trainingHistograms(db, ctx.policy, gen, { previous: carry.trainHist, seed: ctx.seedHist, added, committed }, (d) => histograms(state, d));
   const loglik = { ...loglikSummary(kept.map((d) => d.gen0Loglik)), ...(config.select === null ? {} : loglikSummary(candidates.map((d) => d.gen0Loglik), 'gen0_loglik_candidates')) };
   mark('metrics', t0);
-  // `samples` is the model's own output: every candidate, before selection (the kept ones are the
-  // documents with selected = 1, and the training histogram counts them).
-  return { docs, samples: histograms(state, candidates), text, loglik };
+  return { docs, samples, text, loglik, terms };
 }
 
 /** Generation 0's documents' own likelihood under the model they made (the reference row), and its summary over the training docs. */
