@@ -107,7 +107,9 @@ describe('--select label:female --candidates 4 (names, n-gram, T = 1, replace)',
     // The model's own output follows, short of 1 by the n-gram's own error.
     expect(mean(s.samples.slice(G - 3))).toBeGreaterThan(0.9);
     const v = out.verdicts.find((x: { coarse: string }) => x.coarse === 'label');
-    expect(v.verdict).toBe('mode-collapse');
+    // The verdict names a regime only when the temperature term pushes that way; at T = 1 the
+    // movement is the selection's, so it reads drift, and its reason names the selection.
+    expect(v.verdict).toBe('drift');
     expect(v.reasons).toContain('best of 4 candidates by label:female');
   });
 
