@@ -77,6 +77,8 @@ describe('sweep over T × λ × seeds with parallel workers', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ sweep: 'lt', runs: 8, unfinished: [], failed: [] });
     expect(r.stderr).toMatch(/8\/8 done/);
+    // The end of the sweep counts each setting's verdicts over its seeds, on every coarse-graining.
+    expect(r.stderr.match(/^ {2}T (0\.6|1\.6) λ (0|0\.5) replace: first (\d\/2 [a-z-]+(, )?)+$/gm)).toHaveLength(4);
 
     const c = await cli('compare', '--sweep', 'lt', '--db', 'grid.sqlite', '--json');
     expect(c.code, c.stderr).toBe(0);
@@ -85,6 +87,7 @@ describe('sweep over T × λ × seeds with parallel workers', () => {
       [0.6, 0, 1], [0.6, 0, 2], [0.6, 0.5, 1], [0.6, 0.5, 2], [1.6, 0, 1], [1.6, 0, 2], [1.6, 0.5, 1], [1.6, 0.5, 2],
     ]);
     expect(cmp.groups.map((g: { n: number }) => g.n)).toEqual([2, 2, 2, 2]);
+    for (const g of cmp.groups) expect(Object.values(g.verdictsByCoarse.first as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(2);
     const mean = (T: number, l: number, k: string) => cmp.groups.find((g: { temperature: number; fresh: number }) => g.temperature === T && g.fresh === l).stats[k].mean;
     const final = (T: number, l: number, seed: number, k: string) =>
       cmp.runs.find((x: { temperature: number; fresh: number; seed: number }) => x.temperature === T && x.fresh === l && x.seed === seed).final[k];
@@ -115,9 +118,10 @@ describe('sweep over T × λ × seeds with parallel workers', () => {
     const r = await cli('report', 'lt-T0.6-f0-s1', '--db', 'grid.sqlite', '--out', 'reports/one.html');
     expect(r.code, r.stderr).toBe(0);
     const html = readFileSync(join(work, 'reports/one.html'), 'utf8');
-    // first (> 7 letters): 6 bands + other + 6 theory edges; metrics incl. δ̂ and theory; perplexity; text.
-    // The metric chart draws the registry's unit-scale report metrics, the survival curve among them.
-    expect(charts(html)).toEqual([13, 6, 1, 2]);
+    // first (> 7 letters): 6 bands + other + 6 theory edges; metrics incl. δ̂ and theory (the
+    // registry's unit-scale report metrics, the survival curve among them); the temperature and
+    // model-error terms with the noise band's edges; perplexity; text.
+    expect(charts(html)).toEqual([13, 6, 4, 1, 2]);
     expect(html).toContain('Example documents');
   });
 });

@@ -171,8 +171,8 @@ describe('flat per-generation cost (accumulate, 62 generations)', () => {
   });
 
   it('reads verdict windows that stop growing once W = 5 (generation 13 on)', () => {
-    // By design the verdict reads the seed, the early and the final window, W = min(5, ⌈g/3⌉)
-    // generations each: the same queries every generation once the windows are disjoint.
+    // By design the verdict reads the seed and the final window, W = min(5, ⌈g/3⌉) generations,
+    // and the terms' running sums of the last one: the same queries every generation once W = 5.
     for (let g = 16; g <= G; g++) expect(counts.verdictQueries[g]).toBe(counts.verdictQueries[16]);
     // Rows: only the non-zero categories are stored, so the count varies with the samples but is
     // bounded by 11 histograms of every tracked coarse-graining, run verdict and stop check.

@@ -78,17 +78,19 @@ describe('HTML reports in headless Chromium', () => {
       // 2 bands + 2 theory edges. Each metric chart: one curve per metric the report draws on the
       // unit scale that the fixture measured on that coarse-graining (δ̂ only on "first"), plus
       // the theory's top share where there is a prediction.
+      // first also has its decomposition: temperature term, model-error term, the noise band's two edges.
       // Run level: perplexity alone, then distinct-2 and copy rate.
       const curves = (c: (typeof data.coarse)[number]) =>
         metricsShown('report', 'coarse').filter((d) => d.unit && c.generations.some((g) => g.metrics[d.key as keyof typeof g.metrics] !== null)).length +
         (c.predicted ? 1 : 0);
       const [first, label] = data.coarse;
       expect(curves(first)).toBe(curves(label) + 1); // δ̂ is measured on "first" alone
-      expect(view.charts.map((c) => c.tag)).toEqual(Array(6).fill('svg'));
-      expect(view.charts.map((c) => c.series)).toEqual([13, curves(first), 4, curves(label), 1, 2]);
+      expect(view.charts.map((c) => c.tag)).toEqual(Array(7).fill('svg'));
+      expect(view.charts.map((c) => c.series)).toEqual([13, curves(first), 4, 4, curves(label), 1, 2]);
       expect(view.charts.map((c) => c.title)).toEqual([
         'Category shares by generation, coarse-graining "first"',
         'Histogram metrics by generation, coarse-graining "first"',
+        'Temperature term against model-error term, coarse-graining "first"',
         'Category shares by generation, coarse-graining "label"',
         'Histogram metrics by generation, coarse-graining "label"',
         'Held-out perplexity by generation',

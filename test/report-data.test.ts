@@ -85,7 +85,21 @@ describe('run report data from the database', () => {
     // Stacked area: min(m, 7) bands when m ≤ 7, else 6 + "other"; plus one theory edge per named band.
     const area = (k: number) => (k <= 7 ? 2 * k : 6 + 1 + 6);
     // Metric curves: the registry's unit-scale report metrics (survival among them) the data have, plus the theory top share.
-    expect(charts(html)).toEqual([area(m[0]), 6, area(m[1]), 5, 1, 2]);
+    // Each coarse-graining's decomposition chart: temperature term, model-error term, noise band edges.
+    expect(charts(html)).toEqual([area(m[0]), 6, 4, area(m[1]), 5, 4, 1, 2]);
+  });
+
+  it('sums the stored temperature and model-error terms generation by generation', () => {
+    const rows = readMetrics(db, getRun(db, 'r').id);
+    for (const c of data.coarse) {
+      const stored = (key: string, g: number) => rows.find((r) => r.coarse === c.coarse && r.gen === g && r.key === key)!.value!;
+      expect(c.decomposition.map((p) => p.gen)).toEqual([1, 2]);
+      expect(c.decomposition[1].temperature).toBeCloseTo(stored('tau_dH', 1) + stored('tau_dH', 2), 12);
+      expect(c.decomposition[1].error).toBeCloseTo(stored('err_dH', 1) + stored('err_dH', 2), 12);
+      expect(c.decomposition[1].noise).toBeCloseTo(3.0902 * Math.hypot(stored('tau_sd', 1), stored('tau_sd', 2)), 3);
+      // T = 0.7 sharpens: a control at T = 1 is flatter than the samples on the first letter.
+      if (c.coarse === 'first') expect(c.decomposition[1].temperature).toBeLessThan(0);
+    }
   });
 
   it('builds sweep data on the shared coarse-graining, one series per run', () => {

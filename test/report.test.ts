@@ -148,6 +148,12 @@ describe('HTML reports', () => {
     expect(html.match(/<details>/g)).toHaveLength(13); // one per generation 0..12
   });
 
+  it('the sweep report shows every coarse-graining\'s verdict, not only the compared one\'s', () => {
+    const html = renderSweepReport(smallSweep(4));
+    expect(html).toContain('<th>other coarse-grainings</th>');
+    expect(html.match(/length <span class="badge verdict-drift"/g)).toHaveLength(4); // one per run
+  });
+
   it('renders a run with nothing recorded yet', () => {
     const empty: RunReportData = { ...collapseRun(1), coarse: [], runMetrics: [], examples: [] };
     const html = renderRunReport(empty);

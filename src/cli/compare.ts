@@ -18,25 +18,35 @@ function render(c: Comparison): string {
   // The truncation column only when some run truncates (temperature alone is the common case).
   const cut = c.runs.some((r) => r.truncation !== '');
   const trunc = (x: { truncation: string }) => (cut ? [x.truncation || 'none'] : []);
-  const header = ['run', 'T', ...(cut ? ['truncation'] : []), 'λ', 'policy', 'seed', 'gen', ...COMPARE_METRICS.map((d) => d.short), 'verdict', `top share by gen`];
+  const header = ['run', 'T', ...(cut ? ['truncation'] : []), 'λ', 'policy', 'seed', 'gen', ...COMPARE_METRICS.map((d) => d.short), 'verdict', 'temperature z · δ̂', `top share by gen`];
+  const coarseFirst = (o: Record<string, unknown>) => [c.coarse, ...Object.keys(o).filter((k) => k !== c.coarse)].filter((k) => k in o);
   const rows: (string | number | null)[][] = [];
   for (const g of c.groups) {
     const members = c.runs.filter((r) => g.runs.includes(r.name));
     for (const r of members) {
       const others = Object.entries(r.verdicts).filter(([k]) => k !== c.coarse).map(([k, v]) => `${k}=${v}`);
+      const terms = coarseFirst(r.terms).map((k) => {
+        const t = r.terms[k];
+        return t ? `${t.tau_z.toFixed(1)}σ·${t.err_tv.toFixed(3)}` : '–';
+      });
       rows.push([
         r.name, short(r.temperature), ...trunc(r), short(r.fresh), r.policy, String(r.seed), `${Math.max(0, r.generation)}/${r.generations}`,
         ...COMPARE_KEYS.map((k) => (r.final[k] === null ? '–' : String(num(r.final[k])))),
-        [r.verdict, ...others].join(' '), r.sparkline,
+        [r.verdict, ...others].join(' '), terms.join(' '), r.sparkline,
       ]);
     }
     if (showGroups && g.n > 1) {
-      const v = Object.entries(g.verdicts).map(([k, n]) => (n === g.n ? k : `${n}/${g.n} ${k}`)).join(', ');
-      rows.push([`  mean ± sd (${g.n} seeds)`, short(g.temperature), ...trunc(g), short(g.fresh), g.policy, '', '', ...COMPARE_KEYS.map((k) => pm(g.stats[k])), v, '']);
+      const count = (vs: Record<string, number | undefined>) => Object.entries(vs).map(([k, n]) => (n === g.n ? k : `${n}/${g.n} ${k}`)).join(', ');
+      const v = coarseFirst(g.verdictsByCoarse).map((k) => `${k}: ${count(g.verdictsByCoarse[k])}`).join('; ');
+      rows.push([`  mean ± sd (${g.n} seeds)`, short(g.temperature), ...trunc(g), short(g.fresh), g.policy, '', '', ...COMPARE_KEYS.map((k) => pm(g.stats[k])), v, '', '']);
     }
   }
   const more = c.runs.some((r) => Object.keys(r.verdicts).length > 1);
-  return `final values and trajectory on coarse-graining '${c.coarse}'${more ? `; verdict on '${c.coarse}', then on the others` : ''}\n` + table(header, rows);
+  return (
+    `final values and trajectory on coarse-graining '${c.coarse}'${more ? `; verdict on '${c.coarse}', then on the others` : ''}; ` +
+    `temperature z · δ̂: the temperature term summed over the run in noise units and the model error (TV) over the final window, in the same order\n` +
+    table(header, rows)
+  );
 }
 
 export function register(program: Command): void {

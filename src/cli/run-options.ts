@@ -31,6 +31,7 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
   ['--max-length <n>', 'maxLength', 'longest sampled document in tokens'],
   ['--keep-checkpoints <n>', 'keepCheckpoints', 'checkpoints kept besides generation 0'],
   ['--val-fraction <f>', 'valFraction', 'held-out share of the seed corpus'],
+  ['--control <n>', 'controlSamples', 'T = 1 control draws per generation (never trained on) that separate the temperature term from the model error'],
   ['--val-docs <n>', 'valDocs', 'held-out documents scored each generation: a fixed seeded subset of the split (standard error reported beside the loss)'],
   ['--stop-when <verdict>', 'stopWhen', 'end early once this verdict holds: mode-collapse, heat-death, stable'],
   ['--patience <n>', 'patience', 'generations the --stop-when verdict must hold'],

@@ -24,6 +24,12 @@ function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: nu
   return out;
 }
 
+/** "first 0.4σ·0.031": the verdict's temperature-term z and model error δ̂ on one coarse-graining. */
+function termsCell(v: { coarse: string; numbers: Record<string, number> }): string {
+  const n = v.numbers;
+  return n.tau_z === undefined ? '' : `${v.coarse} ${n.tau_z.toFixed(1)}σ·${n.err_tv.toFixed(3)}`;
+}
+
 function dbBytes(file: string): number {
   return ['', '-wal', '-shm'].reduce((n, s) => n + (existsSync(file + s) ? statSync(file + s).size : 0), 0);
 }
@@ -90,13 +96,14 @@ export function register(program: Command): void {
         const cut = rows.some((r) => r.settings.truncation !== '');
         console.log(
           table(
-            ['id', 'run', 'status', 'gen', ...(cut ? ['sampling'] : []), 'phase', 'ETA', 'backend', 'kernel', 'first top', 'H norm', 'V', 'verdicts'],
+            ['id', 'run', 'status', 'gen', ...(cut ? ['sampling'] : []), 'phase', 'ETA', 'backend', 'kernel', 'first top', 'H norm', 'V', 'verdicts', 'temperature term z · model error δ̂'],
             rows.map((r) => [
               r.id, r.name, r.status, `${Math.max(r.gen, 0)}/${r.generations}`,
               ...(cut ? [[`T = ${r.settings.temperature}`, r.settings.truncation].filter(Boolean).join(', ')] : []),
               r.progress ? `${r.phase} ${r.progress.done}/${r.progress.total}` : (r.phase ?? ''), duration(r.etaS), r.backend, r.kernel,
               num(r.metrics.first?.top_share), num(r.metrics.first?.entropy_norm), num(r.metrics.first?.V),
               r.verdicts.map((v) => `${v.coarse}=${v.verdict}`).join(' '),
+              r.verdicts.map(termsCell).filter(Boolean).join(' '),
             ]),
           ),
         );

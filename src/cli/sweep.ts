@@ -14,7 +14,8 @@ import { UserError } from '../errors.js';
 import { defaultRunConfig, type RunConfig } from '../loop/config.js';
 import { loadCorpus } from '../corpus/index.js';
 import { openDatabase } from '../store/open.js';
-import { getSweep } from '../store/runs.js';
+import { getSweep, listRuns } from '../store/runs.js';
+import { compareRuns } from '../report/compare.js';
 import { checkSweepId } from '../loop/config.js';
 import {
   createSweep, expandGrid, planSweep, runPool, seedAxis, splitList, sweepProgress,
@@ -219,6 +220,11 @@ export function register(program: Command): void {
           process.exitCode = 130;
         } else {
           log(`sweep ${id}: all ${after.runs.length} runs complete. Compare them with: heatdeath compare --sweep ${id} --db ${String(opts.db)}`);
+          // The verdicts of every setting on every coarse-graining, counted over its seeds.
+          for (const g of compareRuns(db, listRuns(db, id)).groups) {
+            const counts = Object.entries(g.verdictsByCoarse).map(([c, vs]) => `${c} ${Object.entries(vs).map(([v, n]) => `${n}/${g.n} ${v}`).join(', ')}`);
+            log(`  T ${g.temperature} λ ${g.fresh} ${g.policy}: ${counts.join('; ')}`);
+          }
         }
       } finally {
         if (ticker) clearInterval(ticker);

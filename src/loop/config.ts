@@ -51,9 +51,16 @@ export interface RunConfig extends SamplingRuleFields {
   keepCheckpoints: number;
   /** Fraction of the seed corpus held out for validation (perplexity, classifier accuracy). */
   valFraction: number;
+  /**
+   * Size of each generation's control set: documents drawn at T = 1 from the model that drew the
+   * generation, on their own random stream and never trained on, which separate the temperature
+   * term from the model's error (metrics/decomposition.ts). 0 = none (`first` still has its
+   * exact softmax).
+   */
+  controlSamples: number;
   /** Held-out documents scored each generation (a seeded subset, validation.ts); null = up to VAL_TOKEN_BUDGET tokens' worth. */
   valDocs: number | null;
-  /** Estimate δ̂ for coarse-grainings other than `first` from T = 1 samples (costs a sampling pass). */
+  /** Estimate δ̂ of the retrained model for coarse-grainings other than `first` from T = 1 samples (costs a sampling pass). */
   measureDelta: boolean;
   stopWhen: StopWhen | null;
   /** Generations the stop-when verdict must hold before the run ends early. */
@@ -84,6 +91,9 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   maxLength: null,
   keepCheckpoints: 2,
   valFraction: 0.1,
+  // 300 T = 1 draws: the temperature term's noise on entropy is then √(1/1000 + 1/300) ≈ 2.1×
+  // a generation's own, and the pass adds ~2–4 % to a default GPT generation (BENCHMARKS.md).
+  controlSamples: 300,
   valDocs: null,
   measureDelta: false,
   stopWhen: null,
@@ -138,6 +148,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   if (c.maxLength !== null) c.maxLength = num('max-length', c.maxLength, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.keepCheckpoints = num('keep-checkpoints', c.keepCheckpoints, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.valFraction = num('val-fraction', c.valFraction, (x) => x > 0 && x < 0.5, 'a number in (0, 0.5)');
+  c.controlSamples = num('control', c.controlSamples, (x) => int(x) && x >= 0, 'a whole number ≥ 0');
   if (c.valDocs !== null) c.valDocs = num('val-docs', c.valDocs, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.measureDelta = Boolean(c.measureDelta);
   if (c.stopWhen !== null) c.stopWhen = oneOf('stop-when', c.stopWhen, stopWhens);

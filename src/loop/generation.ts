@@ -3,7 +3,8 @@
 //   1. samples N documents at the run's sampling rule, takes round(λN) fresh real documents
 //      instead of the last samples, categorizes them;
 //   2. retrains on the data policy's training set (committed documents by id plus the new ones);
-//   3. evaluates: held-out loss, δ̂, histogram and text metrics;
+//   3. evaluates: held-out loss, δ̂, the temperature and model-error terms (control.ts), histogram
+//      and text metrics;
 //   4. writes the checkpoint, then commits everything of the generation in one transaction.
 // All N model samples are stored (those replaced by fresh ones with in_train = 0), so the
 // `samples` histogram always measures the model's own output, even at λ = 1.
@@ -27,6 +28,8 @@ import type { Phase } from './events.js';
 import type { DataPolicy } from './policy/index.js';
 import { validationLoss } from './validation.js';
 import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingTextLookup, type ReadCounter } from './dataset.js';
+import { decompositionRows, drawControl, modelFirstShares } from './control.js';
+import { termSums } from './verdicts.js';
 
 export interface GenerationHooks {
   /** A phase starts (may wait at a hold point, see hold.ts). */
@@ -61,15 +64,8 @@ export function toDocument(state: RunState, gen: number, origin: NewDocument['or
 
 /** δ̂ on `first`: distance between the training set's first-token shares and the model's own. */
 export async function firstDelta(model: LanguageModel, state: RunState, trainFirst: number[]): Promise<{ tv: number; l2: number } | null> {
-  const cg = state.coarse.find((c) => c.name === 'first');
-  if (!cg) return null;
-  const dist = await model.firstTokenDistribution();
-  const modelShares = new Array<number>(cg.categories.length).fill(0);
-  for (let t = 0; t < dist.length; t++) {
-    if (t === state.tokenizer.bos) continue; // never a first token
-    const k = cg.categoryOf({ text: '', tokens: t === EOS ? [] : [t] });
-    if (k !== null) modelShares[k] += dist[t];
-  }
+  const modelShares = await modelFirstShares(model, state);
+  if (!modelShares) return null;
   return { tv: totalVariation(trainFirst, modelShares), l2: l2Distance(trainFirst, modelShares) };
 }
 
@@ -79,11 +75,20 @@ export function metricRows(
   state: RunState,
   samples: Map<string, number[]>,
   seed: Map<string, number[]>,
-  extra: { delta: Map<string, { tv: number; l2: number }>; text: Record<string, number> | null; valLoss: number | null; valLossSe: number | null; trainLoss: number | null; nTrain: number },
+  extra: {
+    delta: Map<string, { tv: number; l2: number }>;
+    /** coarse → the decomposition's metrics (control.ts; generations ≥ 1 with a measurable control). */
+    terms?: Map<string, Record<string, number>>;
+    text: Record<string, number> | null;
+    valLoss: number | null;
+    valLossSe: number | null;
+    trainLoss: number | null;
+    nTrain: number;
+  },
 ): MetricRow[] {
   const rows: MetricRow[] = [];
   for (const cg of state.coarse) {
-    const m = histogramMetrics(samples.get(cg.name)!, seed.get(cg.name)!);
+    const m = { ...histogramMetrics(samples.get(cg.name)!, seed.get(cg.name)!), ...(extra.terms?.get(cg.name) ?? {}) };
     for (const [key, value] of Object.entries(m)) rows.push({ gen, coarse: cg.name, key, value });
     const d = extra.delta.get(cg.name);
     if (d) rows.push({ gen, coarse: cg.name, key: 'delta', value: d.tv }, { gen, coarse: cg.name, key: 'delta_l2', value: d.l2 });
@@ -166,7 +171,7 @@ export interface GenerationResult {
   started: number;
 }
 
-type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Record<string, number> | null };
+type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Record<string, number> | null; terms?: Map<string, Record<string, number>> };
 
 /** Seconds per phase; a phase may run twice in a generation (metrics), so they add up. */
 type Timer = (phase: string, t0: number) => void;
@@ -196,7 +201,7 @@ export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, 
   const valLoss = val?.loss ?? null;
   const valLossSe = val?.se ?? null;
   const delta = await deltas(ctx, carry, gen);
-  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, text: rows.text, valLoss, valLossSe, trainLoss, nTrain: data.size });
+  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, terms: rows.terms, text: rows.text, valLoss, valLossSe, trainLoss, nTrain: data.size });
   mark('metrics', t0);
   await commitGeneration(ctx, carry, committed, gen, { rows, metrics, trainLoss, valLoss, started, timings }, h, mark);
   return { trainLoss, valLoss, valLossSe, started };
@@ -211,6 +216,7 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
   }
   let t0 = ctx.now();
   const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, carry.model!, gen, h);
+  const control = await drawControl(config, state, carry.model!, gen, h.checkStop);
   mark('sample', t0);
   t0 = ctx.now();
   await h.phase('metrics');
@@ -220,9 +226,12 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
     ...fresh.map((d) => toDocument(state, gen, 'fresh', d, true)),
   ];
   const added = histograms(state, [...synthetic.slice(0, nTrainSynthetic), ...fresh]);
+  const samples = histograms(state, synthetic);
+  // The model that drew this generation learned carry.trainHist (before it is updated below).
+  const terms = decompositionRows(state, gen, samples, control, carry.trainHist, ctx.seedHist, termSums(db, ctx.runId, state.coarse.map((c) => c.name), gen - 1));
   carry.trainHist = trainingHistograms(db, ctx.policy, gen, { previous: carry.trainHist, seed: ctx.seedHist, added, committed }, (d) => histograms(state, d));
   mark('metrics', t0);
-  return { docs, samples: histograms(state, synthetic), text };
+  return { docs, samples, text, terms };
 }
 
 /** The model's spec for generation `gen`: the run-config keys its family takes, and an init seed. */

@@ -1,10 +1,13 @@
-// Regime verdicts of a run, per coarse-graining, from the histograms of the model's samples.
-// The rule says which generations it reads (VerdictRule.reads); only those histograms are loaded,
-// so the cost per generation stays flat however long the run gets.
+// Regime verdicts of a run, per coarse-graining, from the histograms of the model's samples and
+// the temperature / model-error terms (metrics/verdict.ts has the rule). The rule says which
+// generations' histograms it reads (VerdictRule.reads: the seed and the final window); besides
+// those only the terms' running sums as of the last generation and δ̂ of the window are read, so
+// the cost per generation stays flat however long the run gets.
 
 import type Database from 'better-sqlite3';
-import { regimeRule, type Regime, type VerdictRule } from '../metrics/verdict.js';
-import { readHistogramsAt } from '../store/documents.js';
+import { regimeRule, verdictWindow, type Regime, type VerdictRule } from '../metrics/verdict.js';
+import { TERM_SUM_KEYS, type TermSums } from '../metrics/decomposition.js';
+import { readHistogramsAt, readMetricsAt } from '../store/documents.js';
 import { lastGeneration } from '../store/runs.js';
 import type { RunConfig } from './config.js';
 import { activeTruncations, describeTruncations, samplingRuleOf } from '../model/sampling.js';
@@ -19,21 +22,48 @@ export interface VerdictSummary {
 
 type Tracked = { coarse: readonly { name: string; categories: readonly string[] }[]; config?: Readonly<RunConfig> };
 
+/** The loop the run is, as the verdict's null is simulated with it. */
+type LoopSettings = Pick<RunConfig, 'policy' | 'freshFraction'>;
+
+/** Generation g's sums of the terms per coarse-graining (metrics/decomposition.ts TermSums), where all three are stored. */
+export function termSums(db: Database.Database, runId: number, coarses: readonly string[], gen: number): Map<string, TermSums> {
+  const out = new Map<string, TermSums>();
+  for (const c of coarses) {
+    const row = readMetricsAt(db, runId, c, TERM_SUM_KEYS, [gen]).get(gen)!;
+    if (TERM_SUM_KEYS.every((k) => k in row)) out.set(c, row as unknown as TermSums);
+  }
+  return out;
+}
+
 /** The verdict of one coarse-graining after generation `upTo` (default: the last committed). */
-export function coarseVerdict(db: Database.Database, runId: number, coarse: string, size: number, upTo?: number, rule: VerdictRule = regimeRule): VerdictSummary {
+export function coarseVerdict(
+  db: Database.Database, runId: number, coarse: string, size: number, loop: LoopSettings, upTo?: number, rule: VerdictRule = regimeRule,
+): VerdictSummary {
   const last = upTo ?? lastGeneration(db, runId);
   const read = readHistogramsAt(db, runId, coarse, 'samples', size, rule.reads(last));
   // Generations 0..last, the ones the rule does not read left empty (by its own contract).
   const hists = Array.from({ length: Math.max(0, last) + 1 }, (_, k) => read.get(k) ?? []);
-  const sizes = hists.map((h) => h.reduce((a, b) => a + b, 0));
-  return { coarse, ...rule.judge(last < 0 ? [] : hists, sizes) };
+  const g = Math.max(0, last);
+  const window = Array.from({ length: Math.min(g, verdictWindow(g)) }, (_, i) => g - i).reverse();
+  const errs = readMetricsAt(db, runId, coarse, ['err_tv'], window);
+  const sums = last >= 1 ? termSums(db, runId, [coarse], last).get(coarse) ?? null : null;
+  return {
+    coarse,
+    ...rule.judge({
+      histograms: last < 0 ? [] : hists,
+      sums,
+      errorTV: window.map((k) => errs.get(k)?.err_tv ?? null),
+      policy: loop.policy,
+      freshFraction: loop.freshFraction,
+    }),
+  };
 }
 
 /** Verdicts for every tracked coarse-graining of the run. */
-export function runVerdicts(db: Database.Database, runId: number, state: Tracked): VerdictSummary[] {
-  const rule = state.config ? samplingRuleOf(state.config) : null;
+export function runVerdicts(db: Database.Database, runId: number, state: Tracked & { config: LoopSettings & Partial<RunConfig> }): VerdictSummary[] {
+  const rule = 'temperature' in state.config ? samplingRuleOf(state.config as Readonly<RunConfig>) : null;
   const truncation = rule && activeTruncations(rule).length ? describeTruncations(rule) : null;
-  return state.coarse.map((cg) => withSupport(db, runId, coarseVerdict(db, runId, cg.name, cg.categories.length), cg.categories.length, truncation));
+  return state.coarse.map((cg) => withSupport(db, runId, coarseVerdict(db, runId, cg.name, cg.categories.length, state.config), cg.categories.length, truncation));
 }
 
 /**
@@ -58,7 +88,7 @@ export function stopReached(db: Database.Database, runId: number, state: Tracked
   const last = lastGeneration(db, runId);
   if (last < config.patience) return false;
   for (let g = last - config.patience + 1; g <= last; g++) {
-    if (coarseVerdict(db, runId, cg.name, cg.categories.length, g).verdict !== config.stopWhen) return false;
+    if (coarseVerdict(db, runId, cg.name, cg.categories.length, config, g).verdict !== config.stopWhen) return false;
   }
   return true;
 }

@@ -30,7 +30,7 @@ const m = (key: string, label: string, short: string, level: MetricDef['level'],
   Object.freeze({ key, label, short, level, shown: Object.freeze(shown), digits: 3, ...extra });
 const H = { histogram: true } as const;
 
-/** In this order: histogram metrics in histogramMetrics' order, then δ̂, then the run-level ones. */
+/** In this order: histogram metrics in histogramMetrics' order, then δ̂, the decomposition, then the run-level ones. */
 export const METRICS: readonly MetricDef[] = Object.freeze([
   m('n', 'documents in the histogram', 'n', 'coarse', [], { ...H, digits: 0 }),
   m('entropy', 'entropy (nats)', 'H', 'coarse', [], H),
@@ -48,6 +48,19 @@ export const METRICS: readonly MetricDef[] = Object.freeze([
   m('kl_uniform', 'KL to uniform (nats)', 'KL unif', 'coarse', [], H),
   m('delta', 'δ̂ (learner error)', 'δ̂', 'coarse', ['table', 'progress', 'report'], { unit: true }),
   m('delta_l2', 'δ̂ as an L2 distance', 'δ̂ L2', 'coarse', []),
+  // The decomposition (decomposition.ts): temperature term τ̂ = samples at T − control at T = 1,
+  // model-error term = control − training set, and their sums over generations 1..g.
+  m('tau_dH', 'temperature term: entropy change (nats)', 'τ̂ ΔH', 'coarse', ['table', 'progress'], { tag: 'τ̂ΔH' }),
+  m('tau_sd', 'temperature term: its noise sd (nats)', 'τ̂ sd', 'coarse', ['table']),
+  m('tau_dV', 'temperature term: change of V', 'τ̂ ΔV', 'coarse', []),
+  m('tau_tv', 'temperature term: total variation', 'τ̂ TV', 'coarse', []),
+  m('err_dH', 'model-error term: entropy change (nats)', 'ε ΔH', 'coarse', ['table']),
+  m('err_sd', 'model-error term: its noise sd (nats)', 'ε sd', 'coarse', []),
+  m('err_dV', 'model-error term: change of V', 'ε ΔV', 'coarse', []),
+  m('err_tv', 'model error δ̂ of the model that drew the generation', 'ε δ̂', 'coarse', ['table', 'progress'], { tag: 'εδ̂' }),
+  m('tau_cum', 'temperature term summed over generations 1..g (nats)', 'Σ τ̂ ΔH', 'coarse', ['table']),
+  m('tau_var_cum', 'its noise variance summed', 'Σ τ̂ var', 'coarse', []),
+  m('err_cum', 'model-error term summed over generations 1..g (nats)', 'Σ ε ΔH', 'coarse', ['table']),
   m('train_loss', 'training loss (nats/token)', 'train loss', 'run', ['table']),
   m('val_loss', 'held-out loss (nats/token)', 'val', 'run', ['table']),
   // Its standard error over the scored documents (loop/validation.ts): the subset's sampling noise.

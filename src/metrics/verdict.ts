@@ -1,10 +1,16 @@
-// The regime verdict of one coarse-graining from its trajectory of histograms: did the closed
-// loop collapse onto a mode, flatten into heat death, stay put, or wander? Every threshold is a
-// number of sampling-noise scales computed from the seed histogram and the sample sizes, so the
-// same rule reads a 300-sample toy run and a 50 000-sample run. Pure; returns the numbers it used.
+// The regime verdict of one coarse-graining: did temperature collapse the closed loop onto a
+// mode, flatten it into heat death, or did the histogram stay put, or wander for another reason
+// (the model's own error)? Two tests, both against noise of the right kind:
+//   - the trajectory against the seed, with limits from the exact lane (theory/calibration.ts):
+//     how far a T = 1 loop with this seed, N, policy and λ wanders by chance, generations
+//     correlated as they are in a closed loop;
+//   - the temperature term (metrics/decomposition.ts): samples at T against the control at T = 1
+//     from the same model, which is zero in expectation at T = 1 whatever the model gets wrong.
+// A regime is named only when both point the same way. Pure; returns every number it used.
 
-import { entropy, normalize } from '../theory/core.js';
-import { liveNormalizedEntropy, liveV, topShare, totalVariation } from './histogram.js';
+import { nullLimits, upperZ, windowStats, type LoopPolicy, type NullLimits } from '../theory/calibration.js';
+import { normalize } from '../theory/core.js';
+import { addTerms, type TermMetrics, type TermSums } from './decomposition.js';
 
 export type Regime = 'mode-collapse' | 'heat-death' | 'stable' | 'drift' | 'undetermined';
 
@@ -16,229 +22,224 @@ export interface Verdict {
   numbers: Record<string, number>;
 }
 
+export interface VerdictInput {
+  /** Sample histograms, index = generation; 0 is the seed (the training split). */
+  histograms: readonly ArrayLike<number>[];
+  /** The decomposition summed over generations 1..g (decomposition.ts addTerms); null = not measured. */
+  sums?: TermSums | null;
+  /** err_tv (δ̂) of the final window's generations, oldest first; null entries = not measured. */
+  errorTV?: readonly (number | null)[];
+  /** The loop the run is: the exact lane's null is simulated with it. */
+  policy?: LoopPolicy;
+  freshFraction?: number;
+}
+
+/** The verdict's input from per-generation decomposition metrics (index = generation, 0 unused). */
+export function termsInput(terms: readonly (TermMetrics | null)[], g: number): Pick<VerdictInput, 'sums' | 'errorTV'> {
+  let sums: TermSums | null = null;
+  for (let k = 1; k <= g; k++) {
+    const t = terms[k];
+    if (!t) return { sums: null, errorTV: [] };
+    sums = addTerms(sums, t);
+  }
+  const W = verdictWindow(g);
+  return { sums, errorTV: terms.slice(g - W + 1, g + 1).map((t) => t?.err_tv ?? null) };
+}
+
 export interface VerdictOptions {
-  /** How many noise scales count as "well beyond noise". */
-  z: number;
+  /** One-sided tail probability of each test: the false-positive budget per regime. */
+  tail: number;
   /** Generated generations (seed not counted) needed before any verdict. */
   minGenerations: number;
   /** Longest final window, in generations. */
   maxWindow: number;
-  /** The learner's own distance δ (Assumption 2), as TV; tolerated on top of noise by `stable`. */
-  delta: number;
+  /** Replicates of the exact-lane null. */
+  replicates: number;
 }
 
 export const defaultVerdictOptions: Readonly<VerdictOptions> = Object.freeze({
-  // A one-sided 3σ excursion of a roughly normal statistic happens by chance about once in 700;
-  // in exact simulations of T = 1 loops (seed 1000 draws, N = 200 or 1000) it never fired.
-  z: 3,
+  // 0.1 % per one-sided test (z = 3.09): with two regimes a T = 1 run names one with
+  // probability ≤ 0.2 % per coarse-graining, even when its model's error moves the histogram.
+  tail: 0.001,
   minGenerations: 3,
   maxWindow: 5,
-  delta: 0,
+  replicates: 500,
 });
 
-/** W: the length of the final (and early) window after generation g (rule step 2). */
-function windowLength(g: number, o: VerdictOptions): number {
-  return Math.min(o.maxWindow, Math.ceil(g / 3));
+/** The final window W = min(maxWindow, ⌈g/3⌉) after g generations. */
+export function verdictWindow(g: number, maxWindow = defaultVerdictOptions.maxWindow): number {
+  return Math.max(1, Math.min(maxWindow, Math.ceil(g / 3)));
 }
 
 /**
- * The generations the rule reads after generation `last`: the seed, the early window and the final
- * window. A loader reads these histograms only (the others may be passed empty), so the cost per
- * generation stays flat however long a run gets.
+ * The generations whose histograms the rule reads after generation `last`: the seed and the final
+ * window. A loader reads only these (the others may be passed empty), so the cost per generation
+ * stays flat however long a run gets.
  */
-export function verdictGenerations(last: number, opts: Partial<VerdictOptions> = {}): number[] {
+export function verdictGenerations(last: number, maxWindow = defaultVerdictOptions.maxWindow): number[] {
   const g = Math.max(0, last);
-  const W = windowLength(g, { ...defaultVerdictOptions, ...opts });
-  const wanted = new Set<number>([0]);
-  for (let k = 1; k <= Math.min(W, g); k++) wanted.add(k);
-  for (let k = Math.max(1, g - W + 1); k <= g; k++) wanted.add(k);
-  return [...wanted].sort((a, b) => a - b);
+  const W = verdictWindow(g, maxWindow);
+  const out = [0];
+  for (let k = Math.max(1, g - W + 1); k <= g; k++) out.push(k);
+  return out;
 }
 
 /**
- * A verdict rule as the loop and the report use it: which generations it reads after generation
- * `last`, and the verdict from the histograms 0..last (those it does not read may be empty).
+ * A verdict rule as the loop and the report use it: which generations' histograms it reads after
+ * generation `last`, and the verdict from its input (histograms 0..last, those it does not read
+ * empty; the terms' sums as of `last`; δ̂ of the window).
  */
 export interface VerdictRule {
   reads(last: number): number[];
-  judge(histograms: readonly ArrayLike<number>[], sampleSizes?: readonly number[]): Verdict;
+  judge(input: VerdictInput): Verdict;
 }
 
 /** The rule below as a VerdictRule, with the default options. */
 export const regimeRule: VerdictRule = {
   reads: (last) => verdictGenerations(last),
-  judge: (histograms, sampleSizes) => regimeVerdict(histograms, sampleSizes),
+  judge: (input) => regimeVerdict(input),
 };
 
 /**
- * The rule. Histogram 0 is the seed (p₀ = its shares, N₀ = its sample size); histograms 1..g are
- * the generations, N_k their sample sizes (documents drawn; by default the histogram totals).
+ * The rule, after g generations (histogram 0 the seed, its total ℓ; N the mean total of a
+ * generation in the final window W = min(5, ⌈g/3⌉)):
  *
- * 1. Fewer than 3 generations, or a seed with < 2 categories alive → `undetermined`.
- * 2. Final window: the last W = min(5, ⌈g/3⌉) generations; x̄ is a mean over it, N the mean
- *    sample size in it; early window: generations 1..W. Noise scales of a difference between the
- *    seed and one generation, s = √(1/N₀ + 1/N), or the window's mean, s_W = √(1/N₀ + 1/(W·N)):
- *      σ_top = √(q(1−q))·s_W, q = p₀'s top share                    (a share difference)
- *      σ_H   = √(Var_p₀[ln p]·s_W² + (m₀−1)/2·(1/N₀² + 1/(W·N²)))  (plug-in entropy: delta method
- *              plus its χ² term, m₀ = the seed's live categories)
- *      σ_V   = √(q(1−q) + a(1−a))·s_W, a = p₀'s smallest live share  (max and min shares)
- *      μ_TV  = ½ Σ_i min(√(2/π)·√(p₀ᵢ(1−p₀ᵢ))·s, 2p₀ᵢ)               (expected TV of two samples of p₀)
- *      σ_TV  = ½ √((1−2/π) Σ_i p₀ᵢ(1−p₀ᵢ))·s                        (its spread)
- *    Entropies H are Miller–Madow corrected (H + (k−1)/2n, k live categories, n the total) so a
- *    small sample is not read as lower entropy.
- * 3. `mode-collapse` if top share rose: top̄ − top₀ > z·σ_top, entropy fell: H₀ − H̄ > z·σ_H,
- *    and the rise is not receding: top̄ ≥ top_early − z·σ_top.
- * 4. `heat-death` if V over the live categories fell: V₀ − V̄ > z·σ_V, the distribution
- *    flattened — entropy rose beyond noise, H̄ − H₀ > z·σ_H, or the normalised entropy over
- *    the live categories rose, mean H_live > H_live,₀ (categories died, survivors evened
- *    out) — and V is not climbing back: V̄ ≤ V_early + z·σ_V.
- * 5. `stable` if the distance to the seed is what resampling alone gives:
- *    TV̄ ≤ μ_TV + z·σ_TV + δ (δ = the learner's measured distance, 0 unless given).
- * 6. Otherwise `drift`: the histogram moved away from the seed without a degenerate direction.
+ * 1. g < 3, or a seed with < 2 categories alive → `undetermined`.
+ * 2. Trajectory statistics over the final window, against the seed: top-share rise, entropy
+ *    change dH (Miller–Madow corrected), V fall (V over the live categories), change of the
+ *    normalised entropy of the live categories, TV. Each has a null limit: the mean + z·sd of
+ *    the same statistic over R simulated T = 1 loops (exact learner, this seed, N, g, policy, λ).
+ *      collapsing = top rise > its limit and entropy fall > its limit
+ *      flattening = V fall > its limit and (entropy rise > its limit, or the live categories'
+ *                   normalised entropy rose: categories died and the survivors evened out)
+ *      moved      = collapsing, flattening, or TV > its limit
+ * 3. Temperature test over generations 1..g: S = Σ tau_dH (entropy of the samples at T minus
+ *    the control at T = 1, same model), σ = √Σ tau_sd² (the generations' draws are independent
+ *    given their models); sharpening if S < −z·σ, flattening if S > z·σ. All generations, not the
+ *    window: near a degenerate point τ_T barely moves anything, so the evidence is early.
+ * 4. `mode-collapse` = collapsing and temperature sharpening; `heat-death` = flattening and
+ *    temperature flattening.
+ * 5. `drift` = moved otherwise: the reason gives the model-error term (δ̂ = mean err_tv over the
+ *    window, Σ err_dH over all generations) and the temperature term, so the reader sees which
+ *    one explains it.
+ * 6. `stable` otherwise: the histogram is where a T = 1 loop of an exact learner could be.
  *
- * z = 3 by default. `stable` means "indistinguishable from resampling the seed": with small N
- * and few generations a weak trend can hide inside the noise, and the numbers say how wide it is.
- * With an exact learner, T = 1 and accumulated data (a Pólya urn) the histogram differs from the
- * seed by about as much as two independent samples do, so it reads `stable`; with replaced data
- * it random-walks away and reads `drift` once the walk leaves the noise band.
+ * z = Φ⁻¹(1 − tail) = 3.09 for the default tail 0.1 %.
  */
-export function regimeVerdict(
-  histograms: readonly ArrayLike<number>[],
-  sampleSizes?: readonly number[],
-  opts: Partial<VerdictOptions> = {},
-): Verdict {
+export function regimeVerdict(input: VerdictInput, opts: Partial<VerdictOptions> = {}): Verdict {
   for (const k of Object.keys(opts)) {
     if (!(k in defaultVerdictOptions)) throw new RangeError(`unknown verdict option '${k}'`);
   }
   const o: VerdictOptions = { ...defaultVerdictOptions, ...opts };
-  const total = (h: ArrayLike<number>) => Array.from(h).reduce((a, b) => a + b, 0);
-  const sizes = histograms.map((h, k) => sampleSizes?.[k] ?? total(h));
-  const g = histograms.length - 1;
-  const numbers: Record<string, number> = { generations: Math.max(0, g), z: o.z };
+  const hists = input.histograms;
+  const g = hists.length - 1;
+  const z = upperZ(o.tail);
+  const numbers: Record<string, number> = { generations: Math.max(0, g), z, tail: o.tail };
   if (g < o.minGenerations) {
     return { verdict: 'undetermined', reasons: `only ${Math.max(0, g)} of ${o.minGenerations} generations so far`, numbers };
   }
-  const seed = histograms[0];
-  const p0 = normalize(seed);
-  const live0 = p0.filter((x) => x > 0);
-  if (live0.length < 2 || !(sizes[0] > 0)) {
+  const seed = Array.from(hists[0]);
+  if (normalize(seed).filter((x) => x > 0).length < 2) {
     return { verdict: 'undetermined', reasons: 'the seed histogram has fewer than two categories alive', numbers };
   }
-
-  // Windows and the sample sizes that set the noise.
-  const W = windowLength(g, o);
-  const finals = histograms.slice(g - W + 1);
-  const earlies = histograms.slice(1, W + 1);
-  const N0 = sizes[0];
-  const N = sizes.slice(g - W + 1).reduce((a, b) => a + b, 0) / W;
-  // A single generation against the seed (TV), and the window's mean against the seed (the
-  // window's W generations are independent draws, so their mean carries 1/W of the variance).
-  const s = Math.sqrt(1 / N0 + 1 / N);
-  const s2 = 1 / N0 + 1 / (W * N);
-  const sW = Math.sqrt(s2);
-  const mean = (hs: readonly ArrayLike<number>[], f: (h: ArrayLike<number>) => number) =>
-    hs.reduce((a, h) => a + f(h), 0) / hs.length;
-
-  // Noise scales from the seed distribution (step 2 of the rule).
-  const q = Math.max(...live0);
-  const a = Math.min(...live0);
-  const meanLog = live0.reduce((acc, p) => acc + p * Math.log(p), 0);
-  const varLog = live0.reduce((acc, p) => acc + p * Math.log(p) ** 2, 0) - meanLog ** 2;
-  const sigmaTop = Math.sqrt(q * (1 - q)) * sW;
-  const sigmaH = Math.sqrt(Math.max(0, varLog) * s2 + ((live0.length - 1) / 2) * (1 / N0 ** 2 + 1 / (W * N ** 2)));
-  const sigmaV = Math.sqrt(q * (1 - q) + a * (1 - a)) * sW;
-  let muTV = 0,
-    varSum = 0;
-  for (const p of live0) {
-    muTV += Math.min(Math.sqrt(2 / Math.PI) * Math.sqrt(p * (1 - p)) * s, 2 * p) / 2;
-    varSum += p * (1 - p);
-  }
-  const sigmaTV = 0.5 * Math.sqrt((1 - 2 / Math.PI) * varSum) * s;
-
-  // The statistics: seed, final window, early window.
-  const H = (h: ArrayLike<number>) => {
-    const n = total(h);
-    const k = Array.from(h).filter((c) => c > 0).length;
-    return n > 0 ? entropy(h) + (k - 1) / (2 * n) : 0;
-  };
+  const W = verdictWindow(g, o.maxWindow);
+  const total = (h: ArrayLike<number>) => Array.from(h).reduce((a, b) => a + b, 0);
+  const N = Math.max(1, Math.round(hists.slice(g - W + 1).reduce((a, h) => a + total(h), 0) / W));
+  const limits: NullLimits = nullLimits(
+    { seed, perStep: N, freshFraction: input.freshFraction ?? 0, policy: input.policy ?? 'accumulate' },
+    g, W, o.tail, o.replicates,
+  );
+  const s = windowStats(hists, g, W);
   Object.assign(numbers, {
-    window: W,
-    N0,
-    N,
-    top0: topShare(seed),
-    top: mean(finals, topShare),
-    top_early: mean(earlies, topShare),
-    sigma_top: sigmaTop,
-    H0: H(seed),
-    H: mean(finals, H),
-    sigma_H: sigmaH,
-    V0: liveV(seed),
-    V: mean(finals, liveV),
-    V_early: mean(earlies, liveV),
-    sigma_V: sigmaV,
-    H_live0: liveNormalizedEntropy(seed),
-    H_live: mean(finals, liveNormalizedEntropy),
-    tv: mean(finals, (h) => totalVariation(h, seed)),
-    tv_noise: muTV,
-    sigma_tv: sigmaTV,
-    delta: o.delta,
+    window: W, N, ell: total(seed), replicates: limits.replicates,
+    top_rise: s.topRise, top_rise_limit: limits.topRise.limit,
+    dH: s.dH, dH_rise_limit: limits.hRise.limit, dH_fall_limit: limits.hFall.limit,
+    V_fall: s.vFall, V_fall_limit: limits.vFall.limit,
+    dH_live: s.dHlive,
+    tv: s.tv, tv_limit: limits.tv.limit,
   });
+
+  // The temperature term summed over every generation (it pushes hardest early: near a
+  // degenerate point τ_T moves little), the model's error over the window (its current δ̂) and
+  // summed (beside the temperature term's sum).
+  const sums = input.sums ?? null;
+  const errs = (input.errorTV ?? []).filter((x): x is number => x !== null && Number.isFinite(x));
+  const measured = sums !== null && Number.isFinite(sums.tau_cum) && Number.isFinite(sums.tau_var_cum);
+  let sharpening = false,
+    flattening = false;
+  if (measured) {
+    const S = sums.tau_cum;
+    const sd = Math.sqrt(sums.tau_var_cum);
+    Object.assign(numbers, {
+      tau_dH: S, tau_sd: sd, tau_z: sd > 0 ? S / sd : 0,
+      err_dH: sums.err_cum,
+      err_tv: errs.length ? errs.reduce((a, b) => a + b, 0) / errs.length : NaN,
+    });
+    sharpening = S < -z * sd;
+    flattening = S > z * sd;
+  }
+
   const n = numbers;
   const f = (x: number) => x.toFixed(3);
-  const z = o.z;
+  const collapsing = s.topRise > limits.topRise.limit && -s.dH > limits.hFall.limit;
+  const flattened = s.vFall > limits.vFall.limit && (s.dH > limits.hRise.limit || s.dHlive > 0);
+  const moved = collapsing || flattened || s.tv > limits.tv.limit;
+  const temp = measured
+    ? `temperature term Σ ΔH ${f(n.tau_dH)} nats (${n.tau_z.toFixed(1)}σ)`
+    : 'no temperature term measured (no control set)';
+  const error = measured ? `model error δ̂ = ${f(n.err_tv)} (Σ ΔH ${f(n.err_dH)} nats)` : '';
 
-  if (n.top - n.top0 > z * sigmaTop && n.H0 - n.H > z * sigmaH && n.top >= n.top_early - z * sigmaTop) {
+  if (collapsing && sharpening) {
     return {
       verdict: 'mode-collapse',
-      reasons: `top share rose ${f(n.top0)} → ${f(n.top)} (> ${z}σ = ${f(z * sigmaTop)}) and entropy fell ${f(n.H0)} → ${f(n.H)} nats (> ${z}σ = ${f(z * sigmaH)})`,
+      reasons: `top share rose ${f(s.topRise)} (> ${f(limits.topRise.limit)}, a T = 1 loop's limit) and entropy fell ${f(-s.dH)} nats (> ${f(limits.hFall.limit)}); ${temp} sharpens`,
       numbers,
     };
   }
-  // Flattening shows either as entropy rising beyond noise, or — when categories die out while
-  // the survivors even out — as the normalised entropy over the live categories rising. (A few
-  // stray categories coming alive at high T lower the latter, so it cannot be the only test.)
-  const flatter = n.H - n.H0 > z * sigmaH || n.H_live > n.H_live0;
-  if (n.V0 - n.V > z * sigmaV && flatter && n.V <= n.V_early + z * sigmaV) {
-    const how = n.H - n.H0 > z * sigmaH
-      ? `entropy rose ${f(n.H0)} → ${f(n.H)} nats (> ${z}σ = ${f(z * sigmaH)})`
-      : `the normalised entropy of the live categories rose ${f(n.H_live0)} → ${f(n.H_live)}`;
+  if (flattened && flattening) {
+    const how = s.dH > limits.hRise.limit ? `entropy rose ${f(s.dH)} nats (> ${f(limits.hRise.limit)})` : `the live categories' normalised entropy rose ${f(s.dHlive)}`;
     return {
       verdict: 'heat-death',
-      reasons: `V over the live categories fell ${f(n.V0)} → ${f(n.V)} (> ${z}σ = ${f(z * sigmaV)}) and ${how}`,
+      reasons: `V fell ${f(s.vFall)} (> ${f(limits.vFall.limit)}, a T = 1 loop's limit) and ${how}; ${temp} flattens`,
       numbers,
     };
   }
-  const tvLimit = muTV + z * sigmaTV + o.delta;
-  numbers.tv_limit = tvLimit;
-  if (n.tv <= tvLimit) {
-    return { verdict: 'stable', reasons: `TV to the seed ${f(n.tv)} is within sampling noise (≤ ${f(tvLimit)})`, numbers };
+  if (moved) {
+    const what = collapsing ? 'sharpened like a collapse' : flattened ? 'flattened like heat death' : `moved: TV to the seed ${f(s.tv)} > ${f(limits.tv.limit)}, a T = 1 loop's limit`;
+    if (!collapsing && !flattened && (sharpening || flattening)) {
+      // Temperature pushed, but the histogram moved without that regime's signature.
+      return {
+        verdict: 'drift',
+        reasons: `the histogram ${what}, but without a ${sharpening ? 'collapse' : 'heat death'} past a T = 1 loop's limits (top share, entropy, V): ${temp} ${sharpening ? 'sharpens' : 'flattens'}; ${error}`,
+        numbers,
+      };
+    }
+    const why = !measured ? temp : collapsing || flattened ? `${error}; ${temp} does not push that way beyond ${f(z)}σ` : `${error}; ${temp}`;
+    return { verdict: 'drift', reasons: `the histogram ${what}, not by temperature: ${why}`, numbers };
   }
   return {
-    verdict: 'drift',
-    reasons: `TV to the seed ${f(n.tv)} exceeds sampling noise (${f(tvLimit)}) with no collapse or heat-death signature`,
+    verdict: 'stable',
+    reasons: `TV to the seed ${f(s.tv)} is within what a T = 1 loop wanders (≤ ${f(limits.tv.limit)})${measured ? `; ${temp}` : ''}`,
     numbers,
   };
 }
 
-/** A short progress-line form of the verdict so far, e.g. "heat-death V 0.310→0.040". */
-export function verdictSoFar(
-  histograms: readonly ArrayLike<number>[],
-  sampleSizes?: readonly number[],
-  opts: Partial<VerdictOptions> = {},
-): string {
-  const v = regimeVerdict(histograms, sampleSizes, opts);
+/** A short progress-line form of the verdict so far, e.g. "heat-death V↓0.040 τ 5.1σ". */
+export function verdictSoFar(input: VerdictInput, opts: Partial<VerdictOptions> = {}): string {
+  const v = regimeVerdict(input, opts);
   const n = v.numbers;
   const f = (x: number) => x.toFixed(3);
+  const tz = n.tau_z === undefined ? '' : ` τ ${n.tau_z.toFixed(1)}σ`;
   switch (v.verdict) {
     case 'undetermined':
       return `undetermined (${n.generations}/${opts.minGenerations ?? defaultVerdictOptions.minGenerations} gens)`;
     case 'mode-collapse':
-      return `mode-collapse top ${f(n.top0)}→${f(n.top)}`;
+      return `mode-collapse top +${f(n.top_rise)}${tz}`;
     case 'heat-death':
-      return `heat-death V ${f(n.V0)}→${f(n.V)}`;
+      return `heat-death V −${f(n.V_fall)}${tz}`;
     case 'stable':
-      return `stable TV ${f(n.tv)}≤${f(n.tv_limit)}`;
+      return `stable TV ${f(n.tv)}≤${f(n.tv_limit)}${tz}`;
     case 'drift':
-      return `drift TV ${f(n.tv)}>${f(n.tv_limit)}`;
+      return `drift TV ${f(n.tv)} δ̂ ${n.err_tv === undefined ? '?' : f(n.err_tv)}${tz}`;
   }
 }

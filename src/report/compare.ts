@@ -44,6 +44,12 @@ export interface CompareRun extends CompareSettings {
   verdict: Verdict;
   /** Verdict on every coarse-graining the run tracks. */
   verdicts: Record<string, Verdict>;
+  /**
+   * The verdict's terms on every coarse-graining (null where not measured): the temperature term
+   * summed over the run (tau_dH, nats) and its z, the model error δ̂ over the final window (err_tv)
+   * and summed in entropy (err_dH).
+   */
+  terms: Record<string, { tau_dH: number; tau_z: number; err_tv: number; err_dH: number } | null>;
   /** Top share per generation (0 = seed). */
   trajectory: number[];
   /** The trajectory as unicode bars on the fixed scale [0, 1]. */
@@ -64,6 +70,8 @@ export interface CompareGroup extends CompareSettings {
   stats: Record<CompareKey, Stat>;
   /** How many runs got each verdict on the compared coarse-graining. */
   verdicts: Partial<Record<Verdict, number>>;
+  /** The same count on every coarse-graining the runs track. */
+  verdictsByCoarse: Record<string, Partial<Record<Verdict, number>>>;
 }
 
 export interface Comparison {
@@ -115,6 +123,10 @@ function compareRun(db: Database.Database, view: RunView, coarse: string): Compa
     final: Object.fromEntries(COMPARE_METRICS.map((d) => [d.key, finite(d.level === 'run' ? runFinal[d.key] : f?.[d.key])])),
     verdict: s.verdict.verdict,
     verdicts: Object.fromEntries(view.coarse.map((c) => [c.name, all.find((v) => v.coarse === c.name)?.verdict ?? 'undetermined'])),
+    terms: Object.fromEntries(view.coarse.map((c) => {
+      const n = all.find((v) => v.coarse === c.name)?.numbers;
+      return [c.name, n && n.tau_z !== undefined ? { tau_dH: n.tau_dH, tau_z: n.tau_z, err_tv: n.err_tv, err_dH: n.err_dH } : null];
+    })),
     trajectory: s.series.map((m) => m.top_share),
     sparkline: sparkline(s.series.map((m) => m.top_share), { min: 0, max: 1 }),
   };
@@ -134,6 +146,13 @@ export function compareRuns(db: Database.Database, runs: readonly RunRow[], coar
     const r0 = members[0];
     const verdicts: Partial<Record<Verdict, number>> = {};
     for (const m of members) verdicts[m.verdict] = (verdicts[m.verdict] ?? 0) + 1;
+    const verdictsByCoarse: Record<string, Partial<Record<Verdict, number>>> = {};
+    for (const m of members) {
+      for (const [coarse, v] of Object.entries(m.verdicts)) {
+        const count = (verdictsByCoarse[coarse] ??= {});
+        count[v] = (count[v] ?? 0) + 1;
+      }
+    }
     return {
       model: r0.model, corpus: r0.corpus, temperature: r0.temperature, truncation: r0.truncation, fresh: r0.fresh, policy: r0.policy, retrain: r0.retrain, samples: r0.samples,
       n: members.length,
@@ -141,6 +160,7 @@ export function compareRuns(db: Database.Database, runs: readonly RunRow[], coar
       runs: members.map((m) => m.name),
       stats: Object.fromEntries(COMPARE_KEYS.map((k) => [k, stat(members.map((m) => m.final[k]))])) as Record<CompareKey, Stat>,
       verdicts,
+      verdictsByCoarse,
     };
   });
   groups.sort((a, b) => compareOrder(a, b) || a.runs[0].localeCompare(b.runs[0]));

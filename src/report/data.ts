@@ -21,8 +21,10 @@ import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
 import { decodeTokens } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
 import { fixedPoint, meanFieldMap, predictTrajectory } from '../theory/ode.js';
+import { upperZ } from '../theory/calibration.js';
+import { defaultVerdictOptions } from '../metrics/verdict.js';
 import type {
-  CoarseReport, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
+  CoarseReport, DecompositionPoint, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
 } from './types.js';
 
 /** Example documents shown per generation. */
@@ -71,6 +73,23 @@ function histogramMetrics(row: Record<string, number | null> | undefined): Histo
   const n = (k: string) => (row?.[k] ?? NaN) as number;
   // Histogram metrics are always stored (NaN marks a gap); the others (δ̂) may not be measured: null.
   return Object.fromEntries(COARSE_METRICS.map((d) => [d.key, d.histogram ? n(d.key) : (row?.[d.key] ?? null)])) as HistogramMetrics;
+}
+
+/**
+ * Cumulative temperature and model-error terms of one coarse-graining as stored (the sums of
+ * metrics/decomposition.ts), up to the first generation without them; the noise band is
+ * z·√(tau_var_cum) at the verdict's tail.
+ */
+export function decompositionSeries(table: MetricTable, coarse: string, last: number): DecompositionPoint[] {
+  const byGen = table.get(coarse);
+  const z = upperZ(defaultVerdictOptions.tail);
+  const out: DecompositionPoint[] = [];
+  for (let g = 1; g <= last; g++) {
+    const r = byGen?.get(g);
+    if (r?.tau_cum == null || r.err_cum == null || r.tau_var_cum == null) break;
+    out.push({ gen: g, temperature: r.tau_cum, error: r.err_cum, noise: z * Math.sqrt(r.tau_var_cum) });
+  }
+  return out;
 }
 
 /** Histogram metrics of one coarse-graining for generations 0..last (index = gen). */
@@ -180,6 +199,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
       categories: [...cg.categories],
       generations,
       predicted: last >= 0 ? predictedSamples(view, generations[0].counts, seedSize, last, cg.name) : null,
+      decomposition: decompositionSeries(table, cg.name, last),
       predictionNote: predictionNote(view, cg.name),
       verdict: v ? verdictReport(v) : { verdict: 'undetermined', reasons: ['no generation committed yet'], evidence: {} },
     };
@@ -211,8 +231,11 @@ export function sweepRun(db: Database.Database, view: RunView, coarse: string): 
   const table = metricTable(db, view.run.id);
   const series = coarseSeries(db, view.run.id, coarse, table);
   const last = series.length - 1;
-  const verdict = last >= 0 ? runVerdicts(db, view.run.id, { coarse: view.coarse.filter((c) => c.name === coarse) })[0] : null;
+  const all = last >= 0 ? runVerdicts(db, view.run.id, view) : [];
+  const verdict = all.find((v) => v.coarse === coarse) ?? null;
+  const ordered = [...(verdict ? [verdict] : []), ...all.filter((v) => v.coarse !== coarse)];
   return {
+    verdicts: ordered.map((v) => ({ coarse: v.coarse, verdict: verdictReport(v) })),
     name: view.run.name,
     settings: runSettings(view),
     series,

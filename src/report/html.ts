@@ -60,6 +60,7 @@ function coarseSection(c: CoarseReport, i: number): string {
     yMax: 1,
     yLabel: 'value',
   });
+  const terms = decompositionChart(c, id);
   const last = c.generations[c.generations.length - 1];
   const first = c.generations[0];
   const headline = last
@@ -78,7 +79,39 @@ function coarseSection(c: CoarseReport, i: number): string {
       'Entropy is normalised by log m; V is the spread of shares over the surviving categories' +
         (series.some((x) => x.name.startsWith('δ̂')) ? '; δ̂ is the measured learner error.' : '.'),
     ) +
+    terms +
     '</section>'
+  );
+}
+
+/**
+ * What moved the histogram: the cumulative temperature term against the cumulative model-error
+ * term (entropy, nats), with the temperature term's noise band. Empty without a control set.
+ */
+function decompositionChart(c: CoarseReport, id: string): string {
+  const d = c.decomposition;
+  if (!d.length) return '';
+  const xs = [0, ...d.map((p) => p.gen)];
+  const chart = lineChart({
+    id: `${id}-terms`,
+    title: `Temperature term against model-error term, coarse-graining "${c.coarse}"`,
+    desc:
+      'Cumulative entropy change per generation split into the temperature term (samples at T minus a control set at T = 1 from the same model) ' +
+      'and the model-error term (the control set minus the training set), with the noise band of the temperature term.',
+    xs,
+    series: [
+      { name: 'temperature term Σ ΔH', colour: categoryColour(0), values: [0, ...d.map((p) => p.temperature)] },
+      { name: 'model-error term Σ ΔH', colour: categoryColour(3), values: [0, ...d.map((p) => p.error)] },
+      { name: 'noise band (+)', colour: categoryColour(0), dash: '3 3', overlay: true, values: [0, ...d.map((p) => p.noise)] },
+      { name: 'noise band (−)', colour: categoryColour(0), dash: '3 3', overlay: true, values: [0, ...d.map((p) => -p.noise)] },
+    ],
+    yLabel: 'Σ ΔH (nats)',
+  });
+  const end = d[d.length - 1];
+  return figure(
+    chart,
+    `Cumulative entropy change to generation ${end.gen}: temperature ${fmt(end.temperature, 3)} nats (noise band ±${fmt(end.noise, 3)}), ` +
+      `model error ${fmt(end.error, 3)} nats. Below zero sharpens (towards a mode), above flattens. A regime is named only when the temperature term leaves its band.`,
   );
 }
 

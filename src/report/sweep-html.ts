@@ -126,9 +126,10 @@ export function sweepRunsTable(d: SweepReportData, link?: (r: SweepRun) => strin
     fmt(r.final.V, 3),
     fmt(r.finalPerplexity, 2),
     badge(r.verdict.verdict),
+    r.verdicts.filter((v) => v.coarse !== d.coarse).map((v) => `${esc(v.coarse)} ${badge(v.verdict.verdict)}`).join(' '),
     `<span class="spark" title="top share per generation, scale 0 to 1">${esc(sparkline(r.series.map((m) => m.top_share), { min: 0, max: 1 }))}</span>`,
   ]);
-  return table(['run', 'T', 'λ', 'seed', 'top share', 'norm. entropy', 'V', 'perplexity', 'verdict', 'top share by gen'], rows, {
+  return table(['run', 'T', 'λ', 'seed', 'top share', 'norm. entropy', 'V', 'perplexity', 'verdict', 'other coarse-grainings', 'top share by gen'], rows, {
     num: [1, 2, 3, 4, 5, 6, 7],
   });
 }

@@ -72,6 +72,18 @@ export interface CoarseGeneration {
   metrics: HistogramMetrics;
 }
 
+/**
+ * The decomposition of a coarse-graining's change, summed over generations 1..gen (entropy, nats):
+ * the temperature term (samples at T − control at T = 1), the model-error term (control − the
+ * training set) and the temperature term's noise band (z·√Σ sd² at the verdict's tail).
+ */
+export interface DecompositionPoint {
+  gen: number;
+  temperature: number;
+  error: number;
+  noise: number;
+}
+
 /** Everything the run report shows for one coarse-graining. */
 export interface CoarseReport {
   /** `first`, `length`, `label`, `token`, … */
@@ -82,6 +94,8 @@ export interface CoarseReport {
   generations: CoarseGeneration[];
   /** The theory's predicted θ, one probability vector per generation (index = gen); null if absent. */
   predicted: number[][] | null;
+  /** Cumulative temperature and model-error terms from generation 1 on; empty when not measured. */
+  decomposition: DecompositionPoint[];
   /** Why the prediction is only approximate on this coarse-graining (a truncation not on `first`); null when exact. */
   predictionNote: string | null;
   verdict: VerdictReport;
@@ -139,6 +153,8 @@ export interface SweepRun {
   /** Held-out perplexity at the last generation, or null. */
   finalPerplexity: number | null;
   verdict: VerdictReport;
+  /** The verdict on every coarse-graining the run tracks (the sweep's own first). */
+  verdicts: { coarse: string; verdict: VerdictReport }[];
 }
 
 export interface SweepReportData {

@@ -175,6 +175,18 @@ export function readGenerationMetrics(db: Database.Database, runId: number, gen:
   return db.prepare(sql).all(runId, gen) as MetricRow[];
 }
 
+/** Named metrics of one coarse-graining at the given generations only (gen → key → value; missing and null values left out). */
+export function readMetricsAt(db: Database.Database, runId: number, coarse: string, keys: readonly string[], gens: readonly number[]): Map<number, Record<string, number>> {
+  const stmt = db.prepare(`SELECT key, value FROM metrics WHERE run_id = ? AND gen = ? AND coarse = ? AND key IN (${keys.map(() => '?').join(', ')})`);
+  const out = new Map<number, Record<string, number>>();
+  for (const g of gens) {
+    const row: Record<string, number> = {};
+    for (const r of stmt.all(runId, g, coarse, ...keys) as { key: string; value: number | null }[]) if (r.value !== null) row[r.key] = r.value;
+    out.set(g, row);
+  }
+  return out;
+}
+
 /** A stored document as the reading commands show it. */
 export interface DocumentRow {
   id: number;

@@ -1,0 +1,83 @@
+// Closed-loop noise from the exact lane. The null loop (theory/calibration.ts) is the exact
+// category-level process of theory/sim.ts at T = 1; the verdict's false-positive rate is measured
+// on 2,000 simulated T = 1 loops per policy, each with its control set, as a run would have.
+
+import { describe, expect, it } from 'vitest';
+import { nullLimits, simulateNullLoop, simulateNullRun, upperZ, type LoopPolicy } from '../src/theory/calibration.js';
+import { simulate } from '../src/theory/sim.js';
+import { regimeVerdict, defaultVerdictOptions, termsInput } from '../src/metrics/verdict.js';
+import { rngFor } from '../src/rng.js';
+
+const SEED = [300, 200, 150, 120, 100, 70, 40, 20]; // ℓ = 1,000
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const sd = (xs: number[]) => Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
+
+describe('closed-loop noise', () => {
+  it('z for a tail probability', () => {
+    expect(upperZ(0.001)).toBeCloseTo(3.0902, 3);
+    expect(upperZ(0.025)).toBeCloseTo(1.96, 3);
+    expect(() => upperZ(0.6)).toThrow(RangeError);
+  });
+
+  it('the null loop is the exact lane: θ after K steps has the mean and spread of sim.ts, for accumulate and replace', () => {
+    for (const policy of ['accumulate', 'replace'] as const) {
+      const R = 1500,
+        K = 10,
+        N = 200;
+      const ours: number[] = [];
+      const rng = rngFor(5, 'null-vs-sim', policy);
+      for (let r = 0; r < R; r++) {
+        let last = 0;
+        simulateNullLoop(rng, { seed: SEED, perStep: N, freshFraction: 0, policy }, K + 1, (g, _h, counts) => {
+          if (g === K + 1) last = counts[0] / counts.reduce((a, b) => a + b, 0); // θ after K updates
+        });
+        ours.push(last);
+      }
+      const sim = simulate({ initial: SEED, temperature: 1, policy, perStep: N, steps: K, replicates: R, seed: 9 }).final.map((f) => f[0]);
+      const se = Math.sqrt(sd(ours) ** 2 / R + sd(sim) ** 2 / R);
+      expect(Math.abs(mean(ours) - mean(sim))).toBeLessThan(4 * se);
+      // Spread: the sd of a sample sd is ≈ sd/√(2R); 4 of those, both sides.
+      expect(Math.abs(sd(ours) - sd(sim))).toBeLessThan(4 * Math.sqrt(2) * sd(sim) / Math.sqrt(2 * R));
+    }
+  });
+
+  it('correlated generations widen the band: replace and long runs get wider limits than accumulate', () => {
+    const loop = { seed: SEED, perStep: 200, freshFraction: 0 };
+    const acc = nullLimits({ ...loop, policy: 'accumulate' }, 12, 4, 0.001);
+    const rep = nullLimits({ ...loop, policy: 'replace' }, 12, 4, 0.001);
+    const aug = nullLimits({ ...loop, policy: 'augment' }, 12, 4, 0.001);
+    const fresh = nullLimits({ ...loop, policy: 'replace', freshFraction: 0.5 }, 12, 4, 0.001);
+    expect(rep.tv.limit).toBeGreaterThan(1.5 * acc.tv.limit);
+    expect(rep.hFall.limit).toBeGreaterThan(1.5 * acc.hFall.limit);
+    // Fresh data and the fixed seed set of augment hold the loop near the seed.
+    expect(fresh.tv.limit).toBeLessThan(rep.tv.limit);
+    expect(aug.tv.limit).toBeLessThan(rep.tv.limit);
+    const longRep = nullLimits({ ...loop, policy: 'replace' }, 30, 5, 0.001);
+    expect(longRep.tv.limit).toBeGreaterThan(rep.tv.limit);
+  });
+
+  it('2,000 simulated T = 1 loops per policy: the rule names a regime in at most 0.2 % of them', () => {
+    const G = 12,
+      N = 200,
+      C = 300;
+    const budget = 2 * defaultVerdictOptions.tail; // two regimes, one one-sided test each
+    for (const policy of ['accumulate', 'replace'] as LoopPolicy[]) {
+      const loops = 2000;
+      let named = 0,
+        tempFired = 0,
+        moved = 0;
+      const rng = rngFor(3, 'false-positives', policy);
+      for (let r = 0; r < loops; r++) {
+        const run = simulateNullRun(rng, { seed: SEED, perStep: N, freshFraction: 0, policy }, G, C);
+        const v = regimeVerdict({ histograms: run.histograms, ...termsInput(run.terms, G), policy });
+        if (v.verdict === 'mode-collapse' || v.verdict === 'heat-death') named++;
+        if (Math.abs(v.numbers.tau_z) > v.numbers.z) tempFired++;
+        if (v.verdict === 'drift') moved++;
+      }
+      expect(named / loops, policy).toBeLessThanOrEqual(budget);
+      // Each test on its own keeps to its budget too (binomial slack: 2,000 loops, 4 expected).
+      expect(tempFired, `${policy}: temperature test fired`).toBeLessThanOrEqual(12);
+      expect(moved, `${policy}: trajectory beyond the T = 1 limits`).toBeLessThanOrEqual(0.02 * loops);
+    }
+  });
+});
