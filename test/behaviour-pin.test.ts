@@ -26,6 +26,8 @@
 // on purpose, drawn on their own stream: their columns are left out of the metrics digest, so
 // the pin shows that everything a run produced before is unchanged; their presence is checked
 // apart (and the export digest shows the control draws left the stored documents alone).
+// So did the generation-0 log-likelihood (schema 5: the `gen0_loglik` / `selected` fields of the
+// export, the `gen0_loglik_*` metrics), which only adds values: left out of both digests and checked apart.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -73,6 +75,27 @@ const PINS: Record<'ngram' | 'gpt', Pin> = {
   },
 };
 
+/** Added fields (see the header), left out of the digest. */
+const ADDED_FIELDS = ['gen0_loglik', 'selected'];
+const isAddedColumn = (name: string) => name.startsWith('gen0_loglik');
+
+/** The export's jsonl without the added fields (key order kept). */
+function withoutAddedFields(jsonl: string): string {
+  return jsonl.split('\n').map((line) => {
+    if (line === '') return line;
+    const d = JSON.parse(line) as Record<string, unknown>;
+    for (const k of ADDED_FIELDS) delete d[k];
+    return JSON.stringify(d);
+  }).join('\n');
+}
+
+/** A metrics csv without the added columns. */
+function withoutAddedColumns(csv: string): string {
+  const lines = csv.split('\n');
+  const keep = lines[0].split(',').map((name) => !isAddedColumn(name));
+  return lines.map((line) => (line === '' ? line : line.split(',').filter((_, i) => keep[i]).join(','))).join('\n');
+}
+
 const sha256 = (parts: readonly string[]) => {
   const hash = createHash('sha256');
   for (const p of parts) hash.update(p);
@@ -95,12 +118,17 @@ async function runDigests(name: string, args: readonly string[]): Promise<{ expo
       metrics.push(m.stderr);
       continue;
     }
-    const w = withoutLater(m.stdout);
+    const w = withoutLater(withoutAddedColumns(m.stdout));
     metrics.push(w.csv);
     dropped.push(w.dropped);
+    // The added columns are there (so leaving them out hides nothing): a mean for every generation.
+    const [head, ...rows] = m.stdout.trim().split('\n');
+    const col = head.split(',').indexOf('gen0_loglik_mean');
+    expect(col, 'gen0_loglik_mean column').toBeGreaterThan(0);
+    for (const r of rows) expect(Number(r.split(',')[col])).toBeLessThan(0);
   }
   const backend = query(work.db, (db) => (db.prepare('SELECT backend FROM runs WHERE name = ?').get(name) as { backend: string }).backend);
-  return { export: sha256([exp.stdout]), metrics: sha256(metrics), backend, dropped };
+  return { export: sha256([withoutAddedFields(exp.stdout)]), metrics: sha256(metrics), backend, dropped };
 }
 
 /** The digest recorded for this backend, or for any backend. */

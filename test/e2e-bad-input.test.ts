@@ -35,8 +35,14 @@ describe.concurrent('bad input: exit 2, one line, the database as it was', () =>
     ['--fresh -0.1', [...RUN, '--fresh', '-0.1'], /--fresh must be a number from 0 to 1, got '-0.1'/],
     ['--generations 0', [...RUN, '--generations', '0'], /--generations must be a whole number ≥ 1, got '0'/],
     ['--samples 0', [...RUN, '--samples', '0'], /--samples must be a whole number ≥ 1, got '0'/],
-    ['--policy bogus', [...RUN, '--policy', 'bogus'], /unknown policy 'bogus' \(choose from accumulate, replace, augment\)/],
+    ['--policy bogus', [...RUN, '--policy', 'bogus'], /unknown policy 'bogus' \(choose from accumulate, replace, augment, accumulate-subsample\)/],
     ['--coarse bogus', [...RUN, '--coarse', 'bogus'], /unknown coarse-graining 'bogus'/],
+    ['--select bogus', [...RUN, '--select', 'bogus'], /unknown scorer 'bogus' \(choose from gen0-likelihood, label, label-prob, length, random\)/],
+    ['--select label:nobody', [...RUN, '--select', 'label:nobody'], /--select label:nobody: no label 'nobody' \(labels: female, male\)/],
+    ['--select random@noise=-1', [...RUN, '--select', 'random@noise=-1'], /--select noise must be a number ≥ 0, got '-1'/],
+    ['--candidates 0', [...RUN, '--select', 'random', '--candidates', '0'], /--candidates must be a whole number from 1 to 64, got '0'/],
+    ['--policy accumulate-subsample without --train-size', [...RUN, '--policy', 'accumulate-subsample'], /--policy accumulate-subsample needs --train-size S/],
+    ['--train-size without accumulate-subsample', [...RUN, '--train-size', '50'], /--train-size goes with --policy accumulate-subsample/],
     ['--corpus does-not-exist', [...RUN, '--corpus', 'does-not-exist'], /does-not-exist/],
     ['a duplicate run name', [...RUN, '--name', 'done'], /a run named 'done' already exists/],
     ['resume no-such-run', ['resume', 'no-such-run'], /no run 'no-such-run'/],
@@ -48,6 +54,9 @@ describe.concurrent('bad input: exit 2, one line, the database as it was', () =>
     ['metrics --coarse bogus', ['metrics', 'done', '--coarse', 'bogus'], /does not track coarse-graining 'bogus'/],
     ['metrics --format bogus', ['metrics', 'done', '--format', 'bogus'], /unknown format 'bogus'/],
     ['samples --gen abc', ['samples', 'done', '--gen', 'abc'], /'abc' is not a number/],
+    ['samples --sort bogus', ['samples', 'done', '--sort', 'bogus'], /unknown sort 'bogus' \(choose from id, gen0_loglik, -gen0_loglik\)/],
+    ['samples --selected maybe', ['samples', 'done', '--selected', 'maybe'], /--selected must be yes or no, got 'maybe'/],
+    ['export --format bogus', ['export', 'done', '--format', 'bogus'], /unknown format 'bogus' \(choose from jsonl, csv, txt\)/],
   ];
   for (const [name, args, problem] of cases) {
     it(name, () => refused(args, problem));

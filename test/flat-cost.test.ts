@@ -19,6 +19,7 @@ import { initBackend } from '../src/backend.js';
 import { openDatabase } from '../src/store/open.js';
 import { createRun, executeRun, type LoopDeps } from '../src/loop/run.js';
 import { IdList, type ReadCounter } from '../src/loop/dataset.js';
+import type { RunConfig } from '../src/loop/config.js';
 
 const G = 62;
 const N = 40;
@@ -109,48 +110,64 @@ function countingDatabase(db: Database.Database, counts: Counts): Database.Datab
 /** Mean of xs[from..to] inclusive. */
 const mean = (xs: number[], from: number, to: number) => xs.slice(from, to + 1).reduce((a, b) => a + b, 0) / (to - from + 1);
 
-describe('flat per-generation cost (accumulate, 62 generations)', () => {
-  let dir: string;
+interface Measured {
+  counts: Counts;
+  trainRows: number[];
+  nDocs: number[];
+  status: string;
+}
+
+/** Runs a tiny n-gram loop in process on a counting database in `dir` and splits its work per generation. */
+async function measure(dir: string, input: Partial<RunConfig>): Promise<Measured> {
   const counts: Counts = { gen: 0, rest: [], verdict: [], verdictQueries: [], plans: new Map() };
   const trainRows: number[] = [];
   const nDocs: number[] = [];
+  const real = openDatabase(join(dir, 'runs.sqlite'), { create: true });
+  const db = countingDatabase(real, counts);
+  const backend = await initBackend('cpu');
+  const readCounter: ReadCounter = { rows: 0 };
+  let trainSeen = 0;
+  let t = Date.parse('2030-01-01T00:00:00Z');
+  const deps: LoopDeps = {
+    db,
+    modelsDir: join(dir, 'models'),
+    corporaDir: join(dir, 'corpora'),
+    backend,
+    // A fake clock: the run's timestamps do not matter here, only that they advance.
+    now: () => (t += 1000),
+    readCounter,
+    onEvent: (e) => {
+      if (e.type !== 'generation') return;
+      // Everything counted since the previous event belongs to this generation.
+      trainRows[e.summary.gen] = readCounter.rows - trainSeen;
+      trainSeen = readCounter.rows;
+      counts.gen = e.summary.gen + 1;
+    },
+  };
+  try {
+    const run = createRun(deps, input);
+    counts.gen = 0;
+    const status = await executeRun(deps, run.name);
+    for (const r of real.prepare(`SELECT gen, n_docs FROM generations WHERE run_id = ? ORDER BY gen`).all(run.id) as { gen: number; n_docs: number }[]) nDocs[r.gen] = r.n_docs;
+    return { counts, trainRows, nDocs, status };
+  } finally {
+    real.close();
+  }
+}
+
+describe('flat per-generation cost (accumulate, 62 generations)', () => {
+  let dir: string;
+  let counts: Counts;
+  let trainRows: number[];
+  let nDocs: number[];
   let status: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'heatdeath-flat-'));
-    const real = openDatabase(join(dir, 'runs.sqlite'), { create: true });
-    const db = countingDatabase(real, counts);
-    const backend = await initBackend('cpu');
-    const readCounter: ReadCounter = { rows: 0 };
-    let trainSeen = 0;
-    let t = Date.parse('2030-01-01T00:00:00Z');
-    const deps: LoopDeps = {
-      db,
-      modelsDir: join(dir, 'models'),
-      corporaDir: join(dir, 'corpora'),
-      backend,
-      // A fake clock: the run's timestamps do not matter here, only that they advance.
-      now: () => (t += 1000),
-      readCounter,
-      onEvent: (e) => {
-        if (e.type !== 'generation') return;
-        // Everything counted since the previous event belongs to this generation.
-        trainRows[e.summary.gen] = readCounter.rows - trainSeen;
-        trainSeen = readCounter.rows;
-        counts.gen = e.summary.gen + 1;
-      },
-    };
-    try {
-      const run = createRun(deps, {
-        corpus: 'names', model: 'ngram', order: 2, buckets: 256, generations: G, samples: N, steps: 3, initialSteps: 20,
-        policy: 'accumulate', coarse: ['first', 'length', 'label'], seed: 5, keepCheckpoints: 2,
-      });
-      counts.gen = 0;
-      status = await executeRun(deps, run.name);
-      for (const r of real.prepare(`SELECT gen, n_docs FROM generations WHERE run_id = ? ORDER BY gen`).all(run.id) as { gen: number; n_docs: number }[]) nDocs[r.gen] = r.n_docs;
-    } finally {
-      real.close();
-    }
+    ({ counts, trainRows, nDocs, status } = await measure(dir, {
+      corpus: 'names', model: 'ngram', order: 2, buckets: 256, generations: G, samples: N, steps: 3, initialSteps: 20,
+      policy: 'accumulate', coarse: ['first', 'length', 'label'], seed: 5, keepCheckpoints: 2,
+    }));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -224,5 +241,39 @@ describe('flat per-generation cost (accumulate, 62 generations)', () => {
       expect(ids.capacityBytes).toBeLessThanOrEqual(2 * 4 * ids.length + 64);
     }
     expect(ids.get(8000 + 5000 * 200 - 1)).toBe(200 * 5000 + 4999);
+  });
+});
+
+// accumulate-subsample: the pool grows by N a generation like accumulate's, but each generation
+// trains on S documents (its N new ones and S − N drawn from the pool kept in memory), so its
+// training set, its training histogram and all its reads stay flat.
+describe('flat per-generation cost (accumulate-subsample, S = 120, 30 generations)', () => {
+  const GS = 30;
+  const S = 120;
+  let dir: string;
+  let m: Measured;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'heatdeath-flat-sub-'));
+    m = await measure(dir, {
+      corpus: 'names', model: 'ngram', order: 2, buckets: 256, generations: GS, samples: N, steps: 3, initialSteps: 20,
+      policy: 'accumulate-subsample', trainSize: S, coarse: ['first', 'length', 'label'], seed: 5, keepCheckpoints: 2,
+    });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('trains on S documents every generation', () => {
+    expect(m.status).toBe('complete');
+    for (let g = 1; g <= GS; g++) expect(m.nDocs[g]).toBe(S);
+  });
+
+  it('does as much database work and reads as many training rows late as early', () => {
+    const early = mean(m.counts.rest, 2, 11);
+    const late = mean(m.counts.rest, GS - 9, GS);
+    // At least the S − N chosen documents the training histogram counts.
+    expect(early).toBeGreaterThan(S - N);
+    expect(Math.abs(late - early) / early).toBeLessThan(0.05);
+    const tEarly = mean(m.trainRows, 2, 11);
+    expect(tEarly).toBeGreaterThan(0);
+    expect(Math.abs(mean(m.trainRows, GS - 9, GS) - tEarly) / tEarly).toBeLessThan(0.05);
   });
 });

@@ -86,7 +86,20 @@ describe('run report data from the database', () => {
     const area = (k: number) => (k <= 7 ? 2 * k : 6 + 1 + 6);
     // Metric curves: the registry's unit-scale report metrics (survival among them) the data have, plus the theory top share.
     // Each coarse-graining's decomposition chart: temperature term, model-error term, noise band edges.
-    expect(charts(html)).toEqual([area(m[0]), 6, 4, area(m[1]), 5, 4, 1, 2]);
+    // Then the likelihood section: one curve per generation (3 here, at most 6) and the five quantiles plus the mean.
+    expect(charts(html)).toEqual([area(m[0]), 6, 4, area(m[1]), 5, 4, 1, 2, 3, 6]);
+  });
+
+  it('reads the generation-0 log-likelihood of the seed and of each generation\'s kept samples', () => {
+    const L = data.loglik!;
+    expect(L.generations.map((g) => g.gen)).toEqual([0, 1, 2]);
+    // Generation 0: the seed's training documents; later: the model's samples (λN of them replaced by fresh ones are still kept candidates).
+    expect(L.generations[1].n).toBe(120);
+    for (const g of L.generations) {
+      expect(g.counts.reduce((a, b) => a + b, 0)).toBe(g.n);
+      expect(g.q01).toBeLessThanOrEqual(g.q50);
+      expect(g.mean).toBeLessThan(0);
+    }
   });
 
   it('sums the stored temperature and model-error terms generation by generation', () => {

@@ -2,7 +2,7 @@
 // Values stay strings here; normalizeRunConfig validates them all with one clear line each.
 
 import type { Command } from 'commander';
-import { defaultRunConfig, type RunConfig } from '../loop/config.js';
+import { defaultRunConfig, policies, type RunConfig } from '../loop/config.js';
 import { samplingTruncations } from '../model/sampling.js';
 import { VAL_TOKEN_BUDGET } from '../loop/validation.js';
 import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR } from './common.js';
@@ -19,7 +19,10 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
   ['--temperature <T>', 'temperature', 'sampling temperature, T > 0'],
   ...samplingTruncations().map((t): [string, keyof RunConfig, string] => [t.flag, t.key as keyof RunConfig, t.help]),
   ['--fresh <λ>', 'freshFraction', 'fraction of new documents drawn from real data, 0 ≤ λ ≤ 1'],
-  ['--policy <policy>', 'policy', 'accumulate, replace or augment'],
+  ['--policy <policy>', 'policy', policies.join(', ')],
+  ['--train-size <S>', 'trainSize', 'documents each generation trains on under accumulate-subsample'],
+  ['--select <scorer>', 'select', 'curated loop: keep the best of --candidates samples per document by gen0-likelihood, label:<L>, label-prob:<L>, length:<n> or random (add @noise=σ for a noisy verifier)'],
+  ['--candidates <M>', 'candidates', 'candidates drawn per kept document with --select'],
   ['--retrain <mode>', 'retrain', 'continue (fine-tune) or scratch (re-initialise)'],
   ['--generations <G>', 'generations', 'generations after the initial model'],
   ['--samples <N>', 'samples', 'new documents per generation'],
@@ -53,6 +56,7 @@ export function addRunOptions(cmd: Command, list = false): Command {
     cmd.option(flag, `${help}${list && key !== 'coarse' ? ' (comma list)' : ''} (default: ${describeDefault(key)})`);
   }
   return cmd
+    .option('--dedupe', 'a sample equal to a training document, or to one already kept this generation, is not kept')
     .option('--measure-delta', 'estimate δ̂ for every coarse-graining from T = 1 samples (slower)')
     .option('--name <name>', 'run name, unique per database (default: generated from the settings)')
     .option('--backend <name>', 'tfjs backend: auto, node, wasm, cpu', 'auto')
@@ -69,6 +73,7 @@ export function configFromOptions(opts: Record<string, unknown>): Partial<RunCon
     if (opts[prop] !== undefined) out[key] = opts[prop];
   }
   if (opts.measureDelta) out.measureDelta = true;
+  if (opts.dedupe) out.dedupe = true;
   return out as Partial<RunConfig>;
 }
 

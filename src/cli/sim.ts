@@ -8,6 +8,7 @@ import { defaultSimConfig, simulate, type SimPoint } from '../theory/sim.js';
 import { fixedPoint } from '../theory/ode.js';
 import { normalize } from '../theory/core.js';
 import { parseNumber, printJson } from './common.js';
+import { parseCategorySelection } from '../theory/select.js';
 
 /** Commander parser for a comma list of numbers (`--initial 3,1`); ranges are checked by the library. */
 export function parseVector(value: string): number[] {
@@ -46,6 +47,8 @@ interface SimOptions {
   steps: number;
   replicates: number;
   seed: number;
+  select?: string;
+  candidates: number;
   json?: boolean;
 }
 
@@ -64,6 +67,8 @@ export function register(program: Command): void {
     .option('--steps <K>', 'steps (generations)', parseNumber, d.steps)
     .option('--replicates <R>', 'independent replicates', parseNumber, d.replicates)
     .option('--seed <n>', 'seed; same seed, same result', parseNumber, d.seed)
+    .option('--select <label:k>', "keep the best of --candidates samples by a reward for category k (index from 0), as the loop's --select label:<L>")
+    .option('--candidates <M>', 'candidates per kept document with --select', parseNumber, 4)
     .option('--json', 'print one JSON document')
     .action((o: SimOptions) => {
       const result = simulate({
@@ -76,6 +81,7 @@ export function register(program: Command): void {
         steps: o.steps,
         replicates: o.replicates,
         seed: o.seed,
+        select: parseCategorySelection(o.select, o.candidates, o.initial.length),
       });
       if (o.json) {
         printJson(result);
@@ -83,9 +89,9 @@ export function register(program: Command): void {
       }
       const c = result.config;
       const rule = samplingRuleOf(c);
-      const fp = fixedPoint(c.initial, { ...rule, freshFraction: c.freshFraction, anchor: normalize(c.initial) });
+      const fp = fixedPoint(c.initial, { ...rule, freshFraction: c.freshFraction, anchor: normalize(c.initial), select: c.select });
       const lines = [
-        `sim: initial ${c.initial.join(',')} (ℓ = ${c.initial.reduce((s, x) => s + x, 0)}), ${describeRule(rule)}, λ = ${c.freshFraction}, ${c.policy}, N = ${c.perStep}, ${c.steps} steps × ${c.replicates} replicates, seed ${c.seed}`,
+        `sim: initial ${c.initial.join(',')} (ℓ = ${c.initial.reduce((s, x) => s + x, 0)}), ${describeRule(rule)}, λ = ${c.freshFraction}, ${c.policy}, N = ${c.perStep}, ${c.steps} steps × ${c.replicates} replicates, seed ${c.seed}${c.select ? `, best of ${c.select.candidates} by category ${c.select.category}` : ''}`,
         '',
         `${'step'.padStart(8)}  ${'mean θ'.padEnd(8 * c.initial.length)}  ${'V'.padStart(7)}  ${'entropy'.padStart(7)}`,
         ...pickRows(result.trajectory, (p: SimPoint) => p.step).map(

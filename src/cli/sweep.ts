@@ -44,6 +44,7 @@ function gridFromOptions(opts: Record<string, unknown>): SweepGrid {
   delete axes.seed;
   axes.seed = seeds;
   if (opts.measureDelta) fixed.measureDelta = true;
+  if (opts.dedupe) fixed.dedupe = true;
   // Several worker processes already keep the cores busy: a second training thread each would
   // only oversubscribe them (emitted jobs run alone, they keep the default). Results do not
   // depend on it; --threads 2 still asks for it.
@@ -67,6 +68,7 @@ function jobCommands(id: string, points: GridPoint[], grid: SweepGrid, opts: Rec
       else if (p.values[key] !== undefined) args.push(name, p.values[key]!);
     }
     if (grid.fixed.measureDelta) args.push('--measure-delta');
+    if (grid.fixed.dedupe) args.push('--dedupe');
     args.push('--name', p.name, '--sweep-id', id, '--db', `runs/sweep-${id}/${p.name}.sqlite`);
     if (opts.modelsDir !== 'models') args.push('--models-dir', String(opts.modelsDir));
     if (opts.corporaDir !== 'corpora') args.push('--corpora-dir', String(opts.corporaDir));

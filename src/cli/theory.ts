@@ -7,6 +7,7 @@ import { checkPredictOptions, fixedPoint, generationTimes, meanFieldRecursion, p
 import { checkPolicy, defaultSimConfig, recordedSteps } from '../theory/sim.js';
 import { UserError } from '../errors.js';
 import { parseNumber, printJson } from './common.js';
+import { parseCategorySelection } from '../theory/select.js';
 import { fmt, fmtVector, parseVector, pickRows } from './sim.js';
 import { addTruncationOptions, truncationsFromOptions } from './run-options.js';
 import { describeRule, samplingRuleOf } from '../model/sampling.js';
@@ -20,6 +21,8 @@ interface TheoryOptions {
   perStep: number;
   steps: number;
   seed?: number;
+  select?: string;
+  candidates: number;
   json?: boolean;
 }
 
@@ -40,6 +43,8 @@ export function register(program: Command): void {
     .option('--per-step <N>', 'documents added per generation', parseNumber, d.perStep)
     .option('--steps <K>', 'generations', parseNumber, d.steps)
     .option('--seed <n>', 'accepted for symmetry with sim; the mean-field is deterministic', parseNumber)
+    .option('--select <label:k>', "keep the best of --candidates samples by a reward for category k (index from 0), as the loop's --select label:<L>")
+    .option('--candidates <M>', 'candidates per kept document with --select', parseNumber, 4)
     .option('--json', 'print one JSON document')
     .action((o: TheoryOptions) => {
       const sum = o.initial.reduce((s, x) => s + x, 0);
@@ -53,6 +58,7 @@ export function register(program: Command): void {
         initialSize: o.initialSize ?? (looksLikeProbabilities ? o.perStep : sum),
         perStep: o.perStep,
         generations: o.steps,
+        select: parseCategorySelection(o.select, o.candidates, o.initial.length),
       };
       if (o.initialSize === undefined && !(options.initialSize > 0)) throw new UserError('--initial must have at least one positive entry');
       const field = checkPredictOptions(options);
@@ -74,6 +80,7 @@ export function register(program: Command): void {
         perStep: options.perStep,
         steps: options.generations,
         method: options.policy === 'accumulate' ? 'ode' : 'recursion',
+        select: options.select ?? null,
       };
       if (o.json) {
         printJson({
@@ -88,8 +95,8 @@ export function register(program: Command): void {
       }
       const m = theta0.length;
       const lines = [
-        `theory: θ₀ ${fmtVector(theta0)}, ℓ = ${config.initialSize}, ${describeRule(rule)}, λ = ${config.freshFraction}, ${config.policy}, N = ${config.perStep}, ${config.steps} generations`,
-        config.policy === 'accumulate' ? "ODE θ' = (1−λ)τ(θ) + λθ₀ − θ at t_g = ln((ℓ+gN)/ℓ)" : 'mean-field map θ_{g+1} = (1−λ)τ(θ_g) + λθ₀ (t = g)',
+        `theory: θ₀ ${fmtVector(theta0)}, ℓ = ${config.initialSize}, ${describeRule(rule)}, λ = ${config.freshFraction}, ${config.policy}, N = ${config.perStep}, ${config.steps} generations${config.select ? `, best of ${config.select.candidates} by category ${config.select.category}` : ''}`,
+        config.policy === 'accumulate' ? "ODE θ' = (1−λ)τ(θ) + λθ₀ − θ at t_g = ln((ℓ+gN)/ℓ)" : config.select ? 'mean-field map θ_{g+1} = (1−λ)S(τ(θ_g)) + λθ₀, S = best of M by the reward (t = g)' : 'mean-field map θ_{g+1} = (1−λ)τ(θ_g) + λθ₀ (t = g)',
         '',
         `${'gen'.padStart(6)}  ${'t'.padStart(8)}  ${'θ'.padEnd(8 * m)}  ${'V'.padStart(7)}  ${'entropy'.padStart(7)}`,
         ...pickRows(trajectory, (p) => p.generation).map(

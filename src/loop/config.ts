@@ -6,6 +6,7 @@ import { policies, type Policy } from './policy/index.js';
 import type { Regime } from '../metrics/verdict.js';
 import { COARSE_NAMES } from '../metrics/coarse.js';
 import { UserError } from '../errors.js';
+import { parseScorer } from './scorers.js';
 import type { ModelKind, SizePreset } from '../model/types.js';
 import { normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import type { TokenizerKind } from '../tokenizer/types.js';
@@ -33,6 +34,14 @@ export interface RunConfig extends SamplingRuleFields {
   /** λ: fraction of each generation's new documents drawn from real held-in data. */
   freshFraction: number;
   policy: Policy;
+  /** S: documents each generation trains on under `accumulate-subsample` (its new ones plus a seeded subsample of earlier ones). */
+  trainSize: number | null;
+  /** Scorer that keeps the best of `candidates` samples per document (src/loop/select.ts); null = no selection. */
+  select: string | null;
+  /** M: candidates drawn per kept document when `select` is set. */
+  candidates: number;
+  /** A sample equal to a document of the training set, or to one already kept this generation, is not kept. */
+  dedupe: boolean;
   retrain: Retrain;
   generations: number;
   /** N: new documents per generation. */
@@ -80,6 +89,10 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   temperature: 1,
   freshFraction: 0,
   policy: 'accumulate',
+  trainSize: null,
+  select: null,
+  candidates: 4,
+  dedupe: false,
   retrain: 'continue',
   generations: 10,
   samples: 1000,
@@ -133,6 +146,13 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   normalizeRuleFields(c);
   c.freshFraction = num('fresh', c.freshFraction, (x) => x >= 0 && x <= 1, 'a number from 0 to 1');
   c.policy = oneOf('policy', c.policy, policies);
+  if (c.trainSize !== null) c.trainSize = num('train-size', c.trainSize, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  if ((c.policy === 'accumulate-subsample') !== (c.trainSize !== null)) {
+    throw new UserError(c.trainSize === null ? '--policy accumulate-subsample needs --train-size S' : '--train-size goes with --policy accumulate-subsample');
+  }
+  if (c.select !== null) c.select = parseScorer(String(c.select)).spec;
+  c.candidates = num('candidates', c.candidates, (x) => int(x) && x >= 1 && x <= 64, 'a whole number from 1 to 64');
+  c.dedupe = Boolean(c.dedupe);
   c.retrain = oneOf('retrain', c.retrain, retrains);
   c.generations = num('generations', c.generations, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
   c.samples = num('samples', c.samples, (x) => int(x) && x >= 1, 'a whole number ≥ 1');

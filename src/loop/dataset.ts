@@ -6,7 +6,7 @@
 
 import type Database from 'better-sqlite3';
 import type { TrainingSet } from '../model/types.js';
-import { committedWindow, extendsPrevious, sameWindow, type DataPolicy } from './policy/index.js';
+import { committedWindow, extendsPrevious, sameWindow, windowExtends, type DataPolicy, type PolicyParams } from './policy/index.js';
 import { documentsById, inTrainTextLookup, tokenReader, windowIdBounds, windowIds } from '../store/documents.js';
 
 /** A growable Int32 list (amortised doubling). */
@@ -31,6 +31,10 @@ export class IdList {
   toArray(): Int32Array {
     return this.buf.slice(0, this.length);
   }
+  /** The ids without a copy (valid until the next push). */
+  view(): Int32Array {
+    return this.buf.subarray(0, this.length);
+  }
   /** Bytes held, for the flat-cost checks of long runs. */
   get capacityBytes(): number {
     return this.buf.byteLength;
@@ -38,25 +42,37 @@ export class IdList {
 }
 
 /** The committed ids the model of generation `gen` trains on, from the database: the window, then the policy's choice. */
-function chosenIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number): Int32Array {
+function chosenIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, params: PolicyParams): Int32Array {
   const ids = windowIds(db, runId, committedWindow(policy, gen));
-  return policy.select ? policy.select(ids, gen, seed) : ids;
+  return policy.select ? policy.select(ids, gen, params) : ids;
 }
 
 /**
  * The committed part of generation gen's training set (its own new documents come on top).
  * `current` is gen−1's training set, kept as it is when gen's set extends it (accumulate).
  */
-export function committedIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number, current: IdList): IdList {
+export function committedIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, params: PolicyParams, current: IdList, pool: IdList | null = null): IdList {
   if (gen === 0 || extendsPrevious(policy, gen)) return current;
-  return new IdList(chosenIds(db, runId, policy, gen, seed));
+  // A choice among a growing window (accumulate-subsample) chooses from the pool kept in memory,
+  // so a generation reads the S chosen documents, not the whole window's ids.
+  if (pool && policy.select && windowExtends(policy, gen)) return new IdList(policy.select(pool.view(), gen, params));
+  return new IdList(chosenIds(db, runId, policy, gen, params));
+}
+
+/**
+ * The pool a policy's choice draws from, kept in memory while the window grows by whole
+ * generations (every in-train id of window(gen)); null when there is no choice or no such growth.
+ */
+export function initialPool(db: Database.Database, runId: number, policy: DataPolicy, gen: number): IdList | null {
+  if (!policy.select || !windowExtends(policy, Math.max(1, gen + 1))) return null;
+  return new IdList(gen < 0 ? [] : windowIds(db, runId, policy.window(gen)));
 }
 
 /** Ids of the training set of generation `gen` after it committed (used on resume). */
-export function trainingIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, seed: number): IdList {
+export function trainingIds(db: Database.Database, runId: number, policy: DataPolicy, gen: number, params: PolicyParams): IdList {
   if (!policy.select) return new IdList(windowIds(db, runId, policy.window(gen)));
   const own = windowIds(db, runId, [[gen, gen]]);
-  return new IdList([...chosenIds(db, runId, policy, gen, seed), ...own]);
+  return new IdList([...chosenIds(db, runId, policy, gen, params), ...own]);
 }
 
 /**

@@ -6,8 +6,10 @@
 //   3. evaluates: held-out loss, δ̂, the temperature and model-error terms (control.ts), histogram
 //      and text metrics;
 //   4. writes the checkpoint, then commits everything of the generation in one transaction.
-// All N model samples are stored (those replaced by fresh ones with in_train = 0), so the
-// `samples` histogram always measures the model's own output, even at λ = 1.
+// All model samples are stored (those replaced by fresh ones with in_train = 0; with --select
+// M × N candidates, the discarded ones with selected = 0 too), so the `samples` histogram always
+// measures the model's own output, even at λ = 1. Every document carries its per-token
+// log-likelihood under the generation-0 model (gen0_loglik), kept beside the current one.
 
 import type Database from 'better-sqlite3';
 import { checkpointDir } from './view.js';
@@ -21,6 +23,9 @@ import { insertGeneration, updateRun } from '../store/runs.js';
 import { histogram } from '../metrics/coarse.js';
 import { histogramMetrics, totalVariation, l2Distance } from '../metrics/histogram.js';
 import { textMetrics } from '../metrics/text.js';
+import { loglikSummary } from '../metrics/loglik.js';
+import { selectCandidates, type Selection } from './select.js';
+import type { Candidate } from './scorers.js';
 import { normalize } from '../theory/core.js';
 import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
@@ -48,7 +53,14 @@ export function genRng(config: Readonly<RunConfig>, gen: number, purpose: string
   return rngFor(config.seed, 'gen', gen, purpose);
 }
 
-export function toDocument(state: RunState, gen: number, origin: NewDocument['origin'], doc: { text: string; tokens: number[]; label: string | null }, inTrain: boolean): NewDocument {
+export function toDocument(
+  state: RunState,
+  gen: number,
+  origin: NewDocument['origin'],
+  doc: { text: string; tokens: readonly number[]; label: string | null; gen0Loglik?: number },
+  inTrain: boolean,
+  selected = true,
+): NewDocument {
   const predicted = state.classifier ? state.classifier.predict(doc.text) : null;
   return {
     gen,
@@ -59,6 +71,8 @@ export function toDocument(state: RunState, gen: number, origin: NewDocument['or
     trueLabel: origin === 'synthetic' ? null : doc.label,
     inTrain,
     firstToken: firstTokenOf(doc.tokens),
+    gen0Loglik: doc.gen0Loglik ?? null,
+    selected,
   };
 }
 
@@ -80,6 +94,7 @@ export function metricRows(
     /** coarse → the decomposition's metrics (control.ts; generations ≥ 1 with a measurable control). */
     terms?: Map<string, Record<string, number>>;
     text: Record<string, number> | null;
+    loglik: Record<string, number>;
     valLoss: number | null;
     valLossSe: number | null;
     trainLoss: number | null;
@@ -100,6 +115,7 @@ export function metricRows(
     train_loss: extra.trainLoss,
     n_train: extra.nTrain,
     ...(extra.text ?? {}),
+    ...extra.loglik,
   };
   for (const [key, value] of Object.entries(run)) if (value !== undefined) rows.push({ gen, coarse: '', key, value });
   return rows;
@@ -110,31 +126,67 @@ export function histograms(state: RunState, docs: readonly { text: string; token
   return new Map(state.coarse.map((cg) => [cg.name, histogram(cg, docs)]));
 }
 
-/** Samples N documents from the model at T, decodes them, draws the fresh ones. */
+/** Per-token log-likelihood (nats, EOS counted) of each document under a model. */
+export async function perTokenLoglik(model: LanguageModel, docs: readonly (readonly number[])[]): Promise<number[]> {
+  const out: number[] = [];
+  // In slices, so a generation of many candidates never builds one huge batch.
+  for (let i = 0; i < docs.length; i += 1024) {
+    for (const r of await model.logProbs(docs.slice(i, i + 1024))) out.push(r.logProb / r.tokens);
+  }
+  return out;
+}
+
+export interface NewSamples {
+  /** Every candidate drawn (N, or M × N with --select), in sampling order, with its gen-0 log-likelihood. */
+  candidates: Candidate[];
+  selection: Selection;
+  fresh: SeedDoc[];
+  /** Slots 0 … nTrainSynthetic−1 of the kept samples join the training set; the rest are replaced by fresh documents. */
+  nTrainSynthetic: number;
+}
+
+/**
+ * Samples N documents from the model at the run's rule (M × N candidates from their own stream
+ * with --select, so a run without it draws exactly what it always drew), scores them under the
+ * generation-0 model, selects (src/loop/select.ts), and draws the fresh ones.
+ */
 export async function drawNewDocuments(
   config: Readonly<RunConfig>,
   state: RunState,
-  model: LanguageModel,
+  models: { model: LanguageModel; gen0: LanguageModel },
   gen: number,
   hooks: GenerationHooks,
-): Promise<{ synthetic: { text: string; tokens: number[] }[]; fresh: SeedDoc[]; nTrainSynthetic: number }> {
+  isDuplicate: ((text: string) => boolean) | null,
+): Promise<NewSamples> {
   const N = config.samples;
   const nFresh = Math.round(config.freshFraction * N);
   await hooks.phase('sample');
-  const tokens = await model.sample(N, samplingRuleOf(config), genRng(config, gen, 'sample'), {
+  const count = config.select === null ? N : config.candidates * N;
+  const tokens = await models.model.sample(count, samplingRuleOf(config), genRng(config, gen, config.select === null ? 'sample' : 'candidates'), {
     maxLength: state.maxLength,
     onProgress: (done, total) => {
       hooks.progress('sample', done, total);
       hooks.checkStop();
     },
   });
-  const synthetic = tokens.map((t) => ({ text: state.tokenizer.decode(t), tokens: t }));
+  const logliks = await perTokenLoglik(models.gen0, tokens);
+  const candidates = tokens.map((t, i) => ({ text: state.tokenizer.decode(t), tokens: t, gen0Loglik: logliks[i] }));
+  const classifier = state.classifier;
+  const selection = selectCandidates(candidates, {
+    select: config.select,
+    candidates: config.candidates,
+    isDuplicate: config.dedupe ? isDuplicate : null,
+    context: {
+      labels: classifier?.labels ?? [],
+      labelProbabilities: classifier ? (text) => classifier.probabilities(text) : null,
+      rng: genRng(config, gen, 'select'),
+    },
+  });
   const freshRng = genRng(config, gen, 'fresh');
   const fresh: SeedDoc[] = [];
   for (let i = 0; i < nFresh; i++) fresh.push(state.seedTrain[freshRng.int(state.seedTrain.length)]);
-  return { synthetic, fresh, nTrainSynthetic: N - nFresh };
+  return { candidates, selection, fresh, nTrainSynthetic: N - nFresh };
 }
-
 
 /** What runGeneration needs of the run: fixed for one call of executeRun. */
 export interface RunContext {
@@ -159,7 +211,11 @@ export interface RunContext {
 /** What one generation hands the next: the model, its training set's ids and histograms. */
 export interface Carry {
   model: LanguageModel | null;
+  /** The generation-0 model (loaded from its checkpoint, which is never pruned): gen0_loglik and the gen0-likelihood scorer. */
+  gen0: LanguageModel | null;
   trainIds: IdList;
+  /** Under a policy with a choice among a growing window: that window's ids (dataset.ts initialPool), else null. */
+  pool: IdList | null;
   trainHist: Map<string, number[]>;
 }
 
@@ -171,7 +227,7 @@ export interface GenerationResult {
   started: number;
 }
 
-type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Record<string, number> | null; terms?: Map<string, Record<string, number>> };
+type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Record<string, number> | null; loglik: Record<string, number>; terms?: Map<string, Record<string, number>> };
 
 /** Seconds per phase; a phase may run twice in a generation (metrics), so they add up. */
 type Timer = (phase: string, t0: number) => void;
@@ -188,7 +244,7 @@ export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, 
   h.checkStop();
   const timings: Record<string, number> = {};
   const mark: Timer = (phase, t0) => (timings[phase] = (timings[phase] ?? 0) + (ctx.now() - t0) / 1000);
-  const committed = committedIds(ctx.db, ctx.runId, ctx.policy, gen, ctx.config.seed, carry.trainIds);
+  const committed = committedIds(ctx.db, ctx.runId, ctx.policy, gen, ctx.config, carry.trainIds, carry.pool);
   const rows = await newDocuments(ctx, carry, committed, gen, h, mark);
   await yieldToEventLoop();
   h.checkStop();
@@ -197,41 +253,58 @@ export async function runGeneration(ctx: RunContext, carry: Carry, gen: number, 
   const trainLoss = await retrain(ctx, carry, data, gen, h, mark);
   const t0 = ctx.now();
   await h.phase('metrics');
+  if (gen === 0) await seedLoglik(ctx, carry.model!, rows);
   const val = await validationLoss(carry.model!, ctx.state.seedVal);
   const valLoss = val?.loss ?? null;
   const valLossSe = val?.se ?? null;
   const delta = await deltas(ctx, carry, gen);
-  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, terms: rows.terms, text: rows.text, valLoss, valLossSe, trainLoss, nTrain: data.size });
+  const metrics = metricRows(gen, ctx.state, rows.samples, ctx.seedHist, { delta, terms: rows.terms, text: rows.text, loglik: rows.loglik, valLoss, valLossSe, trainLoss, nTrain: data.size });
   mark('metrics', t0);
   await commitGeneration(ctx, carry, committed, gen, { rows, metrics, trainLoss, valLoss, started, timings }, h, mark);
   return { trainLoss, valLoss, valLossSe, started };
 }
 
-/** Step 1: generation 0 is the seed corpus; later ones N model samples (+ fresh ones), with the new training histograms. */
+/** Step 1: generation 0 is the seed corpus; later ones N model samples (best of M candidates with --select, + fresh ones), with the new training histograms. */
 async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, gen: number, h: GenerationHooks, mark: Timer): Promise<NewRows> {
   const { state, config, db } = ctx;
   if (gen === 0) {
     const docs = [...state.seedTrain.map((d) => toDocument(state, 0, 'seed', d, true)), ...state.seedVal.map((d) => toDocument(state, 0, 'seed', d, false))];
-    return { docs, samples: ctx.seedHist, text: null };
+    return { docs, samples: ctx.seedHist, text: null, loglik: {} };
   }
   let t0 = ctx.now();
-  const { synthetic, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, carry.model!, gen, h);
+  const trainedOn = trainingTextLookup(db, ctx.runId, ctx.policy, gen - 1);
+  const { candidates, selection, fresh, nTrainSynthetic } = await drawNewDocuments(config, state, { model: carry.model!, gen0: carry.gen0! }, gen, h, trainedOn);
   const control = await drawControl(config, state, carry.model!, gen, h.checkStop);
   mark('sample', t0);
   t0 = ctx.now();
   await h.phase('metrics');
-  const text = textMetrics(synthetic, trainingTextLookup(db, ctx.runId, ctx.policy, gen - 1));
+  // Kept samples in slot order; slots past nTrainSynthetic are replaced by fresh documents.
+  const slots = selection.kept.flatMap((i, slot) => (i === null ? [] : [{ i, slot }]));
+  const inTrain = new Set(slots.filter((k) => k.slot < nTrainSynthetic).map((k) => k.i));
+  const kept = slots.map((k) => candidates[k.i]);
+  const text = textMetrics(kept, trainedOn);
+  const freshLoglik = await perTokenLoglik(carry.gen0!, fresh.map((d) => d.tokens));
   const docs = [
-    ...synthetic.map((d, i) => toDocument(state, gen, 'synthetic', { ...d, label: null }, i < nTrainSynthetic)),
-    ...fresh.map((d) => toDocument(state, gen, 'fresh', d, true)),
+    ...candidates.map((d, i) => toDocument(state, gen, 'synthetic', { ...d, label: null }, inTrain.has(i), selection.selected[i])),
+    ...fresh.map((d, i) => toDocument(state, gen, 'fresh', { ...d, gen0Loglik: freshLoglik[i] }, true)),
   ];
-  const added = histograms(state, [...synthetic.slice(0, nTrainSynthetic), ...fresh]);
-  const samples = histograms(state, synthetic);
+  const added = histograms(state, [...candidates.filter((_, i) => inTrain.has(i)), ...fresh]);
+  // `samples` is the model's own output: every candidate, before selection (the kept ones are the
+  // documents with selected = 1, and the training histogram counts them).
+  const samples = histograms(state, candidates);
   // The model that drew this generation learned carry.trainHist (before it is updated below).
   const terms = decompositionRows(state, gen, samples, control, carry.trainHist, ctx.seedHist, termSums(db, ctx.runId, state.coarse.map((c) => c.name), gen - 1));
   carry.trainHist = trainingHistograms(db, ctx.policy, gen, { previous: carry.trainHist, seed: ctx.seedHist, added, committed }, (d) => histograms(state, d));
+  const loglik = { ...loglikSummary(kept.map((d) => d.gen0Loglik)), ...(config.select === null ? {} : loglikSummary(candidates.map((d) => d.gen0Loglik), 'gen0_loglik_candidates')) };
   mark('metrics', t0);
-  return { docs, samples, text, terms };
+  return { docs, samples, text, loglik, terms };
+}
+
+/** Generation 0's documents' own likelihood under the model they made (the reference row), and its summary over the training docs. */
+async function seedLoglik(ctx: RunContext, model: LanguageModel, rows: NewRows): Promise<void> {
+  const ll = await perTokenLoglik(model, rows.docs.map((d) => d.tokens));
+  rows.docs.forEach((d, i) => (d.gen0Loglik = ll[i]));
+  rows.loglik = loglikSummary(ll.slice(0, ctx.state.seedTrain.length));
 }
 
 /** The model's spec for generation `gen`: the run-config keys its family takes, and an init seed. */
@@ -299,11 +372,16 @@ async function commitGeneration(
   await h.phase('commit');
   const dir = checkpointDir(ctx.modelsDir, ctx.runName, gen);
   await carry.model!.save(dir);
+  if (gen === 0) {
+    carry.gen0?.dispose();
+    carry.gen0 = await ctx.factory.load(dir);
+  }
   // IMMEDIATE: the transaction reads (is the run still ours?) before it writes, and a deferred
   // one fails at once with SQLITE_BUSY when another process sharing the file wrote in between.
   db.transaction(() => {
     assertOwned(db, runId, ctx.pid);
     const newIds = insertDocuments(db, runId, r.rows.docs).filter((_, i) => r.rows.docs[i].inTrain);
+    carry.pool?.push(newIds);
     if (committed === carry.trainIds) carry.trainIds.push(newIds);
     else carry.trainIds = new IdList([...committed.toArray(), ...newIds]);
     for (const [coarse, counts] of r.rows.samples) insertHistogram(db, runId, { gen, coarse, kind: 'samples', counts });

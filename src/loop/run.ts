@@ -12,7 +12,7 @@ import { buildRunState, storeRunState, restoreRunState } from './state.js';
 import { preflight } from './preflight.js';
 import { checkpointDir } from './view.js';
 import { checkOwner, claimRun, updateOwned, type Claimant } from '../store/lock.js';
-import { IdList, trainingIds, type ReadCounter } from './dataset.js';
+import { IdList, initialPool, trainingIds, type ReadCounter } from './dataset.js';
 import { dataPolicy } from './policy/index.js';
 import type { LoopEvent, Phase } from './events.js';
 import type { HoldHook, HoldPhase } from './hold.js';
@@ -106,7 +106,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
   const emit = (e: LoopEvent) => deps.onEvent?.(e);
   emit({ type: 'start', runId, run: ctx.runName, config, backend: deps.backend, kernel: ctx.kernel, kernelChange, fromGen: last + 1 });
   const { hooks, hold } = generationHooks(deps, runId, ctx.runName, ctx.pid, emit);
-  const carry: Carry = { model: null, trainIds: new IdList(), trainHist: ctx.seedHist };
+  const carry: Carry = { model: null, gen0: null, trainIds: new IdList(), pool: initialPool(db, runId, ctx.policy, -1), trainHist: ctx.seedHist };
   let gen = last + 1;
   let verdicts: VerdictSummary[] = []; // after the last generation committed in this call
   try {
@@ -150,6 +150,7 @@ export async function executeRun(deps: LoopDeps, runName: string | number, opts:
     return 'interrupted';
   } finally {
     carry.model?.dispose();
+    carry.gen0?.dispose();
   }
 }
 
@@ -183,7 +184,7 @@ function openRun(deps: LoopDeps, runName: string | number, generations?: number)
   const fromDir = lastRow?.checkpoint ? checkpointDir(deps.modelsDir, run.name, last) : null;
   preflight({
     config, state, factory, spec: modelSpec({ config, state, factory }, 0), modelsDir: deps.modelsDir, memoryBytes: deps.memoryBytes,
-    resumeFrom: lastRow ? { gen: last, dir: fromDir, runName: run.name } : null,
+    resumeFrom: lastRow ? { gen: last, dir: fromDir, runName: run.name, gen0Dir: checkpointDir(deps.modelsDir, run.name, 0) } : null,
   });
   claimRun(db, run.id, me());
   deleteAfter(db, run.id, last);
@@ -202,8 +203,11 @@ async function resumeFrom(ctx: RunContext, carry: Carry, last: number): Promise<
   const { db, runId, state } = ctx;
   // openRun's preflight found it on disk.
   carry.model = await ctx.factory.load(checkpointDir(ctx.modelsDir, ctx.runName, last));
+  // The generation-0 model scores every new document (gen0_loglik); preflight found its checkpoint.
+  carry.gen0 = await ctx.factory.load(checkpointDir(ctx.modelsDir, ctx.runName, 0));
   carry.trainHist = new Map(state.coarse.map((cg) => [cg.name, readHistogramsAt(db, runId, cg.name, 'train', cg.categories.length, [last]).get(last)!]));
-  carry.trainIds = trainingIds(db, runId, ctx.policy, last, ctx.config.seed);
+  carry.trainIds = trainingIds(db, runId, ctx.policy, last, ctx.config);
+  carry.pool = initialPool(db, runId, ctx.policy, last);
   pruneCheckpoints(ctx, last, ctx.config.keepCheckpoints, 1);
 }
 

@@ -12,6 +12,7 @@ import { lastGeneration } from '../store/runs.js';
 import type { RunConfig } from './config.js';
 import { activeTruncations, describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import { supportReason, supportShrink } from '../metrics/support.js';
+import { selectionCause } from './select.js';
 
 export interface VerdictSummary {
   coarse: string;
@@ -53,7 +54,9 @@ export function coarseVerdict(
       histograms: last < 0 ? [] : hists,
       sums,
       errorTV: window.map((k) => errs.get(k)?.err_tv ?? null),
-      policy: loop.policy,
+      // accumulate-subsample's pool grows as accumulate's does (the model sees a fresh S-subsample
+      // of it each generation, noise that does not add up): calibrated as accumulate, an approximation.
+      policy: loop.policy === 'accumulate-subsample' ? 'accumulate' : loop.policy,
       freshFraction: loop.freshFraction,
     }),
   };
@@ -63,7 +66,13 @@ export function coarseVerdict(
 export function runVerdicts(db: Database.Database, runId: number, state: Tracked & { config: LoopSettings & Partial<RunConfig> }): VerdictSummary[] {
   const rule = 'temperature' in state.config ? samplingRuleOf(state.config as Readonly<RunConfig>) : null;
   const truncation = rule && activeTruncations(rule).length ? describeTruncations(rule) : null;
-  return state.coarse.map((cg) => withSupport(db, runId, coarseVerdict(db, runId, cg.name, cg.categories.length, state.config), cg.categories.length, truncation));
+  // A curated run's collapse or drift gets a clause naming the selection (select.ts): it says what
+  // the selection does, the rule's regime is unchanged.
+  const cause = state.config.select ? selectionCause(state.config as Readonly<RunConfig>) : null;
+  return state.coarse.map((cg) => {
+    const v = withSupport(db, runId, coarseVerdict(db, runId, cg.name, cg.categories.length, state.config), cg.categories.length, truncation);
+    return cause && (v.verdict === 'mode-collapse' || v.verdict === 'drift') ? { ...v, reasons: `${v.reasons}; ${cause}` } : v;
+  });
 }
 
 /**

@@ -153,6 +153,23 @@ export class Classifier {
 
   /** Index of the most probable label (ties go to the first). */
   predictIndex(text: string): number {
+    const scores = this.logScores(text);
+    let best = 0;
+    for (let l = 1; l < scores.length; l++) if (scores[l] > scores[best]) best = l;
+    return best;
+  }
+
+  /** P(label | text) under the model, one per label (a reward for `--select label:<L>`). */
+  probabilities(text: string): number[] {
+    const scores = this.logScores(text);
+    const max = Math.max(...scores);
+    const e = Array.from(scores, (x) => Math.exp(x - max));
+    const z = e.reduce((a, b) => a + b, 0);
+    return e.map((x) => x / z);
+  }
+
+  /** log P(label) + Σ log P(n-gram | label), one per label (unnormalised log posterior). */
+  private logScores(text: string): Float64Array {
     const L = this.state.labels.length;
     const scores = Float64Array.from(this.logPrior);
     const ll = this.logLikelihood;
@@ -163,9 +180,7 @@ export class Classifier {
       const row = f * L;
       for (let l = 0; l < L; l++) scores[l] += ll[row + l];
     });
-    let best = 0;
-    for (let l = 1; l < L; l++) if (scores[l] > scores[best]) best = l;
-    return best;
+    return scores;
   }
 
   predict(text: string): string {

@@ -26,6 +26,8 @@ export interface MetricDef {
   readonly digits: number;
 }
 
+import { LOGLIK_QUANTILES } from './loglik.js';
+
 const m = (key: string, label: string, short: string, level: MetricDef['level'], shown: MetricPlace[], extra: Partial<MetricDef> = {}): MetricDef =>
   Object.freeze({ key, label, short, level, shown: Object.freeze(shown), digits: 3, ...extra });
 const H = { histogram: true } as const;
@@ -73,7 +75,17 @@ export const METRICS: readonly MetricDef[] = Object.freeze([
   m('copy_rate', 'share copied verbatim from the training set', 'copy rate', 'run', ['table']),
   m('empty_rate', 'share of empty documents', 'empty', 'run', []),
   m('mean_length', 'mean length (tokens)', 'mean length', 'run', ['table']),
+  // Log-likelihood per token under the generation-0 model (loglik.ts): of the kept documents (the
+  // seed's training documents at generation 0), and with --select of every candidate.
+  ...loglikMetrics('gen0_loglik', 'generation-0 log-likelihood (nats/token) of the kept documents', 'll0', ['mean', 'q01', 'q10']),
+  ...loglikMetrics('gen0_loglik_candidates', 'generation-0 log-likelihood (nats/token) of all candidates', 'll0 cand', []),
 ]);
+
+/** mean, sd and the stored quantiles of one log-likelihood distribution; `table` names the ones the metrics table shows. */
+function loglikMetrics(prefix: string, label: string, short: string, table: readonly string[]): MetricDef[] {
+  const suffixes: [string, string][] = [['mean', 'mean'], ['sd', 'sd'], ...LOGLIK_QUANTILES.map(([k, q]): [string, string] => [k, `${Math.round(q * 100)} % quantile`])];
+  return suffixes.map(([k, words]) => m(`${prefix}_${k}`, `${label}, ${words}`, `${short} ${k}`, 'run', table.includes(k) ? ['table'] : []));
+}
 
 const byKey = new Map(METRICS.map((d) => [d.key, d]));
 

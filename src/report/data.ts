@@ -14,17 +14,20 @@ import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import { METRICS } from '../metrics/registry.js';
-import { firstDocuments, readHistograms, readMetrics, seedTrainSize } from '../store/documents.js';
+import { firstDocuments, keptLogliks, readHistograms, readMetrics, seedTrainSize } from '../store/documents.js';
+import { loglikHistograms, loglikSummary } from '../metrics/loglik.js';
 import { getSweep, lastGeneration, listRuns, type RunRow } from '../store/runs.js';
 import { runView, type RunView } from '../loop/view.js';
 import { runVerdicts, type VerdictSummary } from '../loop/verdicts.js';
 import { decodeTokens } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
 import { fixedPoint, meanFieldMap, predictTrajectory } from '../theory/ode.js';
+import { parseScorer } from '../loop/scorers.js';
+import type { CategorySelection } from '../theory/select.js';
 import { upperZ } from '../theory/calibration.js';
 import { defaultVerdictOptions } from '../metrics/verdict.js';
 import type {
-  CoarseReport, DecompositionPoint, GenerationExamples, HistogramMetrics, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
+  CoarseReport, DecompositionPoint, GenerationExamples, HistogramMetrics, LoglikReport, RunGenerationMetrics, RunReportData, RunSettings, SweepReportData, SweepRun, VerdictReport,
 } from './types.js';
 
 /** Example documents shown per generation. */
@@ -106,14 +109,16 @@ export function coarseSeries(db: Database.Database, runId: number, coarse: strin
 export function predictedSamples(view: RunView, p0: number[], seedSize: number, G: number, coarse: string): number[][] | null {
   if (!onePerDocument(coarse) || !p0.some((x) => x > 0) || seedSize <= 0) return null;
   const c = view.config;
+  const select = theorySelection(view, coarse);
+  if (select === undefined) return null;
   const rule = samplingRuleOf(c);
-  const f = { ...rule, freshFraction: c.freshFraction, anchor: normalize(p0) };
+  const f = { ...rule, freshFraction: c.freshFraction, anchor: normalize(p0), select };
   const policy = dataPolicy(c.policy);
   let theta: number[][];
   if (G < 1) theta = [normalize(p0)];
   else if (Array.from({ length: G }, (_, g) => g + 1).every((g) => extendsPrevious(policy, g))) {
     // A window that grows by one generation each time is the accumulate process: the mean-field ODE.
-    theta = predictTrajectory({ ...rule, theta0: p0, fresh: c.freshFraction, policy: 'accumulate', initialSize: seedSize, perStep: c.samples, generations: G });
+    theta = predictTrajectory({ ...rule, theta0: p0, fresh: c.freshFraction, policy: 'accumulate', initialSize: seedSize, perStep: c.samples, generations: G, select });
   } else {
     // θ_g, the training set's composition, from the policy's window: the seed's p₀ (ℓ documents)
     // and each window generation k's new documents F(θ_{k−1}) (N each), weighted by count.
@@ -145,8 +150,24 @@ export const FIXED_POINT_MAX_CATEGORIES = 300;
 export function predictedFixedPoint(view: RunView, p0: number[], coarse: string): number[] | null {
   const live = p0.filter((x) => x > 0).length;
   if (!onePerDocument(coarse) || live === 0 || live > FIXED_POINT_MAX_CATEGORIES) return null;
+  const select = theorySelection(view, coarse);
+  if (select === undefined) return null;
   const anchor = normalize(p0);
-  return fixedPoint(anchor, { ...samplingRuleOf(view.config), freshFraction: view.config.freshFraction, anchor }).theta;
+  return fixedPoint(anchor, { ...samplingRuleOf(view.config), freshFraction: view.config.freshFraction, anchor, select }).theta;
+}
+
+/**
+ * A curated run's selection as the theory lane knows it on this coarse-graining: null without
+ * --select; the category map for `label:<L>` (an exact verifier, no noise) on `label`; undefined
+ * for any other scorer or coarse-graining — it reshapes the samples in ways the lane does not model.
+ */
+function theorySelection(view: RunView, coarse: string): CategorySelection | null | undefined {
+  const c = view.config;
+  if (!c.select) return null; // also runs stored before --select existed
+  const s = parseScorer(c.select);
+  const k = view.coarse.find((cg) => cg.name === coarse)?.categories.indexOf(s.arg ?? '') ?? -1;
+  if (s.name !== 'label' || s.noise > 0 || coarse !== 'label' || k < 0) return undefined;
+  return { category: k, candidates: c.candidates };
 }
 
 function examples(db: Database.Database, view: RunView, last: number, coarse: string | null): GenerationExamples[] {
@@ -182,6 +203,19 @@ export function predictionNote(view: RunView, coarse: string): string | null {
   return `The prediction applies ${truncation} to the categories of "${coarse}"; the model applies it to every token it draws, so here the category-level map is not the token-level one (on "first" it is exact).`;
 }
 
+/** Per generation, the generation-0 log-likelihood of the seed (0) and the kept samples (≥ 1), on shared bins. */
+function loglikReport(db: Database.Database, runId: number, last: number): LoglikReport | null {
+  const perGen = Array.from({ length: last + 1 }, (_, g) => keptLogliks(db, runId, g));
+  if (perGen.length === 0 || perGen[0].length === 0) return null;
+  const { edges, counts } = loglikHistograms(perGen, 40);
+  const generations = perGen.map((xs, gen) => {
+    const s = loglikSummary(xs);
+    const v = (k: string) => s[`gen0_loglik_${k}`] ?? NaN;
+    return { gen, n: xs.length, mean: v('mean'), q01: v('q01'), q10: v('q10'), q50: v('q50'), q90: v('q90'), q99: v('q99'), counts: counts[gen] };
+  });
+  return { edges, generations };
+}
+
 /** Everything the run report shows, read from the database. */
 export function buildRunReport(db: Database.Database, run: RunRow, createdAt: string | null): RunReportData {
   const view = runView(db, run);
@@ -210,7 +244,7 @@ export function buildRunReport(db: Database.Database, run: RunRow, createdAt: st
     return { gen, ...Object.fromEntries(RUN_METRICS.map((d) => [d.key, r[d.key] ?? null])) } as RunGenerationMetrics;
   });
   const examplesCoarse = view.coarse.find((c) => c.name === 'first')?.name ?? view.coarse.find((c) => onePerDocument(c.name))?.name ?? null;
-  return { name: run.name, settings: runSettings(view), createdAt, coarse, runMetrics, examplesCoarse, examples: examples(db, view, last, examplesCoarse) };
+  return { name: run.name, settings: runSettings(view), createdAt, coarse, runMetrics, loglik: loglikReport(db, run.id, last), examplesCoarse, examples: examples(db, view, last, examplesCoarse) };
 }
 
 /** The coarse-graining a sweep (or a comparison) is read on: the one asked for, else `first` when every run tracks it. */

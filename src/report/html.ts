@@ -170,6 +170,48 @@ function runLevelSection(d: RunReportData): string {
   );
 }
 
+/**
+ * Shumailov et al.'s figure for this run: the distribution of the generation-0 log-likelihood
+ * per token of each generation's kept documents (the seed at 0), as curves of the share per bin,
+ * and its quantiles by generation. Collapse shows as the mass moving right and the 1 % and 10 %
+ * quantiles (the tail the first model found unlikely) rising.
+ */
+function loglikSection(d: RunReportData): string {
+  const L = d.loglik;
+  if (!L || L.generations.length === 0) return '';
+  const centres = L.edges.slice(0, -1).map((e, b) => (e + L.edges[b + 1]) / 2);
+  // At most 6 generations as curves (always the seed and the last), spread evenly.
+  const G = L.generations.length - 1;
+  const shown = [...new Set(Array.from({ length: Math.min(6, G + 1) }, (_, i) => Math.round((i * G) / Math.max(1, Math.min(5, G)))))];
+  const dist: LineSeries[] = shown.map((g, i) => {
+    const r = L.generations[g];
+    return { name: g === 0 ? 'seed (gen 0)' : `gen ${g}`, colour: categoryColour(i), values: r.counts.map((c) => (r.n > 0 ? c / r.n : null)) };
+  });
+  const xs = L.generations.map((r) => r.gen);
+  const q: LineSeries[] = (['q01', 'q10', 'q50', 'q90', 'q99'] as const).map((k, i) => ({
+    name: `${Number(k.slice(1))} % quantile`, colour: categoryColour(i), values: L.generations.map((r) => (Number.isFinite(r[k]) ? r[k] : null)),
+  }));
+  q.push({ name: 'mean', colour: categoryColour(6), dash: '5 3', values: L.generations.map((r) => (Number.isFinite(r.mean) ? r.mean : null)) });
+  const rows = L.generations.map((r) => [String(r.gen), String(r.n), fmt(r.mean, 3), fmt(r.q01, 3), fmt(r.q10, 3), fmt(r.q50, 3), fmt(r.q90, 3), fmt(r.q99, 3)]);
+  return (
+    '<section class="loglik"><h2>Likelihood under the first model</h2>' +
+    figure(
+      lineChart({
+        id: 'loglik-distribution', title: 'Generation-0 log-likelihood per token, by generation',
+        desc: 'Share of each generation’s kept documents per bin of log-likelihood per token under the generation-0 model.',
+        xs: centres, series: dist, xLabel: 'log-likelihood per token under generation 0 (nats)', yLabel: 'share',
+      }),
+      'Seed documents at generation 0, the kept samples after. Mass moving right and a thinning left tail is Shumailov et al.’s early model collapse: the tails go first.',
+    ) +
+    figure(
+      lineChart({ id: 'loglik-quantiles', title: 'Quantiles of the generation-0 log-likelihood', desc: 'Quantiles and mean by generation.', xs, series: q, yLabel: 'nats per token' }),
+      'A rising 1 % and 10 % quantile means the documents the first model found least likely are disappearing.',
+    ) +
+    table(['gen', 'documents', 'mean', '1 %', '10 %', '50 %', '90 %', '99 %'], rows, { num: [0, 1, 2, 3, 4, 5, 6, 7] }) +
+    '</section>'
+  );
+}
+
 function examplesSection(d: RunReportData): string {
   if (!d.examples.length) return '';
   const catHead = d.examplesCoarse ? `category (${d.examplesCoarse})` : 'category';
@@ -206,6 +248,7 @@ export function runReportBody(d: RunReportData, o: { examples?: boolean } = {}):
     '</header>' +
     d.coarse.map(coarseSection).join('') +
     runLevelSection(d) +
+    loglikSection(d) +
     (o.examples === false ? '' : examplesSection(d));
   return body;
 }

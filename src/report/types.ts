@@ -129,6 +129,28 @@ export interface GenerationExamples {
   docs: ExampleDocument[];
 }
 
+/** The generation-0 log-likelihood (nats per token) of one generation's kept documents. */
+export interface LoglikGeneration {
+  gen: number;
+  /** Documents measured: the seed training documents at 0, the kept samples after. */
+  n: number;
+  mean: number;
+  q01: number;
+  q10: number;
+  q50: number;
+  q90: number;
+  q99: number;
+  /** Counts on `LoglikReport.edges`. */
+  counts: number[];
+}
+
+/** Shumailov et al.'s view of a run: how likely the first model finds each generation's data. */
+export interface LoglikReport {
+  /** Shared bin edges (bins + 1). */
+  edges: number[];
+  generations: LoglikGeneration[];
+}
+
 export interface RunReportData {
   name: string;
   settings: RunSettings;
@@ -137,6 +159,8 @@ export interface RunReportData {
   coarse: CoarseReport[];
   /** Sorted by `gen`, starting at 0. */
   runMetrics: RunGenerationMetrics[];
+  /** Null for runs made before documents carried it. */
+  loglik: LoglikReport | null;
   /** Which coarse-graining `ExampleDocument.category` refers to, or null. */
   examplesCoarse: string | null;
   examples: GenerationExamples[];

@@ -16,6 +16,10 @@ export interface NewDocument {
   trueLabel: string | null;
   inTrain: boolean;
   firstToken: number;
+  /** Per-token log-likelihood under the generation-0 model (null until known; seed docs get it after generation 0 trains). */
+  gen0Loglik?: number | null;
+  /** False for a candidate the selection step discarded (default true). */
+  selected?: boolean;
 }
 
 export interface DocumentRow {
@@ -48,12 +52,12 @@ export function textHash(text: string): number {
 
 export function insertDocuments(db: Database.Database, runId: number, docs: readonly NewDocument[]): number[] {
   const stmt = db.prepare(
-    `INSERT INTO documents (run_id, gen, origin, text, tokens, label, true_label, in_train, first_token, length, text_hash)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO documents (run_id, gen, origin, text, tokens, label, true_label, in_train, first_token, length, text_hash, gen0_loglik, selected)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   return docs.map((d) =>
     Number(
-      stmt.run(runId, d.gen, d.origin, d.text, encodeTokens(d.tokens), d.label, d.trueLabel, d.inTrain ? 1 : 0, d.firstToken, d.tokens.length, textHash(d.text))
+      stmt.run(runId, d.gen, d.origin, d.text, encodeTokens(d.tokens), d.label, d.trueLabel, d.inTrain ? 1 : 0, d.firstToken, d.tokens.length, textHash(d.text), d.gen0Loglik ?? null, d.selected === false ? 0 : 1)
         .lastInsertRowid,
     ),
   );
@@ -198,17 +202,66 @@ export interface DocumentRow {
   label: string | null;
   true_label: string | null;
   length: number;
+  /** Per-token log-likelihood under the generation-0 model (null in runs made before schema 5). */
+  gen0_loglik: number | null;
+  /** 0 for a candidate the selection step discarded. */
+  selected: number;
 }
 
-/** The run's documents in id order, optionally of one generation and origin, or containing a text (case-insensitive). */
-export function iterateDocumentRows(db: Database.Database, runId: number, f: { gen?: number; origin?: string; grep?: string }): IterableIterator<DocumentRow> {
+/**
+ * gen0_loglik and selected (schema 5), or their values for a database opened read-only before it
+ * was migrated (a reader never migrates): unknown, and kept.
+ */
+export function curatedColumns(db: Database.Database): string {
+  return (db.pragma('user_version', { simple: true }) as number) >= 5 ? 'gen0_loglik, selected' : 'NULL AS gen0_loglik, 1 AS selected';
+}
+
+export const documentSorts = ['id', 'gen0_loglik', '-gen0_loglik'] as const;
+export type DocumentSort = (typeof documentSorts)[number];
+
+export interface DocumentFilter {
+  gen?: number;
+  origin?: string;
+  grep?: string;
+  /** Only kept (true) or only discarded (false) candidates. */
+  selected?: boolean;
+  /** gen0_loglik bounds (inclusive). */
+  loglikMin?: number;
+  loglikMax?: number;
+  /** By id (default), or by gen0_loglik ascending / descending (documents without it last). */
+  sort?: DocumentSort;
+}
+
+/**
+ * The run's documents, optionally of one generation and origin, containing a text
+ * (case-insensitive), kept or discarded by selection, within gen0_loglik bounds; in id order or by
+ * gen0_loglik.
+ */
+export function iterateDocumentRows(db: Database.Database, runId: number, f: DocumentFilter): IterableIterator<DocumentRow> {
   const where = ['run_id = ?'];
   const params: unknown[] = [runId];
   if (f.gen !== undefined) where.push('gen = ?'), params.push(f.gen);
   if (f.origin) where.push('origin = ?'), params.push(f.origin);
   if (f.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(f.grep);
-  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length FROM documents WHERE ${where.join(' AND ')} ORDER BY id`);
+  if (f.selected !== undefined) where.push('selected = ?'), params.push(f.selected ? 1 : 0);
+  if (f.loglikMin !== undefined) where.push('gen0_loglik >= ?'), params.push(f.loglikMin);
+  if (f.loglikMax !== undefined) where.push('gen0_loglik <= ?'), params.push(f.loglikMax);
+  const sort = f.sort ?? 'id';
+  const order = sort === 'id' ? 'id' : `gen0_loglik IS NULL, gen0_loglik ${sort === 'gen0_loglik' ? 'ASC' : 'DESC'}, id`;
+  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length, ${curatedColumns(db)} FROM documents WHERE ${where.join(' AND ')} ORDER BY ${order}`);
   return stmt.iterate(...params) as IterableIterator<DocumentRow>;
+}
+
+/**
+ * The gen0_loglik values the loop's gen0_loglik_* metrics summarise: generation 0's seed training
+ * documents, a later generation's kept samples (none in a database before schema 5).
+ */
+export function keptLogliks(db: Database.Database, runId: number, gen: number): number[] {
+  if ((db.pragma('user_version', { simple: true }) as number) < 5) return [];
+  const sql = gen === 0
+    ? `SELECT gen0_loglik FROM documents WHERE run_id = ? AND gen = ? AND origin = 'seed' AND in_train = 1 AND gen0_loglik IS NOT NULL`
+    : `SELECT gen0_loglik FROM documents WHERE run_id = ? AND gen = ? AND origin = 'synthetic' AND selected = 1 AND gen0_loglik IS NOT NULL`;
+  return db.prepare(sql).pluck().all(runId, gen) as number[];
 }
 
 /** The first `limit` documents of one generation and origin, by id. */

@@ -116,6 +116,13 @@ const migrations: string[] = [
   END;
   INSERT INTO documents_fts (documents_fts) VALUES ('rebuild');
   `,
+  // 5: curated loops. gen0_loglik: per-token log-likelihood of the document under the
+  // generation-0 model (null in runs made before it existed); selected: 0 for a candidate the
+  // selection step (--select, --dedupe) discarded, 1 otherwise.
+  `
+  ALTER TABLE documents ADD COLUMN gen0_loglik REAL;
+  ALTER TABLE documents ADD COLUMN selected INTEGER NOT NULL DEFAULT 1;
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -14,6 +14,7 @@ import { UserError } from '../errors.js';
 import { activeTruncations, samplingRuleOf, type SamplingRuleFields } from '../model/sampling.js';
 import { normalize, tau, tauInto } from './core.js';
 import { checkInitial, checkPolicy, type SimPolicy } from './sim.js';
+import { selectionMap, type CategorySelection } from './select.js';
 
 /** The sampling rule (flat: temperature and any truncation) with λ and p₀. */
 export interface MeanField extends SamplingRuleFields {
@@ -21,11 +22,14 @@ export interface MeanField extends SamplingRuleFields {
   freshFraction: number;
   /** p₀, where fresh documents come from (normalised). */
   anchor: readonly number[];
+  /** Best-of-M selection of the model's samples by a category reward (after the rule); none if absent. */
+  select?: CategorySelection | null;
 }
 
-/** F(θ) = (1−λ)τ_T(θ) + λp₀: the expected composition of the next generation's documents. */
+/** F(θ) = (1−λ)S(τ(θ)) + λp₀ (S the selection map, or the identity): the expected composition of the next generation's documents. */
 export function meanFieldMap(theta: ArrayLike<number>, f: MeanField, out: number[] = new Array<number>(theta.length)): number[] {
   tauInto(out, theta, f);
+  if (f.select) selectionMap(out, f.select, out);
   for (let i = 0; i < out.length; i++) out[i] = (1 - f.freshFraction) * out[i] + f.freshFraction * f.anchor[i];
   return out;
 }
@@ -157,7 +161,7 @@ export function fixedPoint(theta0: ArrayLike<number>, f: MeanField): FixedPoint 
   // T = 1 which set survives depends on the path), except at T < 1, where the mode survives any
   // truncation: those cases take the flow.
   const truncated = activeTruncations(f).length > 0;
-  if (f.freshFraction === 0 && !(truncated && T >= 1)) {
+  if (f.freshFraction === 0 && !(truncated && T >= 1) && !f.select) {
     let pick: boolean[];
     if (T === 1) return { theta: start, residual: residualOf(start, f), method: 'closed-form' };
     if (T > 1) pick = start.map((x) => x > 0);
@@ -187,7 +191,8 @@ export function fixedPoint(theta0: ArrayLike<number>, f: MeanField): FixedPoint 
   const flowResidual = residualOf(theta, f);
   let best = [...theta];
   let bestResidual = flowResidual;
-  for (let iter = 0; iter < 50 && bestResidual > 1e-15; iter++) {
+  // (The Jacobian below is the rule's alone: with selection the flow's own answer stands.)
+  for (let iter = 0; iter < 50 && bestResidual > 1e-15 && !f.select; iter++) {
     const t = tau(theta, f);
     const G = meanFieldRate(theta, f);
     // J_ij = (1−λ)(1/T)(τ_i δ_ij − τ_i τ_j)/θ_j − δ_ij, restricted to the live coordinates.
@@ -222,6 +227,8 @@ export interface PredictOptions extends SamplingRuleFields {
   anchor?: readonly number[];
   /** 'ode' (default for accumulate) or 'recursion' (the only choice that is exact for replace). */
   method?: 'ode' | 'recursion';
+  /** Best-of-M selection by a category reward. */
+  select?: CategorySelection | null;
 }
 
 /** Longest predicted trajectory (generations): it is held, and printed, one vector per generation. */
@@ -241,7 +248,8 @@ export function checkPredictOptions(o: PredictOptions): MeanField {
   }
   const anchor = o.anchor ? checkInitial(o.anchor) : theta0;
   if (anchor.length !== theta0.length) throw new UserError('the anchor p₀ and θ₀ must have the same categories');
-  return { ...rule, freshFraction: o.fresh, anchor: normalize(anchor) };
+  if (o.select && !(o.select.category < theta0.length)) throw new UserError(`--select: no category ${o.select.category} among ${theta0.length}`);
+  return { ...rule, freshFraction: o.fresh, anchor: normalize(anchor), select: o.select ?? null };
 }
 
 /** Predicted θ for generations 0..G (G + 1 vectors), to overlay on a run or a simulation. */

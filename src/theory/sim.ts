@@ -8,6 +8,7 @@ import { type Rng, rngFor } from '../rng.js';
 import { isIdentityRule, normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import { multinomialInto } from './binomial.js';
 import { entropy, lyapunovV, normalize, tauInto } from './core.js';
+import { selectionMap, type CategorySelection } from './select.js';
 
 export type SimPolicy = 'accumulate' | 'replace';
 export const simPolicies: readonly SimPolicy[] = ['accumulate', 'replace'];
@@ -28,6 +29,8 @@ export interface SimConfig extends SamplingRuleFields {
   seed: number;
   /** Most trajectory points kept (step 0 and the last step are always among them). */
   maxPoints: number;
+  /** Best-of-M selection by a reward for one category (src/theory/select.ts); null = none. */
+  select: CategorySelection | null;
 }
 
 export const defaultSimConfig: Readonly<SimConfig> = Object.freeze({
@@ -40,6 +43,7 @@ export const defaultSimConfig: Readonly<SimConfig> = Object.freeze({
   replicates: 100,
   seed: 1,
   maxPoints: 400, // keeps `sim --json` to a few hundred kB however long the run
+  select: null,
 });
 
 /** The mean over replicates at one recorded step. */
@@ -109,6 +113,10 @@ export function normalizeSimConfig(input: Partial<SimConfig>): Readonly<SimConfi
   c.steps = check('steps', c.steps, (x) => whole(x) && x <= MAX_SIM_STEPS, `a whole number from 1 to ${MAX_SIM_STEPS}`);
   c.replicates = check('replicates', c.replicates, (x) => whole(x) && x <= MAX_SIM_REPLICATES, `a whole number from 1 to ${MAX_SIM_REPLICATES}`);
   c.seed = check('seed', c.seed, Number.isInteger, 'a whole number');
+  if (c.select !== null) {
+    check('candidates', c.select.candidates, (x) => Number.isInteger(x) && x >= 1 && x <= 64, 'a whole number from 1 to 64');
+    check('select', c.select.category, (x) => Number.isInteger(x) && x >= 0 && x < c.initial.length, `a category index from 0 to ${c.initial.length - 1}`);
+  }
   c.maxPoints = check('max-points', c.maxPoints, (x) => Number.isInteger(x) && x >= 2, 'a whole number ≥ 2');
   return Object.freeze(c);
 }
@@ -153,6 +161,7 @@ export function simulate(input: Partial<SimConfig>, rng: Rng = rngFor(input.seed
   const probs = new Float64Array(m);
   const drawn = new Float64Array(m);
   const freshDrawn = new Float64Array(m);
+  const kept = new Float64Array(m);
   const Vs = new Float64Array(R);
 
   const observe = (step: number) => {
@@ -206,7 +215,10 @@ export function simulate(input: Partial<SimConfig>, rng: Rng = rngFor(input.seed
       const c = counts[r];
       // The model samples from τ(c/|c|). multinomialInto normalises, so when τ is the identity
       // (T = 1, nothing truncated) the counts go in as they are; otherwise tauInto normalises them.
-      const weights = identity ? c : tauInto(probs, c, config);
+      const sampled = identity ? c : tauInto(probs, c, config);
+      // With selection each kept document is the best of M candidates: its category is one draw
+      // from the selection map of the model's distribution (groups are independent).
+      const weights = config.select ? selectionMap(sampled, config.select, kept) : sampled;
       // λN fresh documents from p₀; a fractional λN is rounded up with probability equal to its
       // fractional part, so the expected fresh share is exactly λ even for N = 1.
       const exact = lambda * N;

@@ -3,12 +3,13 @@
 
 import { accumulate } from './accumulate.js';
 import { augment } from './augment.js';
+import { accumulateSubsample } from './accumulate-subsample.js';
 import { replace } from './replace.js';
 import type { DataPolicy, GenRange } from './types.js';
 
-export type { DataPolicy, GenRange } from './types.js';
+export type { DataPolicy, GenRange, PolicyParams } from './types.js';
 
-export const dataPolicies = { accumulate, replace, augment } satisfies Record<string, DataPolicy>;
+export const dataPolicies = { accumulate, replace, augment, 'accumulate-subsample': accumulateSubsample } satisfies Record<string, DataPolicy>;
 
 export type Policy = keyof typeof dataPolicies;
 export const policies = Object.keys(dataPolicies) as Policy[];
@@ -31,5 +32,10 @@ export function sameWindow(a: readonly GenRange[], b: readonly GenRange[]): bool
  * the id list and the histogram it has instead of reading them again.
  */
 export function extendsPrevious(policy: DataPolicy, gen: number): boolean {
-  return gen >= 1 && !policy.select && sameWindow(committedWindow(policy, gen), policy.window(gen - 1));
+  return !policy.select && windowExtends(policy, gen);
+}
+
+/** Whether gen's committed window is exactly gen−1's window (before any choice among it). */
+export function windowExtends(policy: DataPolicy, gen: number): boolean {
+  return gen >= 1 && sameWindow(committedWindow(policy, gen), policy.window(gen - 1));
 }

@@ -3,6 +3,13 @@
 // — the SQL, the id ranges of the copy check, the id list, the training histogram, the report's
 // mean-field prediction — is derived from this in src/loop/dataset.ts and src/report/data.ts.
 
+/** What a policy's choice may read of the run config: the seed, S (`--train-size`) and N. */
+export interface PolicyParams {
+  readonly seed: number;
+  readonly trainSize: number | null;
+  readonly samples: number;
+}
+
 /** Generations from … to (inclusive); their documents marked in_train belong to the window. */
 export type GenRange = readonly [from: number, to: number];
 
@@ -17,7 +24,8 @@ export interface DataPolicy {
   window(gen: number): readonly GenRange[];
   /**
    * Optional: a seeded choice among the window's committed document ids (in id order), e.g. a
-   * fixed-size subsample. Without it the whole window trains. `seed` is the run's seed.
+   * fixed-size subsample. Without it the whole window trains. Generation gen's own new documents
+   * train on top of the choice.
    */
-  select?(ids: Int32Array, gen: number, seed: number): Int32Array;
+  select?(ids: Int32Array, gen: number, params: PolicyParams): Int32Array;
 }
