@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricsShown } from '../src/metrics/registry.js';
 import { renderRunReport, renderSweepReport } from '../src/report/html.js';
 import { chromiumPath, launchBrowser, openPage, unpackChromium, type Browser } from './helpers/browser.js';
 import { collapseRun, smallSweep } from './fixtures/report-data.js';
@@ -73,13 +74,19 @@ describe('HTML reports in headless Chromium', () => {
       const shown = await viewReport(browser, work, 'run-report', renderRunReport(data), width);
       const { view } = shown;
       expect(view.heading).toBe(`Run ${data.name}`);
-      // first (8 categories): 6 top bands + "other" + 6 dashed theory edges; then its metric
-      // curves: entropy, V, top share, δ̂, survival and the theory's top share.
-      // label (2 categories): 2 bands + 2 theory edges; curves without δ̂ (not measured there).
+      // first (8 categories): 6 top bands + "other" + 6 dashed theory edges; label (2 categories):
+      // 2 bands + 2 theory edges. Each metric chart: one curve per metric the report draws on the
+      // unit scale that the fixture measured on that coarse-graining (δ̂ only on "first"), plus
+      // the theory's top share where there is a prediction.
       // first also has its decomposition: temperature term, model-error term, the noise band's two edges.
       // Run level: perplexity alone, then distinct-2 and copy rate.
+      const curves = (c: (typeof data.coarse)[number]) =>
+        metricsShown('report', 'coarse').filter((d) => d.unit && c.generations.some((g) => g.metrics[d.key as keyof typeof g.metrics] !== null)).length +
+        (c.predicted ? 1 : 0);
+      const [first, label] = data.coarse;
+      expect(curves(first)).toBe(curves(label) + 1); // δ̂ is measured on "first" alone
       expect(view.charts.map((c) => c.tag)).toEqual(Array(7).fill('svg'));
-      expect(view.charts.map((c) => c.series)).toEqual([13, 6, 4, 4, 5, 1, 2]);
+      expect(view.charts.map((c) => c.series)).toEqual([13, curves(first), 4, 4, curves(label), 1, 2]);
       expect(view.charts.map((c) => c.title)).toEqual([
         'Category shares by generation, coarse-graining "first"',
         'Histogram metrics by generation, coarse-graining "first"',

@@ -376,6 +376,8 @@ async function commitGeneration(
     carry.gen0?.dispose();
     carry.gen0 = await ctx.factory.load(dir);
   }
+  // IMMEDIATE: the transaction reads (is the run still ours?) before it writes, and a deferred
+  // one fails at once with SQLITE_BUSY when another process sharing the file wrote in between.
   db.transaction(() => {
     assertOwned(db, runId, ctx.pid);
     const newIds = insertDocuments(db, runId, r.rows.docs).filter((_, i) => r.rows.docs[i].inTrain);
@@ -391,7 +393,7 @@ async function commitGeneration(
       run_id: runId, gen, started_at: new Date(r.started).toISOString(), finished_at: new Date(ctx.now()).toISOString(), train_loss: r.trainLoss,
       val_loss: r.valLoss, n_docs: carry.trainIds.length, checkpoint: dir, timings_json: JSON.stringify(r.timings),
     });
-  })();
+  }).immediate();
 }
 
 /** Tokens (incl. EOS) of the training set, for --epochs (a scan: --epochs cost grows with the data anyway). */
