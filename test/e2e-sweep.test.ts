@@ -120,8 +120,10 @@ describe('sweep over T × λ × seeds with parallel workers', () => {
     const html = readFileSync(join(work, 'reports/one.html'), 'utf8');
     // first (> 7 letters): 6 bands + other + 6 theory edges; metrics incl. δ̂ and theory (the
     // registry's unit-scale report metrics, the survival curve among them); the temperature and
-    // model-error terms with the noise band's edges; perplexity; text.
-    expect(charts(html)).toEqual([13, 6, 4, 1, 2]);
+    // model-error terms with the noise band's edges; perplexity; text; then the likelihood under
+    // the first model: its distribution, one curve per generation (0–4), and its mean with the
+    // 1, 10, 50, 90 and 99 % quantiles.
+    expect(charts(html)).toEqual([13, 6, 4, 1, 2, 5, 6]);
     expect(html).toContain('Example documents');
   });
 });
