@@ -32,6 +32,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { heatdeath, query, workDir } from './helpers/cli.js';
+import { withoutAddedFields } from './helpers/export.js';
 import { DECOMPOSITION_KEYS, TERM_SUM_KEYS } from '../src/metrics/decomposition.js';
 
 const LATER: readonly string[] = [...DECOMPOSITION_KEYS, ...TERM_SUM_KEYS];
@@ -75,19 +76,7 @@ const PINS: Record<'ngram' | 'gpt', Pin> = {
   },
 };
 
-/** Added fields (see the header), left out of the digest. */
-const ADDED_FIELDS = ['gen0_loglik', 'selected'];
 const isAddedColumn = (name: string) => name.startsWith('gen0_loglik');
-
-/** The export's jsonl without the added fields (key order kept). */
-function withoutAddedFields(jsonl: string): string {
-  return jsonl.split('\n').map((line) => {
-    if (line === '') return line;
-    const d = JSON.parse(line) as Record<string, unknown>;
-    for (const k of ADDED_FIELDS) delete d[k];
-    return JSON.stringify(d);
-  }).join('\n');
-}
 
 /** A metrics csv without the added columns. */
 function withoutAddedColumns(csv: string): string {
