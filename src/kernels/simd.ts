@@ -18,23 +18,33 @@ import * as tf from '@tensorflow/tfjs';
 import v8 from 'node:v8';
 import { Code, encodeModule, I32, V128, type FuncDef } from './wasm-encoder.js';
 
-/** Rows and columns of the micro-kernel's output tile (4 × 2 vectors: 8 accumulators in registers). */
-const MR = 4;
+/**
+ * Rows of the two micro-kernels' output tiles, and their columns (2 vectors). The 5-row tile has
+ * 10 accumulators — as many multiply-adds as a core keeps in flight (2 FMA units × 5 cycles of
+ * latency) — the 4-row one 8; the 4-row tile serves products of few rows (sampling one document),
+ * where a fifth row would be mostly padding.
+ */
+const MR_WIDE = 5;
+const MR_NARROW = 4;
 const NR = 8;
 /** Depth of one pass over the packed panels, so that a pass's B panels stay in the core's cache. */
 const KC = 256;
 
 /**
- * gemm(ap, bp, cp, mPanels, nPanels, depth, aStride, bStride, crs, accumulate): C tiles
+ * gemmMR(ap, bp, cp, mPanels, nPanels, depth, aStride, bStride, crs, accumulate): C tiles
  * [MR, NR] at cp + i·MR·crs + j·NR·4 ← (C +) Σ_k A panel i [k][MR] ⊗ B panel j [k][NR], over
  * `depth` values of k. Panels are `aStride` / `bStride` bytes apart; crs is C's row stride in bytes.
+ * Every element of C is one running multiply-add over k in order (then + C when accumulating),
+ * whatever the tile's shape: the tiles differ in speed only, never in a result bit.
  */
-function gemmFunc(fma: boolean): FuncDef {
+function gemmFunc(fma: boolean, MR: number): FuncDef {
   const [ap, bp, cp, mPanels, nPanels, depth, aStride, bStride, crs, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [ip, jp, a, b, k, c, aRow, cRow] = [10, 11, 12, 13, 14, 15, 16, 17];
   const acc = (r: number, h: number) => 18 + r * 2 + h;
   const bv = (h: number) => 18 + MR * 2 + h;
   const av = 18 + MR * 2 + 2;
+  /** The 5-row kernel's first four A values as one vector, broadcast lane by lane. */
+  const aQuad = av + 1;
   const code = new Code();
   code.i32(0).set(ip).get(ap).set(aRow).get(cp).set(cRow);
   code.block((c0) => c0.loop((outer) => {
@@ -44,11 +54,16 @@ function gemmFunc(fma: boolean): FuncDef {
       inner.get(jp).get(nPanels).ltU().eqz().brIf(1);
       for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) inner.v128Zero().set(acc(r, h));
       inner.get(aRow).set(a).get(depth).set(k);
-      // One k per iteration (unrolling makes V8 spill the accumulators): a row of 8 of B, MR of A.
+      // One k per iteration: a row of 8 of B, MR of A. V8 issues a block's loads before its
+      // arithmetic, so every loaded value is live at once: 5 broadcast loads beside 10
+      // accumulators would spill (16 vector registers), hence one vector load of 4 A values
+      // broadcast by shuffles (computed next to their use). Unrolling k spills the same way.
       inner.loop((kl) => {
         for (let h = 0; h < 2; h++) kl.get(b).v128Load(h * 16).set(bv(h));
+        if (MR > 4) kl.get(a).v128Load().set(aQuad);
         for (let r = 0; r < MR; r++) {
-          kl.get(a).load32Splat(r * 4).set(av);
+          if (MR > 4 && r < 4) kl.get(aQuad).get(aQuad).shuffle32([r, r, r, r]).set(av);
+          else kl.get(a).load32Splat(r * 4).set(av);
           for (let h = 0; h < 2; h++) {
             if (fma) kl.get(av).get(bv(h)).get(acc(r, h)).f32x4RelaxedMadd().set(acc(r, h));
             else kl.get(av).get(bv(h)).f32x4Mul().get(acc(r, h)).f32x4Add().set(acc(r, h));
@@ -75,7 +90,7 @@ function gemmFunc(fma: boolean): FuncDef {
     outer.get(ip).i32(1).add().set(ip);
     outer.br(0);
   }));
-  return { name: 'gemm', params: new Array(10).fill(I32), locals: [...new Array(8).fill(I32), ...new Array(MR * 2 + 3).fill(V128)], body: code };
+  return { name: `gemm${MR}`, params: new Array(10).fill(I32), locals: [...new Array(8).fill(I32), ...new Array(MR * 2 + 4).fill(V128)], body: code };
 }
 
 /**
@@ -87,18 +102,18 @@ const PACK_KB = 16;
 
 /**
  * pack(src, rs, cs, R, K, dst, w, kBlock): the matrix L[r, k] = f32 at src + r·rs + k·cs
- * (strides in bytes), R × K, into panels of w rows (w a multiple of 4), dst[p][k][l] =
- * L[p·w + l, k]. Rows past R in the last panel are skipped (the caller zeroes them). Depth goes
- * in blocks of kBlock (a multiple of 4), all panels per block.
- * Where L's rows are adjacent floats (rs = 4) a full panel's w values per k are copied as
- * vectors; where its columns are (cs = 4, a row-major operand) 4 × 4 blocks are transposed in
- * registers; otherwise element by element.
+ * (strides in bytes), R × K, into panels of w rows (w ≥ 4), dst[p][k][l] = L[p·w + l, k]. Rows
+ * past R in the last panel are skipped (the caller zeroes them). Depth goes in blocks of kBlock
+ * (a multiple of 4), all panels per block.
+ * Where L's rows are adjacent floats (rs = 4) a full panel's values per k are copied as vectors;
+ * where its columns are (cs = 4, a row-major operand) 4 × 4 blocks are transposed in registers;
+ * otherwise element by element — and so are the last w mod 4 rows of a panel in the first two cases.
  */
 function packFunc(): FuncDef {
   const [src, rs, cs, R, K, dst, w, kBlock] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [p0, lw, s, d, k, l, step, kb, sp, dp, k0, kn] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const vr = (q: number) => 20 + q; // four loaded rows
-  const vt = (q: number) => 24 + q; // and their interleaved halves
+  const [p0, lw, s, d, k, l, step, kb, sp, dp, k0, kn, wv] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const vr = (q: number) => 21 + q; // four loaded rows
+  const vt = (q: number) => 25 + q; // and their interleaved halves
   const code = new Code();
   /** The 4 × 4 block of rows sp, sp + rs, … (4 floats each) as 4 columns stored at dp, dp + step, … */
   const transpose4 = (c: Code) => {
@@ -110,9 +125,10 @@ function packFunc(): FuncDef {
     const cols: [number, number, [number, number, number, number]][] = [[0, 2, [0, 1, 4, 5]], [0, 2, [2, 3, 6, 7]], [1, 3, [0, 1, 4, 5]], [1, 3, [2, 3, 6, 7]]];
     cols.forEach(([x, y, lanes], q) => c.get(dp).get(step).i32(q).mul().add().get(vt(x)).get(vt(y)).shuffle32(lanes).v128Store());
   };
-  /** for (v = 0; v < bound; v += by) body — the bound re-read each time (a local). */
-  const upTo = (c: Code, v: number, bound: (c: Code) => void, by: number, body: (c: Code) => void) => {
-    c.i32(0).set(v);
+  /** for (v = from; v < bound; v += by) body — the bound re-read each time (a local). */
+  const upTo = (c: Code, v: number, bound: (c: Code) => void, by: number, body: (c: Code) => void, from = (f: Code) => f.i32(0)) => {
+    from(c);
+    c.set(v);
     c.block((b) => b.loop((lp) => {
       lp.get(v);
       bound(lp);
@@ -123,6 +139,8 @@ function packFunc(): FuncDef {
     }));
   };
   code.get(w).i32(4).mul().set(step);
+  // wv: the rows of a panel that go in groups of 4
+  code.get(w).i32(-4).and().set(wv);
   upTo(code, k0, (c) => c.get(K), 0, (blocks) => {
     // kn = min(kBlock, K − k0)
     blocks.get(K).get(k0).sub().set(kn);
@@ -139,11 +157,16 @@ function packFunc(): FuncDef {
         tr.i32(0).set(kb);
         tr.block((c1) => c1.loop((kbs) => {
           kbs.get(kb).i32(4).add().get(kn).leS().eqz().brIf(1);
-          upTo(kbs, l, (c) => c.get(w), 4, (gs) => {
+          upTo(kbs, l, (c) => c.get(wv), 4, (gs) => {
             gs.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
             gs.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
             transpose4(gs);
           });
+          upTo(kbs, l, (c) => c.get(w), 1, (rest) => {
+            rest.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
+            rest.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
+            for (let q = 0; q < 4; q++) rest.get(dp).get(step).i32(q).mul().add().get(sp).f32Load(q * 4).f32Store();
+          }, (f) => f.get(wv));
           kbs.get(kb).i32(4).add().set(kb);
           kbs.br(0);
         }));
@@ -154,7 +177,10 @@ function packFunc(): FuncDef {
       panels.block((c1) => c1.loop((ks) => {
         ks.get(k).eqz().brIf(1);
         ks.get(rs).i32(4).eq().get(lw).get(w).eq().and().ifElse(
-          (vecs) => upTo(vecs, l, (c) => c.get(step), 16, (lv) => lv.get(d).get(l).add().get(s).get(l).add().v128Load().v128Store()),
+          (vecs) => {
+            upTo(vecs, l, (c) => c.get(wv).i32(4).mul(), 16, (lv) => lv.get(d).get(l).add().get(s).get(l).add().v128Load().v128Store());
+            upTo(vecs, l, (c) => c.get(w), 1, (ls) => ls.get(d).get(l).i32(4).mul().add().get(s).get(l).i32(4).mul().add().f32Load().f32Store(), (f) => f.get(wv));
+          },
           (scalars) => upTo(scalars, l, (c) => c.get(lw), 1, (ls) => ls.get(d).get(l).i32(4).mul().add().get(s).get(l).get(rs).mul().add().f32Load().f32Store()),
         );
         ks.get(s).get(cs).add().set(s);
@@ -167,11 +193,13 @@ function packFunc(): FuncDef {
     });
     blocks.get(k0).get(kBlock).add().set(k0);
   });
-  return { name: 'pack', params: new Array(8).fill(I32), locals: [...new Array(12).fill(I32), ...new Array(8).fill(V128)], body: code };
+  return { name: 'pack', params: new Array(8).fill(I32), locals: [...new Array(13).fill(I32), ...new Array(8).fill(V128)], body: code };
 }
 
+type Gemm = (ap: number, bp: number, cp: number, mPanels: number, nPanels: number, depth: number, aStride: number, bStride: number, crs: number, accumulate: number) => void;
 interface KernelExports {
-  gemm(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, depth: number, aStride: number, bStride: number, crs: number, accumulate: number): void;
+  gemm4: Gemm;
+  gemm5: Gemm;
   pack(src: number, rs: number, cs: number, R: number, K: number, dst: number, w: number, kBlock: number): void;
 }
 
@@ -266,7 +294,7 @@ export function currentWasmBackend(): WasmBackend | null {
 /** The kernel module's bytes: FMA variant when this engine validates it, else multiply + add. */
 function kernelModule(): { module: WebAssembly.Module; fma: boolean } | null {
   for (const fma of [true, false]) {
-    const bytes = encodeModule([gemmFunc(fma), packFunc()]);
+    const bytes = encodeModule([gemmFunc(fma, MR_NARROW), gemmFunc(fma, MR_WIDE), packFunc()]);
     if (fma && !WebAssembly.validate(bytes)) enableRelaxedSimd();
     if (WebAssembly.validate(bytes)) return { module: new WebAssembly.Module(bytes), fma };
   }
@@ -344,25 +372,39 @@ export class SimdMatMul {
     const [M, K] = transA ? [aCols, aRows] : [aRows, aCols];
     const { N } = b;
     if (K !== b.K) throw new Error(`matMul: inner dimensions ${K} and ${b.K} differ`);
+    // The wide tile unless its padding rows would cost more than its speed gains (few rows).
+    const MR = roundUp(M, MR_WIDE) <= roundUp(M, MR_NARROW) * 1.1 ? MR_WIDE : MR_NARROW;
+    const gemm = MR === MR_WIDE ? this.fns.gemm5 : this.fns.gemm4;
     const Mp = roundUp(M, MR);
     const Np = roundUp(N, NR);
-    const direct = M === Mp && N === Np;
+    // Full panels of A write straight into the result when its rows are whole tiles wide; the
+    // last, partial panel (M mod MR rows) goes through a scratch tile, copied out at the end.
+    const full = Math.floor(M / MR);
+    const tail = M - full * MR;
+    const direct = N === Np;
     const aBytes = Mp * K * 4;
+    const mainBytes = direct ? 0 : full * MR * Np * 4;
+    const tailBytes = tail > 0 ? MR * Np * 4 : 0;
     const mem = this.mem;
     const src = mem.offset(a);
     return mem.compute<tf.Tensor2D>([M, N], (out) => {
-      mem.withScratch(aBytes + (direct ? 0 : Mp * Np * 4), (aPack) => {
-        const c = direct ? out : aPack + aBytes;
+      mem.withScratch(aBytes + mainBytes + tailBytes, (aPack) => {
+        const cMain = direct ? out : aPack + aBytes;
+        const cTail = aPack + aBytes + mainBytes;
         this.packPanels(src, aCols, transA, M, K, aPack, MR);
-        if (K === 0) mem.heap().fill(0, c / 4, c / 4 + Mp * Np);
+        if (K === 0) {
+          mem.heap().fill(0, out / 4, out / 4 + M * N);
+          return;
+        }
         for (let k0 = 0; k0 < K; k0 += KC) {
           const kc = Math.min(KC, K - k0);
-          this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, c, Mp / MR, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, k0 > 0 ? 1 : 0);
+          const acc = k0 > 0 ? 1 : 0;
+          if (full > 0) gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, cMain, full, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc);
+          if (tail > 0) gemm(aPack + (full * K + k0) * MR * 4, b.ptr + k0 * NR * 4, cTail, 1, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc);
         }
-        if (!direct) {
-          const h = mem.heap();
-          for (let i = 0; i < M; i++) h.copyWithin(out / 4 + i * N, c / 4 + i * Np, c / 4 + i * Np + N);
-        }
+        const h = mem.heap();
+        if (!direct) for (let i = 0; i < full * MR; i++) h.copyWithin(out / 4 + i * N, cMain / 4 + i * Np, cMain / 4 + i * Np + N);
+        for (let i = 0; i < tail; i++) h.copyWithin(out / 4 + (full * MR + i) * N, cTail / 4 + i * Np, cTail / 4 + i * Np + N);
       });
     });
   }
