@@ -7,7 +7,7 @@
 // [rows, features]: rows = batch × positions.
 
 import * as tf from '@tensorflow/tfjs';
-import { matMul } from '../../kernels/simd.js';
+import { matMul, simdMatMul } from '../../kernels/simd.js';
 
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type CustomOp = (...args: tf.Tensor[]) => tf.Tensor;
@@ -21,8 +21,13 @@ function custom(f: (save: (ts: tf.Tensor[]) => void, ...inputs: tf.Tensor[]) => 
   return op as unknown as CustomOp;
 }
 
-/** Column sums of x [n, p] as [p] (a ones-row product: `tf.sum(x, 0)` transposes x first). */
+/**
+ * Column sums of x [n, p] as [p]: the ones-row product 1ᵀ·x (`tf.sum(x, 0)` transposes x
+ * first), which on wasm simd.ts's colsum kernel computes bit for bit without the product.
+ */
 export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
+  const simd = simdMatMul();
+  if (simd) return simd.columnSums(x);
   return tf.tidy(() => tf.reshape(matMul(tf.ones([x.shape[0], 1]), x, true, false), [x.shape[1]]));
 }
 
