@@ -106,18 +106,74 @@ export const PACK_KB = 16;
 function packFunc(): FuncDef {
   const [src, rs, cs, R, K, dst, w, kBlock] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [p0, lw, s, d, k, l, step, kb, sp, dp, k0, kn, wv] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
-  const vr = (q: number) => 21 + q; // four loaded rows
-  const vt = (q: number) => 25 + q; // and their interleaved halves
+  const ro = (q: number) => 20 + q; // q·rs, for q = 1 … 7 (the fast paths' row offsets)
+  const vr = (q: number) => 28 + q; // four loaded rows
+  const vt = (q: number) => 32 + q; // and their interleaved halves
   const code = new Code();
-  /** The 4 × 4 block of rows sp, sp + rs, … (4 floats each) as 4 columns stored at dp, dp + step, … */
-  const transpose4 = (c: Code) => {
-    for (let q = 0; q < 4; q++) c.get(sp).get(rs).i32(q).mul().add().v128Load().set(vr(q));
+  /** Four vectors (4 floats of 4 rows) loaded by load(c, q) as 4 columns, stored by store(c, q, value). */
+  const transposeWith = (c: Code, load: (c: Code, q: number) => void, store: (c: Code, q: number, value: (c: Code) => void) => void) => {
+    for (let q = 0; q < 4; q++) {
+      load(c, q);
+      c.set(vr(q));
+    }
     c.get(vr(0)).get(vr(1)).shuffle32([0, 4, 1, 5]).set(vt(0));
     c.get(vr(0)).get(vr(1)).shuffle32([2, 6, 3, 7]).set(vt(1));
     c.get(vr(2)).get(vr(3)).shuffle32([0, 4, 1, 5]).set(vt(2));
     c.get(vr(2)).get(vr(3)).shuffle32([2, 6, 3, 7]).set(vt(3));
     const cols: [number, number, [number, number, number, number]][] = [[0, 2, [0, 1, 4, 5]], [0, 2, [2, 3, 6, 7]], [1, 3, [0, 1, 4, 5]], [1, 3, [2, 3, 6, 7]]];
-    cols.forEach(([x, y, lanes], q) => c.get(dp).get(step).i32(q).mul().add().get(vt(x)).get(vt(y)).shuffle32(lanes).v128Store());
+    cols.forEach(([x, y, lanes], q) => store(c, q, (v) => v.get(vt(x)).get(vt(y)).shuffle32(lanes)));
+  };
+  /** The 4 × 4 block of rows sp, sp + rs, … (4 floats each) as 4 columns stored at dp, dp + step, … */
+  const transpose4 = (c: Code) =>
+    transposeWith(c, (t, q) => t.get(sp).get(rs).i32(q).mul().add().v128Load(), (t, q, value) => {
+      t.get(dp).get(step).i32(q).mul().add();
+      value(t);
+      t.v128Store();
+    });
+  /** sp + row offset of row x of the panel (x < 8, its offset in ro). */
+  const rowAt = (c: Code, x: number) => (x === 0 ? c.get(sp) : c.get(sp).get(ro(x)).add());
+  /**
+   * A full panel of width W (a tiles' width) from a row-major L (cs = 4): all groups of 4 k by
+   * register transposes with constant store offsets (the rows' offsets computed once); s, d
+   * and k are left at the remaining k (fewer than 4) for the per-k loop.
+   */
+  const fastTranspose = (c: Code, W: number) => {
+    for (let q = 1; q < W; q++) c.get(rs).i32(q).mul().set(ro(q));
+    c.get(s).set(sp).get(d).set(dp);
+    c.block((b) => b.loop((kbs) => {
+      kbs.get(k).i32(4).ltU().brIf(1);
+      for (let g = 0; g + 4 <= W; g += 4) {
+        transposeWith(kbs, (t, q) => rowAt(t, g + q).v128Load(), (t, q, value) => {
+          t.get(dp);
+          value(t);
+          t.v128Store(q * W * 4 + g * 4);
+        });
+      }
+      for (let x = W - (W % 4); x < W; x++) {
+        for (let q = 0; q < 4; q++) {
+          kbs.get(dp);
+          rowAt(kbs, x).f32Load(q * 4);
+          kbs.f32Store(q * W * 4 + x * 4);
+        }
+      }
+      kbs.get(sp).i32(16).add().set(sp);
+      kbs.get(dp).i32(16 * W).add().set(dp);
+      kbs.get(k).i32(4).sub().set(k);
+      kbs.br(0);
+    }));
+    c.get(sp).set(s).get(dp).set(d);
+  };
+  /** A full panel of width W whose rows are adjacent floats (rs = 4): W floats per k, all k. */
+  const fastCopy = (c: Code, W: number) => {
+    c.block((b) => b.loop((ks) => {
+      ks.get(k).eqz().brIf(1);
+      for (let o = 0; o + 4 <= W; o += 4) ks.get(d).get(s).v128Load(o * 4).v128Store(o * 4);
+      for (let x = W - (W % 4); x < W; x++) ks.get(d).get(s).f32Load(x * 4).f32Store(x * 4);
+      ks.get(s).get(cs).add().set(s);
+      ks.get(d).i32(W * 4).add().set(d);
+      ks.get(k).i32(1).sub().set(k);
+      ks.br(0);
+    }));
   };
   /** for (v = from; v < bound; v += by) body — the bound re-read each time (a local). */
   const upTo = (c: Code, v: number, bound: (c: Code) => void, by: number, body: (c: Code) => void, from = (f: Code) => f.i32(0)) => {
@@ -146,27 +202,40 @@ function packFunc(): FuncDef {
       panels.get(src).get(p0).get(rs).mul().add().get(k0).get(cs).mul().add().set(s);
       panels.get(dst).get(p0).get(K).mul().i32(4).mul().add().get(k0).get(step).mul().add().set(d);
       panels.get(kn).set(k);
-      // Row-major rows, a full panel: k in blocks of 4 by register transposes, the rest below.
-      panels.get(cs).i32(4).eq().get(lw).get(w).eq().and().if((tr) => {
-        tr.i32(0).set(kb);
-        tr.block((c1) => c1.loop((kbs) => {
-          kbs.get(kb).i32(4).add().get(kn).leS().eqz().brIf(1);
-          upTo(kbs, l, (c) => c.get(wv), 4, (gs) => {
-            gs.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
-            gs.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
-            transpose4(gs);
+      panels.block((paths) => {
+        // The tiles' widths: code with constant offsets (packing was ~1/8 of a product's time).
+        for (const W of [MR_NARROW, MR_WIDE, NR]) {
+          paths.get(lw).i32(W).eq().get(w).i32(W).eq().and().get(cs).i32(4).eq().and().if((t) => {
+            fastTranspose(t, W);
+            t.br(1);
           });
-          upTo(kbs, l, (c) => c.get(w), 1, (rest) => {
-            rest.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
-            rest.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
-            for (let q = 0; q < 4; q++) rest.get(dp).get(step).i32(q).mul().add().get(sp).f32Load(q * 4).f32Store();
-          }, (f) => f.get(wv));
-          kbs.get(kb).i32(4).add().set(kb);
-          kbs.br(0);
-        }));
-        tr.get(s).get(kb).i32(4).mul().add().set(s);
-        tr.get(d).get(kb).get(step).mul().add().set(d);
-        tr.get(kn).get(kb).sub().set(k);
+          paths.get(lw).i32(W).eq().get(w).i32(W).eq().and().get(rs).i32(4).eq().and().if((t) => {
+            fastCopy(t, W);
+            t.br(1);
+          });
+        }
+        // Row-major rows, a full panel: k in blocks of 4 by register transposes, the rest below.
+        paths.get(cs).i32(4).eq().get(lw).get(w).eq().and().if((tr) => {
+          tr.i32(0).set(kb);
+          tr.block((c1) => c1.loop((kbs) => {
+            kbs.get(kb).i32(4).add().get(kn).leS().eqz().brIf(1);
+            upTo(kbs, l, (c) => c.get(wv), 4, (gs) => {
+              gs.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
+              gs.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
+              transpose4(gs);
+            });
+            upTo(kbs, l, (c) => c.get(w), 1, (rest) => {
+              rest.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
+              rest.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
+              for (let q = 0; q < 4; q++) rest.get(dp).get(step).i32(q).mul().add().get(sp).f32Load(q * 4).f32Store();
+            }, (f) => f.get(wv));
+            kbs.get(kb).i32(4).add().set(kb);
+            kbs.br(0);
+          }));
+          tr.get(s).get(kb).i32(4).mul().add().set(s);
+          tr.get(d).get(kb).get(step).mul().add().set(d);
+          tr.get(kn).get(kb).sub().set(k);
+        });
       });
       panels.block((c1) => c1.loop((ks) => {
         ks.get(k).eqz().brIf(1);
@@ -187,7 +256,7 @@ function packFunc(): FuncDef {
     });
     blocks.get(k0).get(kBlock).add().set(k0);
   });
-  return { name: 'pack', params: new Array(8).fill(I32), locals: [...new Array(13).fill(I32), ...new Array(8).fill(V128)], body: code };
+  return { name: 'pack', params: new Array(8).fill(I32), locals: [...new Array(20).fill(I32), ...new Array(8).fill(V128)], body: code };
 }
 
 /**
