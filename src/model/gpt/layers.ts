@@ -8,6 +8,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { matMul, simdMatMul } from '../../kernels/simd.js';
+import { simdElementwise } from '../../kernels/simd-elementwise.js';
 
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type CustomOp = (...args: tf.Tensor[]) => tf.Tensor;
@@ -47,8 +48,12 @@ export const gelu = custom((save, x) => {
   save([x, s]);
   return {
     value: tf.mul(x, s),
-    // d/dx x·σ(kx) = σ + k·x·σ·(1 − σ)
-    gradFunc: (dy, [xs, ss]) => [tf.mul(dy, tf.add(ss, tf.mul(tf.mul(xs, GELU_K), tf.mul(ss, tf.sub(1, ss)))))],
+    // d/dx x·σ(kx) = σ + k·x·σ·(1 − σ); on wasm the same operations fused in one pass
+    gradFunc: (dy, [xs, ss]) => {
+      const fused = simdElementwise();
+      if (fused) return [fused.geluGrad(xs, ss, dy, GELU_K)];
+      return [tf.mul(dy, tf.add(ss, tf.mul(tf.mul(xs, GELU_K), tf.mul(ss, tf.sub(1, ss)))))];
+    },
   };
 }) as (x: tf.Tensor2D) => tf.Tensor2D;
 
