@@ -8,7 +8,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { matMul, simdMatMul } from '../../kernels/simd.js';
-import { simdElementwise } from '../../kernels/simd-elementwise.js';
+import { simdElementwise, type SimdElementwise } from '../../kernels/simd-elementwise.js';
 
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type CustomOp = (...args: tf.Tensor[]) => tf.Tensor;
@@ -61,6 +61,8 @@ export const LN_EPS = 1e-5;
 
 /** LayerNorm over the last axis with gain g and bias b, both [p]. */
 export const layerNorm = custom((save, x, g, b) => {
+  const fused = simdElementwise();
+  if (fused) return fusedLayerNorm(fused, save, x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D);
   const p = x.shape[1] as number;
   const mean = tf.mean(x, 1, true);
   const xc = tf.sub(x, mean);
@@ -79,6 +81,24 @@ export const layerNorm = custom((save, x, g, b) => {
     },
   };
 }) as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;
+
+/**
+ * layerNorm on wasm: the same operations in one pass each way (simd-elementwise.ts, bit for bit
+ * the tfjs expressions above), dy·x̂ from the gradient pass for the gain's column sums.
+ */
+function fusedLayerNorm(fused: SimdElementwise, save: (ts: tf.Tensor[]) => void, x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D): { value: tf.Tensor; gradFunc: Grad } {
+  const { y, xhat, rstd } = fused.layerNorm(x, g, b, LN_EPS);
+  save([xhat, rstd, g]);
+  return {
+    value: y,
+    gradFunc: (dy, [xh, rs, gs]) => {
+      const { dx, dyXhat } = fused.layerNormGrad(dy as tf.Tensor2D, xh as tf.Tensor2D, rs as tf.Tensor2D, gs as tf.Tensor1D);
+      const dg = columnSums(dyXhat);
+      dyXhat.dispose();
+      return [dx, dg, columnSums(dy as tf.Tensor2D)];
+    },
+  };
+}
 
 /**
  * Embedding as a product with a one-hot matrix [n, r] (a constant, built in JS: `tf.oneHot` to
