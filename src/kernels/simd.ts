@@ -205,7 +205,7 @@ export class SimdMatMul {
     if (K !== b.K) throw new Error(`matMul: inner dimensions ${K} and ${b.K} differ`);
     // The wide tile unless its padding rows would cost more than its speed gains (few rows).
     const MR = roundUp(M, MR_WIDE) <= roundUp(M, MR_NARROW) * 1.1 ? MR_WIDE : MR_NARROW;
-    const gemm = MR === MR_WIDE ? this.fns.gemm5 : this.fns.gemm4;
+    const wide = MR === MR_WIDE ? 1 : 0;
     const Mp = roundUp(M, MR);
     const Np = roundUp(N, NR);
     // Full panels of A write straight into the result when its rows are whole tiles wide; the
@@ -230,8 +230,8 @@ export class SimdMatMul {
         for (let k0 = 0; k0 < K; k0 += KC) {
           const kc = Math.min(KC, K - k0);
           const acc = k0 > 0 ? 1 : 0;
-          if (full > 0) gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, cMain, full, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc);
-          if (tail > 0) gemm(aPack + (full * K + k0) * MR * 4, b.ptr + k0 * NR * 4, cTail, 1, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc);
+          if (full > 0) this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, cMain, full, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc, wide);
+          if (tail > 0) this.fns.gemm(aPack + (full * K + k0) * MR * 4, b.ptr + k0 * NR * 4, cTail, 1, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc, wide);
         }
         const h = mem.heap();
         if (!direct) for (let i = 0; i < full * MR; i++) h.copyWithin(out / 4 + i * N, cMain / 4 + i * Np, cMain / 4 + i * Np + N);
