@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { simdMatMul } from '../src/kernels/simd.js';
 import { rngFor } from '../src/rng.js';
+import { differingBits } from './helpers/bits.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -17,13 +18,6 @@ beforeAll(async () => {
 function rand(shape: [number, number], seed: string): tf.Tensor2D {
   const rng = rngFor(5, seed);
   return tf.tensor2d(Float32Array.from({ length: shape[0] * shape[1] }, () => rng.normal()), shape);
-}
-
-/** Indices where two arrays differ in any bit (as float32 values, -0 ≠ +0). */
-function differing(a: Float32Array, b: Float32Array): number {
-  let n = a.length === b.length ? 0 : Math.max(a.length, b.length);
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (!Object.is(a[i], b[i])) n++;
-  return n;
 }
 
 describe('SIMD product kernels, bit for bit', () => {
@@ -45,7 +39,7 @@ describe('SIMD product kernels, bit for bit', () => {
               const ai = transA ? tf.slice(a, [0, i], [k, 1]) : tf.slice(a, [i, 0], [1, k]);
               return simd.matMul(ai as tf.Tensor2D, b, transA, transB).dataSync() as Float32Array;
             });
-            diff += differing(row, whole.subarray(i * n, (i + 1) * n));
+            diff += differingBits(row, whole.subarray(i * n, (i + 1) * n));
           }
           expect(diff).toBe(0);
           tf.dispose([a, b, all]);
@@ -63,7 +57,7 @@ describe('SIMD product kernels, bit for bit', () => {
       const want = tf.tidy(() => simd.matMul(tf.ones([n, 1]), x, true, false).dataSync() as Float32Array);
       const got = simd.columnSums(x);
       expect(got.shape).toEqual([p]);
-      expect(differing(got.dataSync() as Float32Array, want)).toBe(0);
+      expect(differingBits(got.dataSync() as Float32Array, want)).toBe(0);
       // and they are sums: against float64 sums, within float32 rounding of n terms
       const xs = x.dataSync();
       const col0 = Array.from({ length: n }, (_, i) => xs[i * p]).reduce((s, v) => s + v, 0);

@@ -8,6 +8,7 @@ import { initBackend } from '../src/backend.js';
 import { simdElementwise } from '../src/kernels/simd-elementwise.js';
 import { GELU_K, LN_EPS } from '../src/model/gpt/layers.js';
 import { rngFor } from '../src/rng.js';
+import { differingBits } from './helpers/bits.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -17,15 +18,6 @@ function rand(shape: number[], seed: string, scale = 1, shift = 0): tf.Tensor {
   const rng = rngFor(9, seed);
   const n = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(Float32Array.from({ length: n }, () => shift + scale * rng.normal()), shape);
-}
-
-/** Elements that differ in any bit (-0 ≠ +0). */
-function differing(a: tf.Tensor, b: tf.Tensor): number {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let n = x.length === y.length ? 0 : Math.max(x.length, y.length);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) if (!Object.is(x[i], y[i])) n++;
-  return n;
 }
 
 describe('fused element-wise kernels, bit for bit', () => {
@@ -40,7 +32,7 @@ describe('fused element-wise kernels, bit for bit', () => {
       const want = tf.tidy(() => tf.mul(dy, tf.add(s, tf.mul(tf.mul(x, GELU_K), tf.mul(s, tf.sub(1, s))))));
       const got = e.geluGrad(x, s, dy, GELU_K);
       expect(got.shape).toEqual(shape);
-      expect(differing(got, want)).toBe(0);
+      expect(differingBits(got, want)).toBe(0);
       // and it is the derivative: against a central difference of x·σ(kx) at one element
       const x0 = x.dataSync()[0];
       const f = (v: number) => v / (1 + Math.exp(-GELU_K * v));
@@ -73,9 +65,9 @@ describe('fused element-wise kernels, bit for bit', () => {
       const got = e.layerNorm(x, g, b, LN_EPS);
       expect(got.y.shape).toEqual([n, p]);
       expect(got.rstd.shape).toEqual([n, 1]);
-      expect([differing(got.y, want.y), differing(got.xhat, want.xhat), differing(got.rstd, want.rstd)]).toEqual([0, 0, 0]);
+      expect([differingBits(got.y, want.y), differingBits(got.xhat, want.xhat), differingBits(got.rstd, want.rstd)]).toEqual([0, 0, 0]);
       const grad = e.layerNormGrad(dy, got.xhat, got.rstd, g);
-      expect([differing(grad.dx, want.dx), differing(grad.dyXhat, want.dyXhat)]).toEqual([0, 0]);
+      expect([differingBits(grad.dx, want.dx), differingBits(grad.dyXhat, want.dyXhat)]).toEqual([0, 0]);
       // and it normalises: a row of xhat has mean ≈ 0 and mean square ≈ 1 (p > 1)
       if (p > 1) {
         const row = Array.from(got.xhat.dataSync() as Float32Array).slice(0, p);

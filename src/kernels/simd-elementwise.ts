@@ -212,20 +212,8 @@ export class SimdElementwise {
     const [n, p] = x.shape;
     checkRows([x], [g, b], p);
     const [px, pg, pb] = [x, g, b].map((t) => this.mem.offset(t));
-    const rstd = this.mem.compute<tf.Tensor2D>([n, 1], () => undefined);
-    try {
-      const xhat = this.mem.compute<tf.Tensor2D>([n, p], () => undefined);
-      try {
-        const y = this.mem.compute<tf.Tensor2D>([n, p], (py) => this.fns.layerNorm(px, pg, pb, n, p, py, this.mem.offset(xhat), this.mem.offset(rstd), p, Math.fround(eps)));
-        return { y, xhat, rstd };
-      } catch (e) {
-        xhat.dispose();
-        throw e;
-      }
-    } catch (e) {
-      rstd.dispose();
-      throw e;
-    }
+    const [y, xhat, rstd] = this.outputs([[n, p], [n, p], [n, 1]], ([py, ph, pr]) => this.fns.layerNorm(px, pg, pb, n, p, py, ph, pr, p, Math.fround(eps)));
+    return { y, xhat, rstd };
   }
 
   /** The gradient of layerNorm with respect to x given dy, xhat, rstd and g; and dy·xhat. */
@@ -234,12 +222,19 @@ export class SimdElementwise {
     checkRows([dy, xhat], [g], p);
     if (rstd.size !== n || rstd.dtype !== 'float32') throw new Error('layerNormGrad: rstd must be [n, 1] float32');
     const [pd, ph, pr, pg] = [dy, xhat, rstd, g].map((t) => this.mem.offset(t));
-    const dyXhat = this.mem.compute<tf.Tensor2D>([n, p], () => undefined);
+    const [dx, dyXhat] = this.outputs([[n, p], [n, p]], ([po, pq]) => this.fns.layerNormGrad(pd, ph, pr, pg, n, p, po, pq, p));
+    return { dx, dyXhat };
+  }
+
+  /** New float32 tensors of the given shapes, filled by f at their addresses (all disposed if f throws). */
+  private outputs(shapes: [number, number][], f: (addresses: number[]) => void): tf.Tensor2D[] {
+    const made: tf.Tensor2D[] = [];
     try {
-      const dx = this.mem.compute<tf.Tensor2D>([n, p], (po) => this.fns.layerNormGrad(pd, ph, pr, pg, n, p, po, this.mem.offset(dyXhat), p));
-      return { dx, dyXhat };
+      for (const shape of shapes) made.push(this.mem.compute<tf.Tensor2D>(shape, () => undefined));
+      f(made.map((t) => this.mem.offset(t)));
+      return made;
     } catch (e) {
-      dyXhat.dispose();
+      tf.dispose(made);
       throw e;
     }
   }
