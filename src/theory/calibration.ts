@@ -8,12 +8,12 @@
 // Used by metrics/verdict.ts; results are cached (the same corpus and settings share one).
 
 import { rngFor, type Rng } from '../rng.js';
-import { multinomialInto } from './binomial.js';
+import { multinomialInto, subsampleInto } from './binomial.js';
 import { normalize } from './core.js';
 import { decompose, decompositionMetrics, type TermMetrics } from '../metrics/decomposition.js';
 import { liveIndices } from '../metrics/histogram.js';
 
-export type LoopPolicy = 'accumulate' | 'replace' | 'augment';
+export type LoopPolicy = 'accumulate' | 'replace' | 'augment' | 'accumulate-subsample';
 
 /** The closed loop a run is: what the null is simulated with. */
 export interface NullLoop {
@@ -24,6 +24,12 @@ export interface NullLoop {
   /** λ: share of the new training documents that are fresh real ones. */
   freshFraction: number;
   policy: LoopPolicy;
+  /**
+   * S of accumulate-subsample: the next model trains on the generation's new documents plus
+   * max(0, S − N) drawn without replacement from the pool of all earlier ones (loop/policy/
+   * accumulate-subsample.ts). Read only with that policy; S ≥ the whole pool is accumulate.
+   */
+  trainSize?: number | null;
 }
 
 /**
@@ -37,6 +43,10 @@ export function simulateNullLoop(rng: Rng, loop: NullLoop, generations: number, 
   const p0 = normalize(loop.seed);
   const nFresh = Math.round(loop.freshFraction * loop.perStep);
   const counts = Float64Array.from(loop.seed);
+  // accumulate-subsample: everything so far (gens 0..g−1), which the next training set subsamples.
+  const subsample = loop.policy === 'accumulate-subsample';
+  if (subsample && !(Number.isInteger(loop.trainSize) && loop.trainSize! >= 1)) throw new RangeError('accumulate-subsample needs trainSize S ≥ 1');
+  const pool = Float64Array.from(loop.seed);
   const trained = new Float64Array(m);
   const kept = new Float64Array(m);
   const fresh = new Float64Array(m);
@@ -49,6 +59,16 @@ export function simulateNullLoop(rng: Rng, loop: NullLoop, generations: number, 
     for (let i = 0; i < m; i++) h[i] = trained[i] + kept[i];
     each(g, h, counts);
     // The training set of the next model, per policy.
+    if (subsample) {
+      // Its own new documents plus S − N of the earlier ones, then the pool takes the new ones.
+      subsampleInto(rng, Math.max(0, loop.trainSize! - loop.perStep), pool, counts);
+      for (let i = 0; i < m; i++) {
+        const added = trained[i] + fresh[i];
+        counts[i] += added;
+        pool[i] += added;
+      }
+      continue;
+    }
     for (let i = 0; i < m; i++) {
       const added = trained[i] + fresh[i];
       counts[i] = loop.policy === 'accumulate' ? counts[i] + added : loop.policy === 'replace' ? added : loop.seed[i] + added;
@@ -180,7 +200,8 @@ const cache = new Map<string, NullLimits>();
  * same limits.
  */
 export function nullLimits(loop: NullLoop, g: number, W: number, tail: number, replicates = 500): NullLimits {
-  const key = JSON.stringify([loop.seed, loop.perStep, loop.freshFraction, loop.policy, g, W, tail, replicates]);
+  // S joins the key only where it is read: the other policies keep their streams (and limits).
+  const key = JSON.stringify([loop.seed, loop.perStep, loop.freshFraction, loop.policy, ...(loop.policy === 'accumulate-subsample' ? [loop.trainSize] : []), g, W, tail, replicates]);
   const hit = cache.get(key);
   if (hit) return hit;
   const R = Math.max(200, Math.min(replicates, Math.floor(WORK_BUDGET / Math.max(1, loop.seed.length * g))));
