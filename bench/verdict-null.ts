@@ -32,17 +32,17 @@ const out: Record<string, unknown>[] = [];
 // Each setting, and for the last two the reading the verdict made before they had their own null
 // ("misread": accumulate's limits for accumulate-subsample, every candidate taken as kept for a
 // curated run).
-interface Setting { label: string; policy: LoopPolicy; trainSize?: number; candidates?: number; misread?: { policy: LoopPolicy; candidates?: number } }
+interface Setting { label: string; policy: LoopPolicy; trainRatio?: number; candidates?: number; misread?: { policy: LoopPolicy; candidates?: number } }
 const settings: Setting[] = [
   ...(['accumulate', 'replace', 'augment'] as LoopPolicy[]).map((policy) => ({ label: policy, policy })),
-  { label: `accumulate-subsample S ${S}`, policy: 'accumulate-subsample', trainSize: S, misread: { policy: 'accumulate' } },
+  { label: `accumulate-subsample S ${S}`, policy: 'accumulate-subsample', trainRatio: S / N, misread: { policy: 'accumulate' } },
   { label: `replace, best of ${M}`, policy: 'replace', candidates: M, misread: { policy: 'replace', candidates: 1 } },
 ];
 for (const st of settings) {
   for (const freshFraction of [0, 0.5]) {
     // The plain policies keep the streams they were measured with before the other rows existed.
-    const rng = st.trainSize ? rngFor(1, 'bench-null', st.policy, freshFraction, st.trainSize) : st.candidates ? rngFor(1, 'bench-null', st.policy, freshFraction, 'M', st.candidates) : rngFor(1, 'bench-null', st.policy, freshFraction);
-    const trainSize = st.trainSize ?? null;
+    const rng = st.trainRatio ? rngFor(1, 'bench-null', st.policy, freshFraction, S) : st.candidates ? rngFor(1, 'bench-null', st.policy, freshFraction, 'M', st.candidates) : rngFor(1, 'bench-null', st.policy, freshFraction);
+    const trainRatio = st.trainRatio ?? null;
     const candidates = st.candidates ?? 1;
     let named = 0,
       temperature = 0,
@@ -51,16 +51,16 @@ for (const st of settings) {
     const t0 = performance.now();
     for (let r = 0; r < runs; r++) {
       // A curated run's histogram holds M candidates per kept document.
-      const run = simulateNullRun(rng, { seed: SEED, perStep: N * candidates, freshFraction, policy: st.policy, trainSize, candidates }, G, C);
+      const run = simulateNullRun(rng, { seed: SEED, perStep: N * candidates, freshFraction, policy: st.policy, trainRatio, candidates }, G, C);
       const terms = termsInput(run.terms, G);
-      const v = regimeVerdict({ histograms: run.histograms, ...terms, policy: st.policy, freshFraction, trainSize, candidates });
+      const v = regimeVerdict({ histograms: run.histograms, ...terms, policy: st.policy, freshFraction, trainRatio, candidates });
       if (v.verdict === 'mode-collapse' || v.verdict === 'heat-death') named++;
       if (Math.abs(v.numbers.tau_z) > v.numbers.z) temperature++;
       if (v.verdict === 'drift') drift++;
       if (st.misread && regimeVerdict({ histograms: run.histograms, ...terms, ...st.misread, freshFraction }).verdict === 'drift') misread++;
     }
     const row = {
-      setting: st.label, policy: st.policy, freshFraction, trainSize, candidates, runs, named: named / runs, temperatureTest: temperature / runs, drift: drift / runs,
+      setting: st.label, policy: st.policy, freshFraction, trainSize: st.trainRatio ? S : null, candidates, runs, named: named / runs, temperatureTest: temperature / runs, drift: drift / runs,
       ...(st.misread ? { driftMisread: misread / runs } : {}), seconds: (performance.now() - t0) / 1000,
     };
     out.push(row);

@@ -31,11 +31,13 @@ export interface NullLoop {
   freshFraction: number;
   policy: LoopPolicy;
   /**
-   * S of accumulate-subsample: the next model trains on the generation's new documents plus
-   * max(0, S − N) drawn without replacement from the pool of all earlier ones (loop/policy/
-   * accumulate-subsample.ts). Read only with that policy; S ≥ the whole pool is accumulate.
+   * S/N of accumulate-subsample (`--train-size S` over `--samples N`): the next model trains on
+   * the generation's N new documents plus (S/N − 1)·N drawn without replacement from the pool of
+   * all earlier ones (loop/policy/accumulate-subsample.ts). A ratio, so a `token` histogram
+   * (N tokens a generation) subsamples as many generations' worth as the documents do. Read
+   * only with that policy; a ratio beyond the whole pool is accumulate.
    */
-  trainSize?: number | null;
+  trainRatio?: number | null;
 }
 
 /**
@@ -55,7 +57,8 @@ export function simulateNullLoop(rng: Rng, loop: NullLoop, generations: number, 
   const counts = Float64Array.from(loop.seed);
   // accumulate-subsample: everything so far (gens 0..g−1), which the next training set subsamples.
   const subsample = loop.policy === 'accumulate-subsample';
-  if (subsample && !(Number.isInteger(loop.trainSize) && loop.trainSize! >= 1)) throw new RangeError('accumulate-subsample needs trainSize S ≥ 1');
+  if (subsample && !(typeof loop.trainRatio === 'number' && loop.trainRatio > 0)) throw new RangeError('accumulate-subsample needs trainRatio S/N > 0');
+  const fromPool = subsample ? Math.max(0, Math.round((loop.trainRatio! - 1) * N)) : 0;
   const pool = Float64Array.from(loop.seed);
   const trained = new Float64Array(m);
   const untrained = new Float64Array(m);
@@ -71,7 +74,7 @@ export function simulateNullLoop(rng: Rng, loop: NullLoop, generations: number, 
     // The training set of the next model, per policy.
     if (subsample) {
       // Its own new documents plus S − N of the earlier ones, then the pool takes the new ones.
-      subsampleInto(rng, Math.max(0, loop.trainSize! - N), pool, counts);
+      subsampleInto(rng, fromPool, pool, counts);
       for (let i = 0; i < m; i++) {
         const added = trained[i] + fresh[i];
         counts[i] += added;
@@ -211,7 +214,7 @@ const cache = new Map<string, NullLimits>();
  */
 export function nullLimits(loop: NullLoop, g: number, W: number, tail: number, replicates = 500): NullLimits {
   // S and M join the key only where they are read: other loops keep their streams (and limits).
-  const extra = [...(loop.policy === 'accumulate-subsample' ? [loop.trainSize] : []), ...((loop.candidates ?? 1) !== 1 ? [{ M: loop.candidates }] : [])];
+  const extra = [...(loop.policy === 'accumulate-subsample' ? [loop.trainRatio] : []), ...((loop.candidates ?? 1) !== 1 ? [{ M: loop.candidates }] : [])];
   const key = JSON.stringify([loop.seed, loop.perStep, loop.freshFraction, loop.policy, ...extra, g, W, tail, replicates]);
   const hit = cache.get(key);
   if (hit) return hit;
