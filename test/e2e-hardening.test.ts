@@ -127,6 +127,17 @@ function othersCanRead(path: string): boolean {
 }
 
 describe('what runs now', () => {
+  it('a reader that closes the pipe early (| head) ends the command quietly with exit 0', async () => {
+    // The read end is closed before the child writes anything, so its first write fails: no timing.
+    const child = spawn(process.execPath, [BIN, 'export', 'done', '--format', 'txt', '--db', w.db], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.destroy();
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it("an unlabelled corpus under the default --coarse drops 'label' with a one-line notice", async () => {
     const db = copyOf(w.db);
     const r = await heatdeath([...RUN, '--corpus', file('plain.txt'), '--name', 'plain', '--db', db, '--models-dir', w.models]);
