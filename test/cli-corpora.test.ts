@@ -100,3 +100,24 @@ describe('heatdeath corpora', () => {
     expect(r.stdout).not.toMatch(/read 4 corpora/);
   });
 });
+
+describe('a run on a user corpus', () => {
+  it('stores the corpus file by its absolute path, so that resume from another folder reads it', async () => {
+    const here = join(work, 'project');
+    const elsewhere = join(work, 'elsewhere');
+    mkdirSync(join(here, 'corpora'), { recursive: true });
+    mkdirSync(elsewhere);
+    writeFileSync(join(here, 'corpora', 'pets.txt'), ['rex', 'fido', 'bella', 'max', 'luna', 'coco', 'milo', 'nala', 'oscar', 'tilly'].join('\n').repeat(20) + '\n');
+    const store = ['--db', join(work, 'pets.sqlite'), '--models-dir', join(work, 'pets-models')];
+    // By its name in the default corpora folder of the working directory.
+    const run = await heatdeath(['run', '--model', 'ngram', '--corpus', 'pets', '--coarse', 'first', '--generations', '1', '--samples', '20', '--steps', '3', '--initial-steps', '10', '--name', 'pets', ...store, '--json'], here);
+    expect(run.stderr).not.toMatch(/Error/);
+    expect(run.code).toBe(0);
+    const resumed = await heatdeath(['resume', 'pets', '--generations', '2', ...store, '--json'], elsewhere);
+    expect(resumed.stderr).not.toMatch(/corpus|Error/);
+    expect(resumed.code).toBe(0);
+    const status = JSON.parse((await heatdeath(['status', 'pets', '--db', join(work, 'pets.sqlite'), '--json'], elsewhere)).stdout);
+    expect(status.config.corpus).toBe(join(here, 'corpora', 'pets.txt'));
+    expect(status.generation ?? status.gen ?? status.lastGeneration).toBe(2);
+  });
+});

@@ -43,6 +43,8 @@ describe.concurrent('bad input: exit 2, one line, the database as it was', () =>
     ['--candidates 0', [...RUN, '--select', 'random', '--candidates', '0'], /--candidates must be a whole number from 1 to 64, got '0'/],
     ['--policy accumulate-subsample without --train-size', [...RUN, '--policy', 'accumulate-subsample'], /--policy accumulate-subsample needs --train-size S/],
     ['--train-size without accumulate-subsample', [...RUN, '--train-size', '50'], /--train-size goes with --policy accumulate-subsample/],
+    ['--learning-rate 0', [...RUN, '--learning-rate', '0'], /--learning-rate must be a number in \(0, 10\], got '0'/],
+    ['--initial-learning-rate abc', [...RUN, '--initial-learning-rate', 'abc'], /--initial-learning-rate must be a number in \(0, 10\], got 'abc'/],
     ['--corpus does-not-exist', [...RUN, '--corpus', 'does-not-exist'], /does-not-exist/],
     ['a duplicate run name', [...RUN, '--name', 'done'], /a run named 'done' already exists/],
     ['resume no-such-run', ['resume', 'no-such-run'], /no run 'no-such-run'/],

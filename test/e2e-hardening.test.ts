@@ -127,6 +127,26 @@ function othersCanRead(path: string): boolean {
 }
 
 describe('what runs now', () => {
+  it("metrics of a run that does not track 'first' read the first coarse-graining it tracks", async () => {
+    const r = await heatdeath(['run', '--model', 'ngram', '--corpus', 'names', '--generations', '1', '--samples', '20', '--steps', '2', '--coarse', 'length,label', '--name', 'no-first', '--db', w.db, '--models-dir', w.models]);
+    expect(r.code, r.stderr).toBe(0);
+    const m = json(await heatdeath(['metrics', 'no-first', '--db', w.db, '--json']));
+    expect(m.coarse).toBe('length');
+    expect(m.rows.map((row: { gen: number }) => row.gen)).toEqual([0, 1]);
+    expect(m.rows[1].entropy_norm).toBeGreaterThan(0);
+  });
+
+  it('a reader that closes the pipe early (| head) ends the command quietly with exit 0', async () => {
+    // The read end is closed before the child writes anything, so its first write fails: no timing.
+    const child = spawn(process.execPath, [BIN, 'export', 'done', '--format', 'txt', '--db', w.db], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.destroy();
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it("an unlabelled corpus under the default --coarse drops 'label' with a one-line notice", async () => {
     const db = copyOf(w.db);
     const r = await heatdeath([...RUN, '--corpus', file('plain.txt'), '--name', 'plain', '--db', db, '--models-dir', w.models]);

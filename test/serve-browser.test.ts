@@ -2,7 +2,10 @@
 // is running advances on the runs page and the run page without a reload (the child is held at
 // committed@1, then released to committed@2: no timing); the text page finds a document by
 // search and by category; the comparison lists the categories that vanished in a collapsing
-// run; the sweep page shows every cell; hostile document text runs no script and is shown
+// run; the sweep page shows every cell; a curated run's text page shows each document's
+// generation-0 log-likelihood and selection as stored, sorts by it and filters by range and
+// selection through its form (counts as `samples --json` counts), and its run page shows the
+// likelihood quantiles the loop stored; hostile document text runs no script and is shown
 // literally; every page lays out at laptop and phone width and fetches nothing from elsewhere.
 // Screenshots go to test-artifacts/.
 
@@ -12,10 +15,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyRuns } from './fixtures/tiny-runs.js';
 import { launchBrowser, openPage, screenshot, type Browser } from './helpers/browser.js';
-import { heatdeath, query, startHeatdeath, workDir } from './helpers/cli.js';
+import { heatdeath, json, query, startHeatdeath, workDir } from './helpers/cli.js';
 import { holdEnv, release, waitReached } from './helpers/hold.js';
 import { startServe, type Served } from './helpers/serve.js';
 import { HOSTILE, hostileCorpus } from './fixtures/hostile.js';
+import { CURATED, curatedRun } from './fixtures/curated-run.js';
 
 let browser: Browser;
 let served: Served;
@@ -31,6 +35,7 @@ beforeAll(async () => {
   hostile.db.close();
   expect((await heatdeath(['merge', made.file, hostile.file])).code).toBe(0);
   file = made.file;
+  await curatedRun(file, join(made.dir, 'models-curated'));
   const grid = await tinyRuns(
     { 't0.5-l0': { temperature: 0.5 }, 't0.5-l0.5': { temperature: 0.5, freshFraction: 0.5 }, 't1.5-l0': { temperature: 1.5 }, 't1.5-l0.5': { temperature: 1.5, freshFraction: 0.5 } },
     { sweepId: 'grid' },
@@ -161,6 +166,71 @@ describe('serve in a browser', () => {
     await p.page.close();
   });
 
+  it('a curated run: the text page shows gen0_loglik and selection as stored, sorts by it and filters as `samples` does; the run page its quantiles', { timeout: 90_000 }, async () => {
+    const id = runId('curated');
+    const G = CURATED.generations;
+    const stored = (order: string) =>
+      query(file, (db) => db.prepare(`SELECT id, gen0_loglik, selected FROM documents WHERE run_id = ? AND gen = ? ORDER BY ${order}`).all(id, G)) as { id: number; gen0_loglik: number; selected: number }[];
+    const shown = (s: typeof stored extends (o: string) => infer R ? R : never) => s.map((r) => ({ id: r.id, ll: r.gen0_loglik.toFixed(3), sel: r.selected ? 'kept' : 'discarded' }));
+    const p = await openPage(browser, `${served.url}runs/${id}/gen/${G}?limit=500`);
+    const rows = () =>
+      p.page.$$eval('table.documents tbody tr', (trs) => trs.map((tr) => ({ id: Number(tr.querySelector('td')!.textContent), ll: tr.querySelector('td.ll0')!.textContent, sel: tr.querySelector('td.sel')!.textContent })));
+    const total = async () => Number(await p.page.$eval('.total', (e) => e.getAttribute('data-total')));
+    expect(await rows()).toEqual(shown(stored('id')));
+    expect(await total()).toBe(CURATED.candidates * CURATED.samples);
+
+    // Least likely first, chosen in the form.
+    await p.page.select('select[name=sort]', 'gen0_loglik');
+    await Promise.all([p.page.waitForNavigation(), p.page.click('form.filters button')]);
+    expect(await rows()).toEqual(shown(stored('gen0_loglik, id')));
+
+    // A range and the discarded candidates only: the total is what `samples --json` counts.
+    const ll = stored('gen0_loglik').map((r) => r.gen0_loglik);
+    const [lo, hi] = [ll[30], ll[150]].map((x) => x.toFixed(3));
+    await p.page.type('input[name="loglik-min"]', lo);
+    await p.page.type('input[name="loglik-max"]', hi);
+    await p.page.select('select[name=selected]', 'no');
+    await Promise.all([p.page.waitForNavigation(), p.page.click('form.filters button')]);
+    const cli = json(await heatdeath(['samples', 'curated', '--db', file, '--gen', String(G), '--loglik-min', lo, '--loglik-max', hi, '--selected', 'no', '--sort', 'gen0_loglik', '--limit', '500', '--json']));
+    const filtered = await rows();
+    expect(cli.total).toBeGreaterThan(10);
+    expect(cli.total).toBeLessThan(CURATED.candidates * CURATED.samples - CURATED.samples);
+    expect(await total()).toBe(cli.total);
+    expect(filtered.map((r) => r.id)).toEqual(cli.documents.map((d: { id: number }) => d.id));
+    for (const r of filtered) {
+      expect(r.sel).toBe('discarded');
+      expect(Number(r.ll)).toBeGreaterThanOrEqual(Number(lo));
+      expect(Number(r.ll)).toBeLessThanOrEqual(Number(hi));
+    }
+    // The other order by its link keeps the filters.
+    await Promise.all([p.page.waitForNavigation(), p.page.click('.sorts a:last-child')]);
+    expect(await total()).toBe(cli.total);
+    expect((await rows()).map((r) => r.id)).toEqual([...cli.documents].sort((a: { gen0_loglik: number; id: number }, b: { gen0_loglik: number; id: number }) => b.gen0_loglik - a.gen0_loglik || a.id - b.id).map((d: { id: number }) => d.id));
+    expect(p.consoleErrors).toEqual([]);
+    await screenshot(p.page, 'serve-curated-text');
+    await p.page.close();
+
+    // The run page: the report's likelihood section, its table the metrics the loop stored.
+    const r = await openPage(browser, `${served.url}runs/${id}`);
+    const table = await r.page.$$eval('section.loglik table tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    const keys = ['mean', 'q01', 'q10', 'q50', 'q90', 'q99'];
+    const metrics = query(file, (db) =>
+      Array.from({ length: G + 1 }, (_, g) => keys.map((k) => (db.prepare(`SELECT value FROM metrics WHERE run_id = ? AND gen = ? AND key = ?`).pluck().get(id, g, `gen0_loglik_${k}`) as number).toFixed(3))),
+    );
+    const kept = query(file, (db) => db.prepare(`SELECT count(*) FROM documents WHERE run_id = ? AND gen > 0 AND selected = 1 GROUP BY gen ORDER BY gen`).pluck().all(id)) as number[];
+    expect(kept).toEqual(new Array(G).fill(CURATED.samples));
+    expect(table.map((row) => row[0])).toEqual(Array.from({ length: G + 1 }, (_, g) => String(g)));
+    expect(table.slice(1).map((row) => row[1])).toEqual(kept.map(String));
+    expect(table.map((row) => row.slice(2))).toEqual(metrics);
+    const charts = await r.page.$$eval('section.loglik svg[role=img]', (svgs) => svgs.map((svg) => Array.from(svg.querySelectorAll('g[data-series]'), (g) => g.getAttribute('data-series'))));
+    expect(charts).toEqual([['seed (gen 0)', 'gen 1', 'gen 2'], ['1 % quantile', '10 % quantile', '50 % quantile', '90 % quantile', '99 % quantile', 'mean']]);
+    expect(await r.page.$eval('dl.settings', (e) => e.textContent)).toContain(`best of ${CURATED.candidates} by gen0-likelihood`);
+    // Each generation's least likely documents, one click away.
+    expect(await r.page.$$eval('p.loglik-links a', (as) => as.map((x) => x.getAttribute('href')))).toEqual(Array.from({ length: G + 1 }, (_, g) => `/runs/${id}/gen/${g}?sort=gen0_loglik`));
+    expect(r.consoleErrors).toEqual([]);
+    await r.page.close();
+  });
+
   it('hostile document text runs no script and is shown literally', { timeout: 60_000 }, async () => {
     const id = runId('hostile');
     for (const path of [`runs/${id}/gen/0?limit=500`, `runs/${id}/search?q=alert`, `runs/${id}/compare?a=0&b=1`, `runs/${id}`, '']) {
@@ -185,10 +255,13 @@ describe('serve in a browser', () => {
 
   it('every page lays out at laptop (1280 px) and phone (390 px) width and fetches nothing elsewhere', { timeout: 120_000 }, async () => {
     const id = runId('collapse');
+    const cid = runId('curated');
     const pages: [string, string][] = [
       ['runs', served.url],
       ['run', `${served.url}runs/${id}`],
       ['text', `${served.url}runs/${id}/gen/2`],
+      ['curated-run', `${served.url}runs/${cid}`],
+      ['curated-text', `${served.url}runs/${cid}/gen/2?sort=-gen0_loglik&selected=yes`],
       ['compare', `${served.url}runs/${id}/compare?a=0&b=3`],
       ['sweep', `${sweepServed.url}sweeps/grid`],
     ];

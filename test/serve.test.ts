@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyRuns } from './fixtures/tiny-runs.js';
-import { fileHash, heatdeath, query, startHeatdeath, waitFor, workDir } from './helpers/cli.js';
+import { fileHash, heatdeath, json, query, startHeatdeath, waitFor, workDir } from './helpers/cli.js';
 import { holdEnv, release, waitReached } from './helpers/hold.js';
 import { crawl, get, startServe, type Served } from './helpers/serve.js';
 import { HOSTILE, hostileCorpus } from './fixtures/hostile.js';
+import { CURATED, curatedRun } from './fixtures/curated-run.js';
 
 let file = '';
 let served: Served;
@@ -29,6 +30,7 @@ beforeAll(async () => {
   // One database with both runs: merge the second into the first with the real CLI.
   const merged = await heatdeath(['merge', file, hostile.file]);
   expect(merged.code, merged.stderr).toBe(0);
+  await curatedRun(file, join(made.dir, 'models-curated'));
   served = await startServe(file);
   cleanup = () => {
     void served.stop();
@@ -104,6 +106,11 @@ describe('serve: JSON API', () => {
       ['/api/runs/collapse/documents?category=A', /needs 'coarse'/],
       ['/api/runs/collapse/documents?coarse=first&category=not-a-category', /no category/],
       ['/api/runs/collapse/documents?q=' + 'x'.repeat(201), /longer than 200/],
+      ['/api/runs/collapse/documents?loglik-min=abc', /'loglik-min' must be a number, got 'abc'/],
+      ['/api/runs/collapse/documents?loglik-max=1e999', /'loglik-max' must be a number/],
+      ['/api/runs/collapse/documents?loglik-min=-2&loglik-max=-3', /'loglik-min' \(-2\) is above 'loglik-max' \(-3\)/],
+      ['/api/runs/collapse/documents?selected=maybe', /'selected' must be one of yes, no/],
+      ['/api/runs/collapse/documents?sort=loglik', /'sort' must be one of id, gen0_loglik, -gen0_loglik/],
       ['/api/runs/collapse/compare?a=0', /'a' and 'b'/],
       ['/api/runs?x=1', /unknown parameter 'x'/],
     ];
@@ -143,6 +150,65 @@ describe('serve: JSON API', () => {
     expect(page.body).not.toContain('<img src=x');
     const docs = await api('/api/runs/hostile/documents?gen=0&limit=500');
     expect(docs.json.documents.map((d: { text: string }) => d.text)).toEqual(expect.arrayContaining(HOSTILE));
+  });
+});
+
+describe('serve: what a curated run stores', () => {
+  const G = CURATED.generations;
+  const M = CURATED.candidates;
+  type Doc = { id: number; gen0_loglik: number | null; selected: boolean };
+  const rowsOf = (sql: string, ...p: unknown[]) =>
+    query(file, (db) => db.prepare(sql).all(...p)) as { id: number; gen0_loglik: number | null; selected: number }[];
+  const pick = (ds: Doc[]) => ds.map((d) => [d.id, d.gen0_loglik, d.selected]);
+
+  it('every document with its gen0_loglik and selected flag as stored; both sorts in the database order, across pages', async () => {
+    const all = await api(`/api/runs/curated/documents?gen=${G}&limit=500`);
+    const rows = rowsOf(`SELECT id, gen0_loglik, selected FROM documents WHERE run_id = (SELECT id FROM runs WHERE name = 'curated') AND gen = ? ORDER BY id`, G);
+    expect(all.json.curated).toBe(true);
+    expect(all.json.total).toBe(M * CURATED.samples);
+    expect(rows.filter((r) => r.selected === 1)).toHaveLength(CURATED.samples);
+    expect(pick(all.json.documents)).toEqual(rows.map((r) => [r.id, r.gen0_loglik, r.selected === 1]));
+    expect(rows.every((r) => r.gen0_loglik !== null && r.gen0_loglik < 0)).toBe(true);
+    for (const [sort, dir] of [['gen0_loglik', 'ASC'], ['-gen0_loglik', 'DESC']] as const) {
+      const r = await api(`/api/runs/curated/documents?gen=${G}&sort=${sort}&limit=500`);
+      const want = rowsOf(`SELECT id FROM documents WHERE run_id = (SELECT id FROM runs WHERE name = 'curated') AND gen = ? ORDER BY gen0_loglik ${dir}, id`, G).map((x) => x.id);
+      expect(r.json.documents.map((d: Doc) => d.id), sort).toEqual(want);
+      const ll = r.json.documents.map((d: Doc) => d.gen0_loglik as number);
+      expect(ll[0], sort).not.toBe(ll[ll.length - 1]);
+      const page = await api(`/api/runs/curated/documents?gen=${G}&sort=${sort}&limit=7&offset=30`);
+      expect(page.json.documents.map((d: Doc) => d.id), sort).toEqual(want.slice(30, 37));
+    }
+  });
+
+  it('filters by selection and by a log-likelihood range count what `samples --json` counts for the same filter', async () => {
+    const ll = rowsOf(`SELECT id, gen0_loglik, selected FROM documents WHERE run_id = (SELECT id FROM runs WHERE name = 'curated') AND gen = ?`, G)
+      .map((r) => r.gen0_loglik as number)
+      .sort((a, b) => a - b);
+    // Bounds as a user types them (3 decimals), inside the data, so either side has documents.
+    const [lo, hi] = [ll[40], ll[140]].map((x) => x.toFixed(3));
+    const cases: { url: string; cli: string[]; sql: string }[] = [
+      { url: 'selected=no', cli: ['--selected', 'no'], sql: 'selected = 0' },
+      { url: `loglik-min=${lo}&loglik-max=${hi}&selected=yes`, cli: ['--loglik-min', lo, '--loglik-max', hi, '--selected', 'yes'], sql: `gen0_loglik BETWEEN ${lo} AND ${hi} AND selected = 1` },
+      { url: `loglik-min=${lo}&coarse=label&category=female`, cli: ['--loglik-min', lo, '--coarse', 'label', '--category', 'female'], sql: `gen0_loglik >= ${lo} AND label = 'female'` },
+    ];
+    for (const c of cases) {
+      const served = (await api(`/api/runs/curated/documents?gen=${G}&${c.url}&limit=500`)).json;
+      const cli = json(await heatdeath(['samples', 'curated', '--db', file, '--gen', String(G), ...c.cli, '--limit', '500', '--json']));
+      const inDb = query(file, (db) => db.prepare(`SELECT count(*) FROM documents WHERE run_id = (SELECT id FROM runs WHERE name = 'curated') AND gen = ? AND ${c.sql}`).pluck().get(G)) as number;
+      expect(inDb, c.url).toBeGreaterThan(0);
+      expect(inDb, c.url).toBeLessThan(M * CURATED.samples);
+      expect([served.total, cli.total], c.url).toEqual([inDb, inDb]);
+      expect(pick(served.documents), c.url).toEqual(pick(cli.documents));
+    }
+  });
+
+  it('a hostile search text echoed into the sort links, pager and form stays escaped', async () => {
+    for (const h of HOSTILE) {
+      const r = await get(served.url, `/runs/hostile/gen/0?q=${encodeURIComponent(h)}&sort=-gen0_loglik&loglik-max=0&limit=1`);
+      expect(r.status, h).toBe(200);
+      expect(r.body, h).not.toMatch(/<script>alert|<img src=x|<svg onload/);
+      expect(r.body, h).toContain('sort=gen0_loglik');
+    }
   });
 });
 
@@ -196,12 +262,14 @@ describe('serve: beside a writing run', () => {
   }, 180_000);
 });
 
-describe('serve: a database from before the full-text index', () => {
-  it('searches by substring instead, and leaves the file at its schema version', async () => {
+describe('serve: a database from before the full-text index and the curated columns', () => {
+  it('searches by substring instead, shows no log-likelihood, counts every document as kept, and leaves the file at its schema version', async () => {
     const old = file.replace(/\.sqlite$/, '-v1.sqlite');
     copyFileSync(file, old);
     const w = new Database(old);
-    w.exec(`DROP TRIGGER documents_fts_insert; DROP TRIGGER documents_fts_delete; DROP TRIGGER documents_fts_update; DROP TABLE documents_fts; PRAGMA user_version = 1`);
+    // Back to schema 1: no full-text index, and no gen0_loglik or selected column (schema 5).
+    w.exec(`DROP TRIGGER documents_fts_insert; DROP TRIGGER documents_fts_delete; DROP TRIGGER documents_fts_update; DROP TABLE documents_fts;
+      ALTER TABLE documents DROP COLUMN gen0_loglik; ALTER TABLE documents DROP COLUMN selected; PRAGMA user_version = 1`);
     w.close();
     const before = fileHash(old);
     const s = await startServe(old);
@@ -209,6 +277,14 @@ describe('serve: a database from before the full-text index', () => {
       const r = JSON.parse((await get(s.url, '/api/runs/hostile/documents?q=ONERROR%3Dalert')).body);
       expect(r.search).toBe('substring');
       expect(r.documents.map((d: { text: string }) => d.text)).toEqual([HOSTILE[1], HOSTILE[1]]);
+      // Before schema 5 no document has a gen0_loglik and every one counts as kept.
+      expect(r.documents.map((d: { gen0_loglik: number | null; selected: boolean }) => [d.gen0_loglik, d.selected])).toEqual([[null, true], [null, true]]);
+      const n = query(old, (db) => db.prepare(`SELECT count(*) FROM documents WHERE run_id = (SELECT id FROM runs WHERE name = 'curated') AND gen = 1`).pluck().get()) as number;
+      const total = async (q: string) => JSON.parse((await get(s.url, `/api/runs/curated/documents?gen=1&${q}`)).body).total;
+      expect([await total('sort=gen0_loglik'), await total('selected=yes'), await total('selected=no'), await total('loglik-max=0')]).toEqual([n, n, 0, 0]);
+      const page = await get(s.url, '/runs/curated/gen/1?sort=-gen0_loglik');
+      expect(page.status).toBe(200);
+      expect([...page.body.matchAll(/<td class="num ll0">([^<]*)<\/td>/g)].map((m) => m[1])).toEqual(new Array(50).fill(''));
     } finally {
       await s.stop();
     }

@@ -49,6 +49,20 @@ describe('schema and migrations', () => {
     }
   });
 
+  it('a file read without migrating (read-only) gives the later columns as null, not undefined', () => {
+    const file = join(dir, 'schema1.sqlite');
+    const db = openDatabase(file, { create: true });
+    insertRun(db, { name: 'old', createdAt: '2026-01-01T00:00:00Z', config: {}, seed: 1, backend: 'cpu', corpusHash: 'h', generations: 1 });
+    db.exec(`ALTER TABLE runs DROP COLUMN kernel; ALTER TABLE runs DROP COLUMN models_dir; PRAGMA user_version = 1`);
+    db.close();
+    const ro = openDatabase(file, { readonly: true });
+    expect(ro.pragma('user_version', { simple: true })).toBe(1);
+    const run = getRun(ro, 'old');
+    expect(run.kernel).toBeNull();
+    expect(run.models_dir).toBeNull();
+    ro.close();
+  });
+
   it('refuses a database from a newer heatdeath without changing it', () => {
     const file = join(dir, 'newer.sqlite');
     openDatabase(file, { create: true }).close();

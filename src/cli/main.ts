@@ -48,6 +48,13 @@ async function loadCommand(name: string): Promise<CommandModule | null> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // A reader that stops early (`samples … | head`) closes the pipe: end quietly, as a Unix tool
+  // does on SIGPIPE, instead of an unhandled EPIPE stack. A run's stored generations are whole
+  // either way (each is one transaction).
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const words = argv.slice(2).filter((a) => !a.startsWith('-'));
   // `heatdeath help run` shows run's real help: load the command named after `help`.
   const requested = words[0] === 'help' ? words[1] : words[0];

@@ -29,20 +29,22 @@ export function register(program: Command): void {
     .command('metrics')
     .description('per-generation metrics of a run')
     .argument('<run>', 'run name or id')
-    .option('--coarse <name>', 'coarse-graining: first, length, label, token', 'first')
+    .option('--coarse <name>', 'coarse-graining: first, length, label, token (default: first, or the first one the run tracks)')
     .option('--format <format>', 'table, csv or json', 'table')
     .option('--json', 'same as --format json')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
-    .action((runName: string, opts: { coarse: string; format: string; json?: boolean; db: string }) => {
+    .action((runName: string, opts: { coarse?: string; format: string; json?: boolean; db: string }) => {
       const format = opts.json ? 'json' : opts.format;
       if (!['table', 'csv', 'json'].includes(format)) throw new UserError(`unknown format '${format}' (choose from table, csv, json)`);
       const db = openDatabase(opts.db, { readonly: true });
       try {
         const run = getRun(db, runName);
-        coarseOf(runView(db, run), opts.coarse);
-        const rows = metricsRows(db, run.id, opts.coarse);
+        const view = runView(db, run);
+        const coarse = opts.coarse ?? (view.coarse.some((c) => c.name === 'first') ? 'first' : view.coarse[0].name);
+        coarseOf(view, coarse);
+        const rows = metricsRows(db, run.id, coarse);
         if (format === 'json') {
-          printJson({ run: run.name, coarse: opts.coarse, rows });
+          printJson({ run: run.name, coarse, rows });
           return;
         }
         const keys = format === 'csv' ? [...new Set(rows.flatMap((r) => Object.keys(r)).filter((k) => k !== 'gen'))].sort() : TABLE_KEYS;
@@ -51,7 +53,7 @@ export function register(program: Command): void {
           for (const r of rows) console.log([r.gen, ...keys.map((k) => (r[k] === null || r[k] === undefined ? '' : String(r[k])))].join(','));
           return;
         }
-        console.log(`run ${run.name}, coarse-graining ${opts.coarse}`);
+        console.log(`run ${run.name}, coarse-graining ${coarse}`);
         console.log(table(['gen', ...keys], rows.map((r) => [r.gen, ...keys.map((k) => num(r[k]))])));
       } finally {
         db.close();

@@ -29,6 +29,8 @@ export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][
   ['--steps <S>', 'steps', 'optimizer steps per generation (keeps cost per generation flat)'],
   ['--epochs <e>', 'epochs', 'passes over the training set per generation instead (cost grows with the data)'],
   ['--initial-steps <S>', 'initialSteps', 'steps for generation 0 and for scratch retraining'],
+  ['--learning-rate <η>', 'learningRate', 'optimizer step size when fine-tuning (generations ≥ 1 under --retrain continue)'],
+  ['--initial-learning-rate <η>', 'initialLearningRate', 'step size for generation 0 and for scratch retraining'],
   ['--coarse <list>', 'coarse', 'coarse-grainings to track: first, length, label, token'],
   ['--seed <n>', 'seed', 'one seed decides everything'],
   ['--max-length <n>', 'maxLength', 'longest sampled document in tokens'],
@@ -46,7 +48,7 @@ function describeDefault(key: keyof RunConfig): string {
   if (truncation) return `${truncation.off} (off)`;
   const d = defaultRunConfig[key];
   if (key === 'buckets') return 'model preset: 65536, fewer for large vocabularies';
-  if (d === null) return key === 'steps' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : key === 'valDocs' ? `as many as fit ${VAL_TOKEN_BUDGET.toLocaleString('en')} tokens` : 'off';
+  if (d === null) return key === 'steps' || key === 'learningRate' || key === 'initialLearningRate' ? 'model preset' : key === 'initialSteps' ? 'model preset, else 2 × steps' : key === 'maxLength' ? '1.5 × longest seed document' : key === 'valDocs' ? `as many as fit ${VAL_TOKEN_BUDGET.toLocaleString('en')} tokens` : 'off';
   return Array.isArray(d) ? d.join(',') : String(d);
 }
 

@@ -4,10 +4,11 @@
 
 import type { Command } from 'commander';
 import { existsSync, rmdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { isUserError } from '../errors.js';
 import { normalizeRunConfig } from '../loop/config.js';
-import { loadCorpus } from '../corpus/index.js';
+import { isBuiltinCorpus, loadCorpus } from '../corpus/index.js';
+import { resolveUserCorpus } from '../corpus/user.js';
 import { checkDatabasePath, checkFolder, openDatabase } from '../store/open.js';
 import { checkSweepId } from '../loop/config.js';
 import { ensureSweep, listRuns } from '../store/runs.js';
@@ -23,6 +24,9 @@ export function register(program: Command): void {
       const sweepId = opts.sweepId === undefined ? null : checkSweepId(String(opts.sweepId));
       // A bad corpus is refused before the database file is created or touched.
       loadCorpus(config.corpus, { corporaDir: String(opts.corporaDir) });
+      // A user corpus is stored by the absolute path of its file, so that `resume` from another
+      // folder reads the same file (the stored corpus hash checks it).
+      if (!isBuiltinCorpus(config.corpus)) input.corpus = resolve(resolveUserCorpus(config.corpus, String(opts.corporaDir))!);
       checkDatabasePath(String(opts.db));
       checkFolder('--models-dir', String(opts.modelsDir));
       // Loaded only now: tfjs takes a second to load, and bad input should not wait for it.

@@ -52,6 +52,10 @@ export interface RunConfig extends SamplingRuleFields {
   epochs: number | null;
   /** Optimizer steps for generation 0 and scratch retraining; null = the model preset's, else 2 × steps. */
   initialSteps: number | null;
+  /** Optimizer step size for the fine-tuning generations (after 0, under --retrain continue); null = the model preset's. */
+  learningRate: number | null;
+  /** Step size for generation 0 and scratch retraining; null = the model preset's. */
+  initialLearningRate: number | null;
   coarse: string[];
   seed: number;
   /** Longest sampled document in tokens; null = a little over the longest seed document. */
@@ -99,6 +103,8 @@ export const defaultRunConfig: Readonly<RunConfig> = Object.freeze({
   steps: null,
   epochs: null,
   initialSteps: null,
+  learningRate: null,
+  initialLearningRate: null,
   coarse: ['first', 'length', 'label'],
   seed: 1,
   maxLength: null,
@@ -160,6 +166,8 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
   if (c.epochs !== null) c.epochs = num('epochs', c.epochs, (x) => x > 0, 'a number > 0');
   if (c.steps !== null && c.epochs !== null) throw new UserError('give --steps or --epochs, not both');
   if (c.initialSteps !== null) c.initialSteps = num('initial-steps', c.initialSteps, (x) => int(x) && x >= 1, 'a whole number ≥ 1');
+  if (c.learningRate !== null) c.learningRate = num('learning-rate', c.learningRate, (x) => x > 0 && x <= 10, 'a number in (0, 10]');
+  if (c.initialLearningRate !== null) c.initialLearningRate = num('initial-learning-rate', c.initialLearningRate, (x) => x > 0 && x <= 10, 'a number in (0, 10]');
   const coarse = Array.isArray(c.coarse) ? c.coarse : String(c.coarse).split(',');
   c.coarse = [...new Set(coarse.map((s) => s.trim()).filter(Boolean))];
   if (c.coarse.length === 0) throw new UserError('--coarse needs at least one coarse-graining');

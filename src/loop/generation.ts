@@ -328,7 +328,9 @@ async function retrain(ctx: RunContext, carry: Carry, data: TrainingSet, gen: nu
   const perGen = config.steps ?? (config.epochs !== null ? epochsToSteps(config.epochs, trainTokens(data), budget.tokensPerStep) : budget.steps);
   // Fitting from scratch gets the model's own budget for that, else twice a generation's.
   const steps = scratch ? (config.initialSteps ?? budget.initialSteps ?? 2 * perGen) : perGen;
+  const learningRate = (scratch ? config.initialLearningRate : config.learningRate) ?? undefined;
   const result = await carry.model!.trainSteps(data, steps, genRng(config, gen, 'train'), {
+    learningRate,
     onStep: (s) => {
       h.progress('train', s, steps);
       h.checkStop();

@@ -51,6 +51,12 @@ export function selectCandidates(candidates: readonly Candidate[], o: SelectionO
   return { selected, kept, scores };
 }
 
+/** A run's selection step in words ('' when it keeps every sample), for its settings. */
+export function describeSelection(c: { select: string | null; candidates: number; dedupe: boolean }): string {
+  const parts = [c.select === null ? '' : `best of ${c.candidates} by ${c.select}`, c.dedupe ? 'no duplicates of the training set' : ''];
+  return parts.filter(Boolean).join(', ');
+}
+
 /**
  * Why a curated run's histogram moved, appended to a collapse or drift verdict: the selection
  * step, not the temperature, is what pushes the data towards the scorer's argmax.

@@ -35,7 +35,7 @@ export interface GridPoint {
 /** Short tags for run names; values of other keys are used bare (`replace`, `scratch`, …). */
 const TAGS: Partial<Record<keyof RunConfig, string>> = {
   temperature: 'T', freshFraction: 'f', seed: 's', samples: 'N', steps: 'S', generations: 'G', order: 'o', buckets: 'b',
-  epochs: 'e', initialSteps: 'i', maxLength: 'L', keepCheckpoints: 'k', valFraction: 'v', patience: 'p', candidates: 'M', trainSize: 'ts',
+  epochs: 'e', initialSteps: 'i', maxLength: 'L', keepCheckpoints: 'k', valFraction: 'v', patience: 'p', candidates: 'M', trainSize: 'ts', learningRate: 'lr', initialLearningRate: 'ilr',
   ...Object.fromEntries(samplingTruncations().map((t) => [t.key, t.tag])),
 };
 

@@ -24,7 +24,7 @@ export interface VerdictSummary {
 type Tracked = { coarse: readonly { name: string; categories: readonly string[] }[]; config?: Readonly<RunConfig> };
 
 /** The loop the run is, as the verdict's null is simulated with it. */
-type LoopSettings = Pick<RunConfig, 'policy' | 'freshFraction'>;
+type LoopSettings = Pick<RunConfig, 'policy' | 'freshFraction'> & Partial<Pick<RunConfig, 'trainSize' | 'samples' | 'select' | 'candidates'>>;
 
 /** Generation g's sums of the terms per coarse-graining (metrics/decomposition.ts TermSums), where all three are stored. */
 export function termSums(db: Database.Database, runId: number, coarses: readonly string[], gen: number): Map<string, TermSums> {
@@ -54,10 +54,14 @@ export function coarseVerdict(
       histograms: last < 0 ? [] : hists,
       sums,
       errorTV: window.map((k) => errs.get(k)?.err_tv ?? null),
-      // accumulate-subsample's pool grows as accumulate's does (the model sees a fresh S-subsample
-      // of it each generation, noise that does not add up): calibrated as accumulate, an approximation.
-      policy: loop.policy === 'accumulate-subsample' ? 'accumulate' : loop.policy,
+      // accumulate-subsample has its own null (theory/calibration.ts): the model is its S-subsample,
+      // not the pool, so it wanders further than accumulate's learner does.
+      policy: loop.policy,
       freshFraction: loop.freshFraction,
+      trainRatio: loop.trainSize && loop.samples ? loop.trainSize / loop.samples : null,
+      // A curated run's samples histogram is every candidate, M per kept document: the null
+      // draws as many and keeps N of them, as the loop does.
+      candidates: loop.select ? loop.candidates ?? 1 : 1,
     }),
   };
 }

@@ -32,6 +32,10 @@ export interface VerdictInput {
   /** The loop the run is: the exact lane's null is simulated with it. */
   policy?: LoopPolicy;
   freshFraction?: number;
+  /** S/N of accumulate-subsample (read with that policy only). */
+  trainRatio?: number | null;
+  /** M of a curated run: its histograms hold M candidates per kept document (default 1). */
+  candidates?: number;
 }
 
 /** The verdict's input from per-generation decomposition metrics (index = generation, 0 unused). */
@@ -146,7 +150,7 @@ export function regimeVerdict(input: VerdictInput, opts: Partial<VerdictOptions>
   const total = (h: ArrayLike<number>) => Array.from(h).reduce((a, b) => a + b, 0);
   const N = Math.max(1, Math.round(hists.slice(g - W + 1).reduce((a, h) => a + total(h), 0) / W));
   const limits: NullLimits = nullLimits(
-    { seed, perStep: N, freshFraction: input.freshFraction ?? 0, policy: input.policy ?? 'accumulate' },
+    { seed, perStep: N, freshFraction: input.freshFraction ?? 0, policy: input.policy ?? 'accumulate', trainRatio: input.trainRatio ?? null, candidates: input.candidates ?? 1 },
     g, W, o.tail, o.replicates,
   );
   const s = windowStats(hists, g, W);

@@ -19,6 +19,8 @@ export interface TrainingSet {
 export interface TrainOptions {
   /** Called after every optimizer step with the step's mean token loss (nats). */
   onStep?: (step: number, loss: number) => void;
+  /** Optimizer step size for this call; the model's configured rate when absent. */
+  learningRate?: number;
 }
 
 export interface TrainResult {

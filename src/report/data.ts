@@ -23,6 +23,7 @@ import { decodeTokens } from '../store/documents.js';
 import { normalize, tau } from '../theory/core.js';
 import { fixedPoint, meanFieldMap, predictTrajectory } from '../theory/ode.js';
 import { parseScorer } from '../loop/scorers.js';
+import { describeSelection } from '../loop/select.js';
 import type { CategorySelection } from '../theory/select.js';
 import { upperZ } from '../theory/calibration.js';
 import { defaultVerdictOptions } from '../metrics/verdict.js';
@@ -41,6 +42,7 @@ export function runSettings(view: RunView): RunSettings {
     temperature: c.temperature,
     truncation: describeTruncations(samplingRuleOf(c)),
     freshFraction: c.freshFraction,
+    selection: describeSelection(c),
     policy: c.policy,
     retrain: c.retrain,
     seed: c.seed,

@@ -135,6 +135,7 @@ export function settingsList(s: Partial<RunSettings>, varies: ReadonlySet<string
     ['temperature T', 'temperature', short],
     ['truncation', 'truncation', (v: string) => v || 'none'],
     ['fresh fraction λ', 'freshFraction', short],
+    ['selection', 'selection', (v: string) => v || 'none'],
     ['policy', 'policy', String],
     ['retrain', 'retrain', String],
     ['seed', 'seed', String],

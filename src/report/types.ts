@@ -23,6 +23,8 @@ export interface RunSettings {
   truncation: string;
   /** λ: fraction of each generation's new documents drawn from real data. */
   freshFraction: number;
+  /** The selection step, e.g. `best of 4 by label:female` ('' for none: every sample kept). */
+  selection: string;
   /** `accumulate`, `replace` or `augment`. */
   policy: string;
   /** `continue` or `scratch`. */

@@ -5,8 +5,10 @@
 
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import { decodeTokens, readHistograms, readMetrics, type MetricRow, type Origin } from '../store/documents.js';
-import { countDocuments, documentPage, iterateDocuments, searchMode, textCounts, type BrowseRow, type DocumentFilter, type SearchMode, type TextCount } from '../store/browse.js';
+import { readHistograms, readMetrics, type MetricRow, type Origin } from '../store/documents.js';
+import { searchFilter, searchMode, textCounts, type SearchMode, type TextCount } from '../store/browse.js';
+import { documentSorts, selectDocuments, type DocumentSort, type DocumentView } from '../loop/documents.js';
+import { onePerDocument } from '../metrics/coarse.js';
 import { findRun, findSweep, lastGeneration, listRuns, listSweeps, type RunRow } from '../store/runs.js';
 import { liveStatus, runView, type LiveStatus, type RunView } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
@@ -109,18 +111,6 @@ export function checkGen(d: ServeDeps, view: RunView, gen: number): number {
   return gen;
 }
 
-export interface DocumentView {
-  id: number;
-  gen: number;
-  origin: Origin;
-  text: string;
-  label: string | null;
-  trueLabel: string | null;
-  inTrain: boolean;
-  /** The document's category under each coarse-graining that gives one per document (not `token`). */
-  categories: Record<string, string>;
-}
-
 export interface DocumentsData {
   run: string;
   gen: number | null;
@@ -128,27 +118,36 @@ export interface DocumentsData {
   origin: Origin | null;
   coarse: string | null;
   category: string | null;
+  /** Only kept (true) or only discarded (false) candidates; null: both. */
+  selected: boolean | null;
+  /** gen0_loglik bounds (inclusive, nats per token); null: open. */
+  loglikMin: number | null;
+  loglikMax: number | null;
+  sort: DocumentSort;
+  /** Whether the run chooses among its samples (--select, --dedupe), so `selected` says something. */
+  curated: boolean;
   offset: number;
   limit: number;
   /** Documents matching every filter (all pages). */
   total: number;
   search: SearchMode;
+  /** As `samples --json` prints them (id, origin, text, gen0_loglik, selected, categories …). */
   documents: DocumentView[];
 }
 
-export const DOCUMENT_PARAMS = ['gen', 'q', 'origin', 'coarse', 'category', 'limit', 'offset'] as const;
+/** The query keys of the documents routes; they mean what the `samples` options of the same names mean. */
+export const DOCUMENT_PARAMS = ['gen', 'q', 'origin', 'coarse', 'category', 'selected', 'loglik-min', 'loglik-max', 'sort', 'limit', 'offset'] as const;
 
-function documentView(view: RunView, r: BrowseRow): DocumentView {
-  const tokens = decodeTokens(r.tokens);
-  const categories: Record<string, string> = {};
-  for (const cg of view.coarse) {
-    const k = cg.categoryOf({ text: r.text, tokens });
-    if (k !== null) categories[cg.name] = cg.categories[k];
-  }
-  return { id: r.id, gen: r.gen, origin: r.origin, text: r.text, label: r.label, trueLabel: r.true_label, inTrain: r.in_train === 1, categories };
+/** Whether a run's documents carry a meaningful selected flag (some may be discarded). */
+export function isCurated(view: RunView): boolean {
+  return view.config.select !== null || view.config.dedupe;
 }
 
-/** A page of documents; `gen` from the path (the text page) wins over `gen=` (the API). */
+/**
+ * A page of documents; `gen` from the path (the text page) wins over `gen=` (the API). The
+ * parameters are checked here (a 400 naming the parameter); the documents are read by the
+ * `samples` command's own selectDocuments, so a filter here and there counts the same rows.
+ */
 export function documentsData(d: ServeDeps, view: RunView, q: Query, pathGen: number | null, defaultLimit: number, maxLimit: number): DocumentsData {
   const gen = pathGen ?? q.int('gen', null);
   if (gen !== null) checkGen(d, view, gen);
@@ -157,29 +156,33 @@ export function documentsData(d: ServeDeps, view: RunView, q: Query, pathGen: nu
   const cg = coarse === null ? null : view.coarse.find((c) => c.name === coarse);
   if (coarse !== null && !cg) throw badRequest(`run '${view.run.name}' does not track coarse-graining '${coarse.slice(0, 40)}' (it tracks ${view.coarse.map((c) => c.name).join(', ')})`);
   if (category !== null && !cg) throw badRequest(`parameter 'category' needs 'coarse' (which coarse-graining the category belongs to)`);
-  if (cg && category !== null && cg.name === 'token') throw badRequest(`coarse-graining 'token' counts every token of a document, so it gives no one category to filter by`);
-  const k = cg && category !== null ? cg.categories.indexOf(category) : null;
-  if (k === -1) throw badRequest(`coarse-graining '${coarse}' has no category '${category!.slice(0, 40)}'`);
-  const filter: DocumentFilter = { runId: view.run.id, gen, origin: q.origin(), q: q.search() };
+  if (cg && category !== null && !onePerDocument(cg.name)) throw badRequest(`coarse-graining '${cg.name}' counts every token of a document, so it gives no one category to filter by`);
+  if (cg && category !== null && !cg.categories.includes(category)) throw badRequest(`coarse-graining '${coarse}' has no category '${category.slice(0, 40)}'`);
+  const selected = q.choice('selected', ['yes', 'no']);
+  const loglikMin = q.number('loglik-min');
+  const loglikMax = q.number('loglik-max');
+  if (loglikMin !== null && loglikMax !== null && loglikMin > loglikMax) throw badRequest(`parameter 'loglik-min' (${loglikMin}) is above 'loglik-max' (${loglikMax}): no document can match`);
+  const sort = q.choice('sort', documentSorts) ?? 'id';
+  const text = q.search();
   const offset = q.int('offset', 0)!;
   const limit = q.int('limit', defaultLimit, 1, maxLimit)!;
-  let total: number;
-  let docs: DocumentView[];
-  if (k === null) {
-    total = countDocuments(d.db, filter);
-    docs = documentPage(d.db, filter, offset, limit).map((r) => documentView(view, r));
-  } else {
-    // A category is a function of the tokens (coarse.ts), not a column: filter as the rows stream by.
-    total = 0;
-    docs = [];
-    for (const r of iterateDocuments(d.db, filter)) {
-      const tokens = decodeTokens(r.tokens);
-      if (cg!.categoryOf({ text: r.text, tokens }) !== k) continue;
-      if (total >= offset && docs.length < limit) docs.push(documentView(view, r));
-      total++;
-    }
-  }
-  return { run: view.run.name, gen, q: filter.q, origin: filter.origin, coarse, category, offset, limit, total, search: searchMode(d.db), documents: docs };
+  const origin = q.origin();
+  const { total, docs } = selectDocuments(d.db, view, {
+    ...searchFilter(d.db, text),
+    gen: gen ?? undefined,
+    origin: origin ?? undefined,
+    ...(cg && category !== null ? { coarse: cg.name, category } : {}),
+    selected: selected === null ? undefined : selected === 'yes',
+    loglikMin: loglikMin ?? undefined,
+    loglikMax: loglikMax ?? undefined,
+    sort,
+    offset,
+    limit,
+  });
+  return {
+    run: view.run.name, gen, q: text, origin, coarse, category, selected: selected === null ? null : selected === 'yes', loglikMin, loglikMax, sort,
+    curated: isCurated(view), offset, limit, total, search: searchMode(d.db), documents: docs,
+  };
 }
 
 export interface CategoryChange {

@@ -10,6 +10,9 @@ import { sparkline } from '../report/svg.js';
 import { sweepGrid, sweepHeader, sweepRunsTable, sweepTrajectories } from '../report/sweep-html.js';
 import type { CompareData, DocumentsData, RunData, RunsData, RunSummary, SweepData } from './data.js';
 import type { RunView } from '../loop/view.js';
+import { documentSorts, type DocumentSort } from '../loop/documents.js';
+import { onePerDocument } from '../metrics/coarse.js';
+import { DEFAULT_LIMIT } from './params.js';
 
 export interface Page {
   title: string;
@@ -27,6 +30,7 @@ a { color: #0057a0; }
 form.filters { display: flex; flex-wrap: wrap; gap: 8px 14px; align-items: end; margin: 8px 0 14px; }
 form.filters label { display: flex; flex-direction: column; font-size: 0.9em; color: #444; }
 input, select, button { font: inherit; padding: 3px 6px; }
+input.num { width: 7em; }
 .pager { display: flex; gap: 14px; margin: 8px 0; }
 .gens { display: flex; flex-wrap: wrap; gap: 4px 10px; }
 .live { color: #555; }
@@ -66,7 +70,7 @@ export function runsPage(d: RunsData, readAt: string): Page {
     esc(phaseText(s)),
     esc(eta(s.etaS)),
     esc(s.backend ?? '–'),
-    esc(`T=${short(s.settings.temperature)} λ=${short(s.settings.freshFraction)} ${s.settings.policy}`),
+    esc(`T=${short(s.settings.temperature)} λ=${short(s.settings.freshFraction)} ${s.settings.policy}${s.settings.selection ? `, ${s.settings.selection}` : ''}`),
     s.verdicts.map((v) => `${esc(v.coarse)} ${badge(v.verdict)}`).join(' ') || '–',
     `<span class="spark" title="top share per generation on ${esc(s.sparkCoarse ?? '–')}, scale 0 to 1">${esc(sparkline(s.topShare, { min: 0, max: 1 }))}</span>`,
   ]);
@@ -91,9 +95,17 @@ function genLinks(id: number, last: number, current: number | null): string {
 export function runPage(d: RunData): Page {
   const s = d.summary;
   const last = s.gen;
+  // Beside the report's likelihood section: each generation's documents, least likely first (the tail that goes first).
+  const byLoglik =
+    d.report.loglik && last >= 0
+      ? `<p class="loglik-links">Least likely documents under the first model, per generation: ` +
+        Array.from({ length: last + 1 }, (_, g) => a(`/runs/${s.id}/gen/${g}?sort=gen0_loglik`, String(g))).join(' ') +
+        '</p>'
+      : '';
   const text =
     last >= 0
       ? `<h2>Text of each generation</h2>${genLinks(s.id, last, null)}` +
+        byLoglik +
         (last > 0 ? `<p>${a(`/runs/${s.id}/compare?a=0&b=${last}`, `Compare generation 0 with ${last}`)}: categories and frequent documents that vanished or appeared.</p>` : '')
       : '<p>No generation committed yet.</p>';
   return {
@@ -103,41 +115,84 @@ export function runPage(d: RunData): Page {
   };
 }
 
+/** How each sort reads on the page. */
+const SORT_LABELS: Record<DocumentSort, string> = { id: 'by id', gen0_loglik: 'least likely first', '-gen0_loglik': 'most likely first' };
+
+/** The query string of a documents page's filters (no offset), as the form sends it. */
+function filterParams(d: DocumentsData): URLSearchParams {
+  const p = new URLSearchParams();
+  const yn = (b: boolean | null) => (b === null ? null : b ? 'yes' : 'no');
+  const num = (x: number | null) => (x === null ? null : String(x));
+  const pairs: [string, string | null][] = [
+    ['q', d.q], ['origin', d.origin], ['coarse', d.coarse], ['category', d.category], ['selected', yn(d.selected)],
+    ['loglik-min', num(d.loglikMin)], ['loglik-max', num(d.loglikMax)], ['sort', d.sort === 'id' ? null : d.sort],
+  ];
+  for (const [k, v] of pairs) if (v !== null) p.set(k, v);
+  if (d.limit !== DEFAULT_LIMIT) p.set('limit', String(d.limit));
+  return p;
+}
+
+const withQuery = (base: string, p: URLSearchParams) => (p.size ? `${base}?${p}` : base);
+
 function filterForm(view: RunView, d: DocumentsData, pathGen: number | null): string {
   const opt = (v: string, label: string, sel: boolean) => `<option value="${esc(v)}"${sel ? ' selected' : ''}>${esc(label)}</option>`;
-  const coarse = view.coarse.filter((c) => c.name !== 'token');
+  const coarse = view.coarse.filter((c) => onePerDocument(c.name));
   const cats = coarse.flatMap((c) => c.categories.map((k) => `<option value="${esc(k)}">${esc(c.name)}</option>`));
   const action = pathGen === null ? `/runs/${view.run.id}/search` : `/runs/${view.run.id}/gen/${pathGen}`;
+  const bound = (name: string, label: string, v: number | null) =>
+    `<label>${esc(label)}<input class="num" type="number" step="any" name="${name}" value="${v === null ? '' : esc(v)}"></label>`;
+  // Selection only means something where the run discards candidates; a filter given in the URL stays visible.
+  const selected = d.curated || d.selected !== null
+    ? `<label>selected<select name="selected">${opt('', 'any', d.selected === null)}${opt('yes', 'kept', d.selected === true)}${opt('no', 'discarded', d.selected === false)}</select></label>`
+    : '';
   return (
     `<form class="filters" method="get" action="${esc(action)}">` +
     `<label>search text<input type="search" name="q" value="${esc(d.q ?? '')}" maxlength="200"></label>` +
     `<label>origin<select name="origin">${opt('', 'any', d.origin === null)}${['seed', 'fresh', 'synthetic'].map((o) => opt(o, o, d.origin === o)).join('')}</select></label>` +
     `<label>coarse-graining<select name="coarse">${opt('', '–', d.coarse === null)}${coarse.map((c) => opt(c.name, c.name, d.coarse === c.name)).join('')}</select></label>` +
     `<label>category<input name="category" list="categories" value="${esc(d.category ?? '')}"></label><datalist id="categories">${cats.join('')}</datalist>` +
+    selected +
+    bound('loglik-min', 'log-lik. ≥', d.loglikMin) +
+    bound('loglik-max', 'log-lik. ≤', d.loglikMax) +
+    `<label>order<select name="sort">${documentSorts.map((k) => opt(k === 'id' ? '' : k, SORT_LABELS[k], d.sort === k)).join('')}</select></label>` +
+    (d.limit !== DEFAULT_LIMIT ? `<input type="hidden" name="limit" value="${esc(d.limit)}">` : '') +
     `<button type="submit">show</button></form>`
   );
 }
 
 function pager(base: string, d: DocumentsData): string {
-  const params = (offset: number) => {
-    const p = new URLSearchParams();
-    for (const [k, v] of [['q', d.q], ['origin', d.origin], ['coarse', d.coarse], ['category', d.category]] as const) if (v !== null) p.set(k, v);
+  const href = (offset: number) => {
+    const p = filterParams(d);
     if (offset) p.set('offset', String(offset));
-    if (d.limit !== 50) p.set('limit', String(d.limit));
-    const s = p.toString();
-    return s ? `${base}?${s}` : base;
+    return withQuery(base, p);
   };
-  const prev = d.offset > 0 ? a(params(Math.max(0, d.offset - d.limit)), '← previous') : '';
-  const next = d.offset + d.limit < d.total ? a(params(d.offset + d.limit), 'next →') : '';
+  const prev = d.offset > 0 ? a(href(Math.max(0, d.offset - d.limit)), '← previous') : '';
+  const next = d.offset + d.limit < d.total ? a(href(d.offset + d.limit), 'next →') : '';
   return `<div class="pager">${prev}${next}</div>`;
 }
+
+/** The same filters in each order, the current one in bold. */
+function sortLinks(base: string, d: DocumentsData): string {
+  const links = documentSorts.map((k) => {
+    if (k === d.sort) return `<b>${esc(SORT_LABELS[k])}</b>`;
+    const p = filterParams(d);
+    if (k === 'id') p.delete('sort');
+    else p.set('sort', k);
+    return a(withQuery(base, p), SORT_LABELS[k]);
+  });
+  return `<span class="sorts">order: ${links.join(' · ')}</span>`;
+}
+
+/** A document's generation-0 log-likelihood per token, 3 decimals; blank where the file has none. */
+const loglikCell = (x: number | null) => (x === null ? '' : esc(fmt(x, 3)));
 
 /** A generation's documents (pathGen set) or a search over all generations (pathGen null). */
 export function documentsPage(view: RunView, d: DocumentsData, last: number, pathGen: number | null): Page {
   const id = view.run.id;
-  const coarse = view.coarse.filter((c) => c.name !== 'token');
+  const coarse = view.coarse.filter((c) => onePerDocument(c.name));
+  const base = pathGen === null ? `/runs/${id}/search` : `/runs/${id}/gen/${pathGen}`;
   const catLink = (c: string, k: string | undefined) =>
-    k === undefined ? '–' : a(`${pathGen === null ? `/runs/${id}/search` : `/runs/${id}/gen/${pathGen}`}?coarse=${encodeURIComponent(c)}&category=${encodeURIComponent(k)}`, k);
+    k === undefined ? '–' : a(`${base}?coarse=${encodeURIComponent(c)}&category=${encodeURIComponent(k)}`, k);
   const rows = d.documents.map((doc) => [
     esc(doc.id),
     a(`/runs/${id}/gen/${doc.gen}`, String(doc.gen)),
@@ -146,9 +201,13 @@ export function documentsPage(view: RunView, d: DocumentsData, last: number, pat
     ...coarse.map((c) => catLink(c.name, doc.categories[c.name])),
     esc(doc.trueLabel ?? '–'),
     doc.inTrain ? 'yes' : 'no',
+    ...(d.curated ? [doc.selected ? 'kept' : 'discarded'] : []),
+    loglikCell(doc.gen0_loglik),
   ]);
-  const head = ['id', 'gen', 'origin', 'text', ...coarse.map((c) => `category (${c.name})`), 'corpus label', 'in train'];
-  const base = pathGen === null ? `/runs/${id}/search` : `/runs/${id}/gen/${pathGen}`;
+  const head = ['id', 'gen', 'origin', 'text', ...coarse.map((c) => `category (${c.name})`), 'corpus label', 'in train', ...(d.curated ? ['selected'] : []), 'log-lik. gen 0'];
+  const ll = head.length - 1;
+  const colClass: Record<number, string> = { 3: 'doc', [ll]: 'll0' };
+  if (d.curated) colClass[ll - 1] = 'sel';
   const shown = d.documents.length ? `${d.offset + 1}–${d.offset + d.documents.length}` : '0';
   const where = pathGen === null ? 'all generations' : `generation ${pathGen}`;
   const compare =
@@ -165,9 +224,12 @@ export function documentsPage(view: RunView, d: DocumentsData, last: number, pat
       `<h1>Run ${a(`/runs/${id}`, view.run.name)} · ${esc(where)}</h1>` +
       (pathGen === null ? '' : genLinks(id, last, pathGen)) +
       filterForm(view, d, pathGen) +
-      `<p class="sub"><span class="total" data-total="${esc(d.total)}">${esc(d.total)}</span> documents match; showing ${esc(shown)}` +
+      `<p class="sub"><span class="total" data-total="${esc(d.total)}">${esc(d.total)}</span> documents match; showing ${esc(shown)} · ${sortLinks(base, d)}` +
       ` · search: ${d.search === 'fts5' ? 'full-text index (all words, each as a prefix)' : 'substring (this database predates the full-text index)'} · ${searchAll}</p>` +
-      table(head, rows, { colClass: { 3: 'doc' }, cls: 'documents' }) +
+      table(head, rows, { colClass, num: [ll], cls: 'documents' }) +
+      `<p class="sub">log-lik. gen 0: log-likelihood per token (nats) of the document under the generation-0 model; blank where the database predates it.` +
+      (d.curated ? ' selected: whether the selection step kept the candidate (discarded ones are stored, never trained on).' : '') +
+      '</p>' +
       pager(base, d) +
       compare,
   };

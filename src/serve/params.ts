@@ -54,11 +54,24 @@ export class Query {
     return n;
   }
 
-  origin(): Origin | null {
-    const v = this.string('origin');
+  /** A finite decimal number (e.g. -3.5, 2e-1), or null when absent. */
+  number(key: string): number | null {
+    const v = this.string(key);
     if (v === null) return null;
-    if (!ORIGINS.includes(v as Origin)) throw badRequest(`parameter 'origin' must be one of ${ORIGINS.join(', ')}, got '${v.slice(0, 40)}'`);
-    return v as Origin;
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(v) || !Number.isFinite(Number(v))) throw badRequest(`parameter '${key}' must be a number, got '${v.slice(0, 40)}'`);
+    return Number(v);
+  }
+
+  /** One of `options`, or null when absent. */
+  choice<T extends string>(key: string, options: readonly T[]): T | null {
+    const v = this.string(key);
+    if (v === null) return null;
+    if (!options.includes(v as T)) throw badRequest(`parameter '${key}' must be one of ${options.join(', ')}, got '${v.slice(0, 40)}'`);
+    return v as T;
+  }
+
+  origin(): Origin | null {
+    return this.choice('origin', ORIGINS);
   }
 
   search(): string | null {

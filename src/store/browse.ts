@@ -1,33 +1,14 @@
-// Read queries for browsing a run's documents (the `serve` pages and API): filtered pages of
-// documents with full-text search, the most frequent texts of a generation, and the database's
-// change counter that live pages poll. Reads only; every function takes an open connection.
+// Read queries for browsing a run's documents (the `serve` pages and API): a user's search text
+// as a document filter (full-text where the file has the index; the filter itself is
+// documents.ts's, the one the CLI uses), the most frequent texts of a generation, and the
+// database's change counter that live pages poll. Reads only; every function takes an open connection.
 //
 // Search uses the FTS5 index `documents_fts` (schema.ts; maintained by triggers at commit time). A database
 // written by an older heatdeath has no index and is opened read-only, so nobody can build one:
 // then search falls back to a case-insensitive substring scan, and `searchMode` says so.
 
 import type Database from 'better-sqlite3';
-import type { Origin } from './documents.js';
-
-export interface DocumentFilter {
-  runId: number;
-  /** null: every generation. */
-  gen: number | null;
-  origin: Origin | null;
-  /** Free text; null or blank: no search. */
-  q: string | null;
-}
-
-export interface BrowseRow {
-  id: number;
-  gen: number;
-  origin: Origin;
-  text: string;
-  tokens: Buffer;
-  label: string | null;
-  true_label: string | null;
-  in_train: number;
-}
+import type { DocumentFilter, Origin } from './documents.js';
 
 export type SearchMode = 'fts5' | 'substring';
 
@@ -47,38 +28,15 @@ export function ftsQuery(q: string): string | null {
   return words ? words.map((w) => `"${w}"*`).join(' ') : null;
 }
 
-function where(db: Database.Database, f: DocumentFilter): { sql: string; params: unknown[] } {
-  const parts = ['d.run_id = ?'];
-  const params: unknown[] = [f.runId];
-  if (f.gen !== null) (parts.push('d.gen = ?'), params.push(f.gen));
-  if (f.origin !== null) (parts.push('d.origin = ?'), params.push(f.origin));
-  const q = f.q?.trim();
-  if (q) {
-    const match = searchMode(db) === 'fts5' ? ftsQuery(q) : null;
-    if (match) (parts.push('d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)'), params.push(match));
-    else (parts.push(`instr(lower(d.text), lower(?)) > 0`), params.push(q));
-  }
-  return { sql: parts.join(' AND '), params };
-}
-
-const COLUMNS = 'd.id, d.gen, d.origin, d.text, d.tokens, d.label, d.true_label, d.in_train';
-
-/** How many documents match. */
-export function countDocuments(db: Database.Database, f: DocumentFilter): number {
-  const w = where(db, f);
-  return db.prepare(`SELECT count(*) FROM documents d WHERE ${w.sql}`).pluck().get(...w.params) as number;
-}
-
-/** One page of matching documents, by generation then id. */
-export function documentPage(db: Database.Database, f: DocumentFilter, offset: number, limit: number): BrowseRow[] {
-  const w = where(db, f);
-  return db.prepare(`SELECT ${COLUMNS} FROM documents d WHERE ${w.sql} ORDER BY d.gen, d.id LIMIT ? OFFSET ?`).all(...w.params, limit, offset) as BrowseRow[];
-}
-
-/** Every matching document, by generation then id, one at a time (for filters SQL cannot express). */
-export function iterateDocuments(db: Database.Database, f: DocumentFilter): IterableIterator<BrowseRow> {
-  const w = where(db, f);
-  return db.prepare(`SELECT ${COLUMNS} FROM documents d WHERE ${w.sql} ORDER BY d.gen, d.id`).iterate(...w.params) as IterableIterator<BrowseRow>;
+/**
+ * A user's search text as a document filter (documents.ts): the FTS5 query of its words where
+ * the file has the index, else (or when the text has no word characters) a substring.
+ */
+export function searchFilter(db: Database.Database, q: string | null): Pick<DocumentFilter, 'match' | 'grep'> {
+  const text = q?.trim();
+  if (!text) return {};
+  const match = searchMode(db) === 'fts5' ? ftsQuery(text) : null;
+  return match ? { match } : { grep: text };
 }
 
 export interface TextCount {

@@ -22,18 +22,6 @@ export interface NewDocument {
   selected?: boolean;
 }
 
-export interface DocumentRow {
-  id: number;
-  gen: number;
-  origin: Origin;
-  text: string;
-  label: string | null;
-  true_label: string | null;
-  in_train: number;
-  first_token: number;
-  length: number;
-}
-
 export function encodeTokens(tokens: readonly number[]): Buffer {
   const a = Uint16Array.from(tokens);
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -195,7 +183,7 @@ export function readMetricsAt(db: Database.Database, runId: number, coarse: stri
 export interface DocumentRow {
   id: number;
   gen: number;
-  origin: 'seed' | 'fresh' | 'synthetic';
+  origin: Origin;
   in_train: number;
   text: string;
   tokens: Buffer;
@@ -208,12 +196,9 @@ export interface DocumentRow {
   selected: number;
 }
 
-/**
- * gen0_loglik and selected (schema 5), or their values for a database opened read-only before it
- * was migrated (a reader never migrates): unknown, and kept.
- */
-export function curatedColumns(db: Database.Database): string {
-  return (db.pragma('user_version', { simple: true }) as number) >= 5 ? 'gen0_loglik, selected' : 'NULL AS gen0_loglik, 1 AS selected';
+/** Whether the file has gen0_loglik and selected (schema 5); a reader never migrates an older one. */
+function hasCuratedColumns(db: Database.Database): boolean {
+  return (db.pragma('user_version', { simple: true }) as number) >= 5;
 }
 
 export const documentSorts = ['id', 'gen0_loglik', '-gen0_loglik'] as const;
@@ -222,10 +207,13 @@ export type DocumentSort = (typeof documentSorts)[number];
 export interface DocumentFilter {
   gen?: number;
   origin?: string;
+  /** A substring (case-insensitive). */
   grep?: string;
+  /** An FTS5 query over `documents_fts` (browse.ts builds it from a user's words); only where the index exists. */
+  match?: string;
   /** Only kept (true) or only discarded (false) candidates. */
   selected?: boolean;
-  /** gen0_loglik bounds (inclusive). */
+  /** gen0_loglik bounds (inclusive); a document without it (an older file) matches neither. */
   loglikMin?: number;
   loglikMax?: number;
   /** By id (default), or by gen0_loglik ascending / descending (documents without it last). */
@@ -233,23 +221,51 @@ export interface DocumentFilter {
 }
 
 /**
- * The run's documents, optionally of one generation and origin, containing a text
- * (case-insensitive), kept or discarded by selection, within gen0_loglik bounds; in id order or by
- * gen0_loglik.
+ * The one SQL of a document filter: every reader of documents (the CLI's `samples` and
+ * `export`, the `serve` pages and API) selects through it, so a filter means the same
+ * everywhere. In a file from before schema 5 gen0_loglik reads as unknown (NULL) and every
+ * document as kept (selected = 1).
  */
-export function iterateDocumentRows(db: Database.Database, runId: number, f: DocumentFilter): IterableIterator<DocumentRow> {
+function documentQuery(db: Database.Database, runId: number, f: DocumentFilter): { from: string; params: unknown[]; order: string; columns: string } {
+  const curated = hasCuratedColumns(db);
+  const ll = curated ? 'gen0_loglik' : 'NULL';
+  const sel = curated ? 'selected' : '1';
   const where = ['run_id = ?'];
   const params: unknown[] = [runId];
   if (f.gen !== undefined) where.push('gen = ?'), params.push(f.gen);
   if (f.origin) where.push('origin = ?'), params.push(f.origin);
   if (f.grep) where.push(`instr(lower(text), lower(?)) > 0`), params.push(f.grep);
-  if (f.selected !== undefined) where.push('selected = ?'), params.push(f.selected ? 1 : 0);
-  if (f.loglikMin !== undefined) where.push('gen0_loglik >= ?'), params.push(f.loglikMin);
-  if (f.loglikMax !== undefined) where.push('gen0_loglik <= ?'), params.push(f.loglikMax);
+  if (f.match) where.push('id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)'), params.push(f.match);
+  if (f.selected !== undefined) where.push(`${sel} = ?`), params.push(f.selected ? 1 : 0);
+  if (f.loglikMin !== undefined) where.push(`${ll} >= ?`), params.push(f.loglikMin);
+  if (f.loglikMax !== undefined) where.push(`${ll} <= ?`), params.push(f.loglikMax);
   const sort = f.sort ?? 'id';
-  const order = sort === 'id' ? 'id' : `gen0_loglik IS NULL, gen0_loglik ${sort === 'gen0_loglik' ? 'ASC' : 'DESC'}, id`;
-  const stmt = db.prepare(`SELECT id, gen, origin, in_train, text, tokens, label, true_label, length, ${curatedColumns(db)} FROM documents WHERE ${where.join(' AND ')} ORDER BY ${order}`);
-  return stmt.iterate(...params) as IterableIterator<DocumentRow>;
+  // Ids of a run grow with its generations (one transaction each), so id order is generation order.
+  const order = sort === 'id' ? 'id' : `${ll} IS NULL, ${ll} ${sort === 'gen0_loglik' ? 'ASC' : 'DESC'}, id`;
+  const columns = `id, gen, origin, in_train, text, tokens, label, true_label, length, ${ll} AS gen0_loglik, ${sel} AS selected`;
+  return { from: `FROM documents WHERE ${where.join(' AND ')}`, params, order, columns };
+}
+
+/**
+ * The run's documents, optionally of one generation and origin, containing a text
+ * (case-insensitive) or matching a full-text query, kept or discarded by selection, within
+ * gen0_loglik bounds; in id order or by gen0_loglik.
+ */
+export function iterateDocumentRows(db: Database.Database, runId: number, f: DocumentFilter): IterableIterator<DocumentRow> {
+  const q = documentQuery(db, runId, f);
+  return db.prepare(`SELECT ${q.columns} ${q.from} ORDER BY ${q.order}`).iterate(...q.params) as IterableIterator<DocumentRow>;
+}
+
+/** One page of the same rows, in the same order. */
+export function documentRowPage(db: Database.Database, runId: number, f: DocumentFilter, offset: number, limit: number): DocumentRow[] {
+  const q = documentQuery(db, runId, f);
+  return db.prepare(`SELECT ${q.columns} ${q.from} ORDER BY ${q.order} LIMIT ? OFFSET ?`).all(...q.params, limit, offset) as DocumentRow[];
+}
+
+/** How many documents the filter matches. */
+export function countDocumentRows(db: Database.Database, runId: number, f: DocumentFilter): number {
+  const q = documentQuery(db, runId, f);
+  return db.prepare(`SELECT count(*) ${q.from}`).pluck().get(...q.params) as number;
 }
 
 /**
@@ -257,7 +273,7 @@ export function iterateDocumentRows(db: Database.Database, runId: number, f: Doc
  * documents, a later generation's kept samples (none in a database before schema 5).
  */
 export function keptLogliks(db: Database.Database, runId: number, gen: number): number[] {
-  if ((db.pragma('user_version', { simple: true }) as number) < 5) return [];
+  if (!hasCuratedColumns(db)) return [];
   const sql = gen === 0
     ? `SELECT gen0_loglik FROM documents WHERE run_id = ? AND gen = ? AND origin = 'seed' AND in_train = 1 AND gen0_loglik IS NOT NULL`
     : `SELECT gen0_loglik FROM documents WHERE run_id = ? AND gen = ? AND origin = 'synthetic' AND selected = 1 AND gen0_loglik IS NOT NULL`;

@@ -65,11 +65,19 @@ export function insertRun(db: Database.Database, run: NewRun): number {
   return Number(info.lastInsertRowid);
 }
 
+/**
+ * A file opened read-only is not migrated: its runs rows may lack the columns later schema
+ * versions added. They read as null (unknown), as a migrated file's old rows do.
+ */
+function complete(row: RunRow | undefined): RunRow | undefined {
+  return row && { ...row, kernel: row.kernel ?? null, models_dir: row.models_dir ?? null };
+}
+
 export function findRun(db: Database.Database, nameOrId: string | number): RunRow | undefined {
   const byName = db.prepare(`SELECT * FROM runs WHERE name = ?`).get(String(nameOrId)) as RunRow | undefined;
-  if (byName) return byName;
+  if (byName) return complete(byName);
   return /^\d+$/.test(String(nameOrId))
-    ? (db.prepare(`SELECT * FROM runs WHERE id = ?`).get(Number(nameOrId)) as RunRow | undefined)
+    ? complete(db.prepare(`SELECT * FROM runs WHERE id = ?`).get(Number(nameOrId)) as RunRow | undefined)
     : undefined;
 }
 
@@ -81,9 +89,9 @@ export function getRun(db: Database.Database, nameOrId: string | number): RunRow
 }
 
 export function listRuns(db: Database.Database, sweepId?: string): RunRow[] {
-  return (sweepId
+  return ((sweepId
     ? db.prepare(`SELECT * FROM runs WHERE sweep_id = ? ORDER BY id`).all(sweepId)
-    : db.prepare(`SELECT * FROM runs ORDER BY id`).all()) as RunRow[];
+    : db.prepare(`SELECT * FROM runs ORDER BY id`).all()) as RunRow[]).map((r) => complete(r)!);
 }
 
 export function setRunState(db: Database.Database, runId: number, key: string, value: unknown): void {

@@ -1,5 +1,6 @@
-// Exact binomial and multinomial draws by counts, so the category-level simulation costs
-// O(categories) per step instead of O(documents). Used by sim.ts; takes the Rng explicitly.
+// Exact binomial, multinomial and hypergeometric draws by counts, so the category-level
+// simulation costs O(categories) per step instead of O(documents). Used by sim.ts and
+// calibration.ts (the hypergeometric: a subsample without replacement); takes the Rng explicitly.
 //
 // Choice of sampler (both exact, no approximation anywhere):
 // - mean n·min(p, 1−p) < 10: inversion by sequential search from 0 (expected ≈ mean + 1 steps);
@@ -134,4 +135,70 @@ export function multinomialInto(rng: Rng, n: number, p: ArrayLike<number>, out: 
 /** Multinomial(n, p) as a new array of counts. */
 export function multinomial(rng: Rng, n: number, p: ArrayLike<number>): number[] {
   return multinomialInto(rng, n, p, new Array<number>(p.length)) as number[];
+}
+
+/** ln P(X = x) of Hypergeometric(k draws, K marked, T in all). */
+function hypergeometricLogPmf(x: number, k: number, K: number, T: number): number {
+  const lf = logFactorialApprox;
+  return lf(K) - lf(x) - lf(K - x) + lf(T - K) - lf(k - x) - lf(T - K - k + x) - lf(T) + lf(k) + lf(T - k);
+}
+
+/**
+ * One exact Hypergeometric draw: how many of k documents drawn without replacement from T, K of
+ * them marked, are marked. Inversion by search outward from the mode (alternately one step down
+ * and one up, with the pmf recurrence), so the expected cost is O(sd), not O(mean).
+ */
+export function hypergeometric(rng: Rng, k: number, K: number, T: number): number {
+  const lo = Math.max(0, k - (T - K)),
+    hi = Math.min(k, K);
+  if (lo === hi) return lo;
+  const mode = Math.min(hi, Math.max(lo, Math.floor(((k + 1) * (K + 1)) / (T + 2))));
+  const pMode = Math.exp(hypergeometricLogPmf(mode, k, K, T));
+  // P(x+1)/P(x) = (K − x)(k − x) / ((x + 1)(T − K − k + x + 1)).
+  const up = (x: number) => ((K - x) * (k - x)) / ((x + 1) * (T - K - k + x + 1));
+  for (;;) {
+    let u = rng.next() - pMode;
+    if (u <= 0) return mode;
+    let d = mode,
+      pd = pMode,
+      a = mode,
+      pa = pMode;
+    while (d > lo || a < hi) {
+      if (d > lo) {
+        pd /= up(d - 1);
+        d--;
+        u -= pd;
+        if (u <= 0) return d;
+      }
+      if (a < hi) {
+        pa *= up(a);
+        a++;
+        u -= pa;
+        if (u <= 0) return a;
+      }
+    }
+    // Rounding left a sliver of u beyond the whole support: draw again.
+  }
+}
+
+/**
+ * k documents drawn without replacement from a pool of whole counts (a multivariate
+ * hypergeometric draw by the chain x_i ~ Hypergeometric(k − Σ_{j<i} x_j, c_i, Σ_{j≥i} c_j)).
+ * k ≥ the pool's size takes the whole pool, drawing nothing. Writes into `out` and returns it.
+ */
+export function subsampleInto(rng: Rng, k: number, pool: ArrayLike<number>, out: Float64Array | number[]): Float64Array | number[] {
+  let total = 0;
+  for (let i = 0; i < pool.length; i++) total += pool[i];
+  if (k >= total) {
+    for (let i = 0; i < pool.length; i++) out[i] = pool[i];
+    return out;
+  }
+  let left = Math.max(0, k);
+  for (let i = 0; i < pool.length; i++) {
+    const x = left === 0 || pool[i] === 0 ? 0 : hypergeometric(rng, left, pool[i], total);
+    out[i] = x;
+    left -= x;
+    total -= pool[i];
+  }
+  return out;
 }

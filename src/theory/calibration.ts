@@ -8,47 +8,80 @@
 // Used by metrics/verdict.ts; results are cached (the same corpus and settings share one).
 
 import { rngFor, type Rng } from '../rng.js';
-import { multinomialInto } from './binomial.js';
+import { multinomialInto, subsampleInto } from './binomial.js';
 import { normalize } from './core.js';
 import { decompose, decompositionMetrics, type TermMetrics } from '../metrics/decomposition.js';
 import { liveIndices } from '../metrics/histogram.js';
 
-export type LoopPolicy = 'accumulate' | 'replace' | 'augment';
+export type LoopPolicy = 'accumulate' | 'replace' | 'augment' | 'accumulate-subsample';
 
 /** The closed loop a run is: what the null is simulated with. */
 export interface NullLoop {
   /** The seed histogram (ℓ = its total); fresh documents come from its shares. */
   seed: readonly number[];
-  /** N: documents (or tokens) a generation draws. */
+  /** Documents (or tokens) a generation draws: what its `samples` histogram holds. */
   perStep: number;
+  /**
+   * M of a curated run (`--select`, `--candidates M`): the histogram holds M candidates per kept
+   * document, so a generation keeps N = perStep / M of its draws. The null keeps a random N (a
+   * selector that does not push). Default 1: every draw is a kept document.
+   */
+  candidates?: number;
   /** λ: share of the new training documents that are fresh real ones. */
   freshFraction: number;
   policy: LoopPolicy;
+  /**
+   * S/N of accumulate-subsample (`--train-size S` over `--samples N`): the next model trains on
+   * the generation's N new documents plus (S/N − 1)·N drawn without replacement from the pool of
+   * all earlier ones (loop/policy/accumulate-subsample.ts). A ratio, so a `token` histogram
+   * (N tokens a generation) subsamples as many generations' worth as the documents do. Read
+   * only with that policy; a ratio beyond the whole pool is accumulate.
+   */
+  trainRatio?: number | null;
 }
 
 /**
  * Simulates one T = 1 loop of `generations` generations and calls `each(g, h, counts)` with
- * generation g's N model draws h (all of them, as a run's `samples` histogram holds) and the
- * training counts they were drawn from (θ = counts/|counts|; both arrays are reused). Of the N draws, N − round(λN) are trained on, round(λN) are replaced
+ * generation g's model draws h (all of them, as a run's `samples` histogram holds) and the
+ * training counts they were drawn from (θ = counts/|counts|; both arrays are reused). A generation
+ * keeps N = perStep / M of its draws; N − round(λN) of them are trained on, round(λN) are replaced
  * by fresh draws from the seed, as the real loop does.
  */
 export function simulateNullLoop(rng: Rng, loop: NullLoop, generations: number, each: (g: number, h: Float64Array, counts: Float64Array) => void): void {
   const m = loop.seed.length;
   const p0 = normalize(loop.seed);
-  const nFresh = Math.round(loop.freshFraction * loop.perStep);
+  const M = loop.candidates ?? 1;
+  if (!(Number.isInteger(M) && M >= 1)) throw new RangeError(`candidates must be a whole number ≥ 1, got ${M}`);
+  const N = Math.max(1, Math.round(loop.perStep / M));
+  const nFresh = Math.round(loop.freshFraction * N);
   const counts = Float64Array.from(loop.seed);
+  // accumulate-subsample: everything so far (gens 0..g−1), which the next training set subsamples.
+  const subsample = loop.policy === 'accumulate-subsample';
+  if (subsample && !(typeof loop.trainRatio === 'number' && loop.trainRatio > 0)) throw new RangeError('accumulate-subsample needs trainRatio S/N > 0');
+  const fromPool = subsample ? Math.max(0, Math.round((loop.trainRatio! - 1) * N)) : 0;
+  const pool = Float64Array.from(loop.seed);
   const trained = new Float64Array(m);
-  const kept = new Float64Array(m);
+  const untrained = new Float64Array(m);
   const fresh = new Float64Array(m);
   const h = new Float64Array(m);
   for (let g = 1; g <= generations; g++) {
     // multinomialInto normalises: the counts are θ's weights as they are.
-    multinomialInto(rng, loop.perStep - nFresh, counts, trained);
-    multinomialInto(rng, nFresh, counts, kept); // drawn by the model, not trained on
+    multinomialInto(rng, N - nFresh, counts, trained);
+    multinomialInto(rng, loop.perStep - (N - nFresh), counts, untrained); // drawn by the model, not trained on
     multinomialInto(rng, nFresh, p0, fresh);
-    for (let i = 0; i < m; i++) h[i] = trained[i] + kept[i];
+    for (let i = 0; i < m; i++) h[i] = trained[i] + untrained[i];
     each(g, h, counts);
     // The training set of the next model, per policy.
+    if (subsample) {
+      // Its own new documents plus S − N of the earlier ones, then the pool takes the new ones.
+      subsampleInto(rng, fromPool, pool, counts);
+      for (let i = 0; i < m; i++) {
+        const added = trained[i] + fresh[i];
+        counts[i] += added;
+        pool[i] += added;
+      }
+      continue;
+    }
     for (let i = 0; i < m; i++) {
       const added = trained[i] + fresh[i];
       counts[i] = loop.policy === 'accumulate' ? counts[i] + added : loop.policy === 'replace' ? added : loop.seed[i] + added;
@@ -180,7 +213,9 @@ const cache = new Map<string, NullLimits>();
  * same limits.
  */
 export function nullLimits(loop: NullLoop, g: number, W: number, tail: number, replicates = 500): NullLimits {
-  const key = JSON.stringify([loop.seed, loop.perStep, loop.freshFraction, loop.policy, g, W, tail, replicates]);
+  // S and M join the key only where they are read: other loops keep their streams (and limits).
+  const extra = [...(loop.policy === 'accumulate-subsample' ? [loop.trainRatio] : []), ...((loop.candidates ?? 1) !== 1 ? [{ M: loop.candidates }] : [])];
+  const key = JSON.stringify([loop.seed, loop.perStep, loop.freshFraction, loop.policy, ...extra, g, W, tail, replicates]);
   const hit = cache.get(key);
   if (hit) return hit;
   const R = Math.max(200, Math.min(replicates, Math.floor(WORK_BUDGET / Math.max(1, loop.seed.length * g))));

@@ -61,7 +61,8 @@ export function get(base: string, path: string, opts: { method?: string; headers
 
 /**
  * Requests every page and API route of the database: each run and generation, a category filter
- * (the category of the generation's first document, read from the API), both directions of
+ * (the category of the generation's first document, read from the API), the curated-loop
+ * filters and sorts, both directions of
  * compare, every sweep. Returns the paths with their status.
  */
 export async function crawl(url: string, db: string): Promise<[string, number][]> {
@@ -73,6 +74,7 @@ export async function crawl(url: string, db: string): Promise<[string, number][]
     paths.push(`/runs/${r.id}`, `/api/runs/${r.id}`, `/api/runs/${r.id}/metrics`, `/runs/${r.id}/search?q=a`, `/api/runs/${r.id}/documents?q=a`);
     for (let g = 0; g <= r.last; g++) {
       paths.push(`/runs/${r.id}/gen/${g}`, `/api/runs/${r.id}/documents?gen=${g}&limit=500`, `/runs/${r.id}/compare?a=0&b=${g}`, `/api/runs/${r.id}/compare?a=${g}&b=0`);
+      paths.push(`/runs/${r.id}/gen/${g}?sort=gen0_loglik&selected=yes&loglik-max=0`, `/api/runs/${r.id}/documents?gen=${g}&sort=-gen0_loglik&selected=no&loglik-min=-20`);
       const one = await get(url, `/api/runs/${r.id}/documents?gen=${g}&limit=1`);
       const first = (JSON.parse(one.body).documents[0]?.categories ?? {}).first as string | undefined;
       if (first !== undefined) paths.push(`/runs/${r.id}/gen/${g}?coarse=first&category=${encodeURIComponent(first)}`);

@@ -140,7 +140,8 @@ export class Transformer implements LanguageModel {
   async trainSteps(data: TrainingSet, steps: number, rng: Rng, options: TrainOptions = {}): Promise<TrainResult> {
     if (!Number.isInteger(steps) || steps < 0) throw new UserError(`training steps must be a whole number ≥ 0 (got ${steps})`);
     if (data.size === 0) throw new UserError('no training documents', 'E_NO_DATA');
-    const { batchSize, context, learningRate } = this.config;
+    const { batchSize, context } = this.config;
+    const learningRate = options.learningRate ?? this.config.learningRate;
     const vars = this.vars();
     // A fresh optimizer per call: a model reloaded from a checkpoint continues exactly alike.
     // The shared weights are the master copy during the call.

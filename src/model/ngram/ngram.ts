@@ -135,7 +135,8 @@ export class NgramModel implements LanguageModel {
   async trainSteps(data: TrainingSet, steps: number, rng: Rng, options: TrainOptions = {}): Promise<TrainResult> {
     checkInt('steps', steps, 0, 1e9);
     if (steps > 0 && data.size < 1) throw new UserError('ngram: the training set is empty', 'E_NO_DATA');
-    const { batchSize, learningRate, order } = this.config;
+    const { batchSize, order } = this.config;
+    const learningRate = options.learningRate ?? this.config.learningRate;
     const V = this.vocabSize;
     // Documents come in epochs, each a fresh random order of the whole set: over a pass every
     // document counts once, so the model fits the training set itself rather than a draw with
