@@ -104,7 +104,7 @@ describe('heatdeath corpora', () => {
 describe('a run on a user corpus', () => {
   it('stores the corpus file by its absolute path, so that resume from another folder reads it', async () => {
     const here = join(work, 'project');
-    const elsewhere = join(work, 'elsewhere');
+    const elsewhere = join(work, 'resume-elsewhere');
     mkdirSync(join(here, 'corpora'), { recursive: true });
     mkdirSync(elsewhere);
     writeFileSync(join(here, 'corpora', 'pets.txt'), ['rex', 'fido', 'bella', 'max', 'luna', 'coco', 'milo', 'nala', 'oscar', 'tilly'].join('\n').repeat(20) + '\n');

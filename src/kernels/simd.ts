@@ -2,9 +2,10 @@
 // Why: tfjs-wasm's XNNPACK products run without fused multiply-add (wasm SIMD has none) at
 // ~17–21 GFLOP/s per core here, a product with a transposed operand needs an explicit
 // tf.transpose first (slow on wasm), and products are most of a training step. This kernel packs
-// both operands into panels (reading either one transposed at no cost), then runs a 4 × 8
-// register-blocked micro-kernel with relaxed-SIMD multiply-add, which V8 compiles to FMA
-// instructions: ~35–45 GFLOP/s on this machine. Relaxed SIMD sits behind a V8 flag in Node 20,
+// both operands into panels (reading either one transposed at no cost), then runs a 5 × 8 (or,
+// for products of few rows, 4 × 8) register-blocked micro-kernel with relaxed-SIMD multiply-add,
+// which V8 compiles to FMA instructions: ~38–41 GFLOP/s on this machine (gemm-kernels.ts has the
+// kernels and the bit-for-bit contract they keep). Relaxed SIMD sits behind a V8 flag in Node 20,
 // which is turned on before the module is compiled; where it cannot be, the kernel multiplies
 // and adds (about tfjs's speed, still without the transposes).
 //
@@ -16,164 +17,8 @@
 
 import * as tf from '@tensorflow/tfjs';
 import v8 from 'node:v8';
-import { Code, encodeModule, I32, V128, type FuncDef } from './wasm-encoder.js';
-
-/** Rows and columns of the micro-kernel's output tile (4 × 2 vectors: 8 accumulators in registers). */
-const MR = 4;
-const NR = 8;
-/** Depth of one pass over the packed panels, so that a pass's B panels stay in the core's cache. */
-const KC = 256;
-
-/**
- * gemm(ap, bp, cp, mPanels, nPanels, depth, aStride, bStride, crs, accumulate): C tiles
- * [MR, NR] at cp + i·MR·crs + j·NR·4 ← (C +) Σ_k A panel i [k][MR] ⊗ B panel j [k][NR], over
- * `depth` values of k. Panels are `aStride` / `bStride` bytes apart; crs is C's row stride in bytes.
- */
-function gemmFunc(fma: boolean): FuncDef {
-  const [ap, bp, cp, mPanels, nPanels, depth, aStride, bStride, crs, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [ip, jp, a, b, k, c, aRow, cRow] = [10, 11, 12, 13, 14, 15, 16, 17];
-  const acc = (r: number, h: number) => 18 + r * 2 + h;
-  const bv = (h: number) => 18 + MR * 2 + h;
-  const av = 18 + MR * 2 + 2;
-  const code = new Code();
-  code.i32(0).set(ip).get(ap).set(aRow).get(cp).set(cRow);
-  code.block((c0) => c0.loop((outer) => {
-    outer.get(ip).get(mPanels).ltU().eqz().brIf(1);
-    outer.i32(0).set(jp).get(bp).set(b);
-    outer.block((c1) => c1.loop((inner) => {
-      inner.get(jp).get(nPanels).ltU().eqz().brIf(1);
-      for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) inner.v128Zero().set(acc(r, h));
-      inner.get(aRow).set(a).get(depth).set(k);
-      // One k per iteration (unrolling makes V8 spill the accumulators): a row of 8 of B, MR of A.
-      inner.loop((kl) => {
-        for (let h = 0; h < 2; h++) kl.get(b).v128Load(h * 16).set(bv(h));
-        for (let r = 0; r < MR; r++) {
-          kl.get(a).load32Splat(r * 4).set(av);
-          for (let h = 0; h < 2; h++) {
-            if (fma) kl.get(av).get(bv(h)).get(acc(r, h)).f32x4RelaxedMadd().set(acc(r, h));
-            else kl.get(av).get(bv(h)).f32x4Mul().get(acc(r, h)).f32x4Add().set(acc(r, h));
-          }
-        }
-        kl.get(a).i32(MR * 4).add().set(a);
-        kl.get(b).i32(NR * 4).add().set(b);
-        kl.get(k).i32(1).sub().tee(k).brIf(0);
-      });
-      inner.get(cRow).get(jp).i32(NR * 4).mul().add().set(c);
-      for (let r = 0; r < MR; r++) {
-        for (let h = 0; h < 2; h++) {
-          inner.get(accumulate).if((t) => t.get(c).v128Load(h * 16).get(acc(r, h)).f32x4Add().set(acc(r, h)));
-          inner.get(c).get(acc(r, h)).v128Store(h * 16);
-        }
-        inner.get(c).get(crs).add().set(c);
-      }
-      // From the end of this panel's depth block to the same block of the next panel.
-      inner.get(bp).get(jp).i32(1).add().tee(jp).get(bStride).mul().add().set(b);
-      inner.br(0);
-    }));
-    outer.get(aRow).get(aStride).add().set(aRow);
-    outer.get(cRow).get(crs).i32(MR).mul().add().set(cRow);
-    outer.get(ip).i32(1).add().set(ip);
-    outer.br(0);
-  }));
-  return { name: 'gemm', params: new Array(10).fill(I32), locals: [...new Array(8).fill(I32), ...new Array(MR * 2 + 3).fill(V128)], body: code };
-}
-
-/**
- * Depth of the blocks pack() copies at a time when L's rows are adjacent (a transposed operand):
- * the source rows of a block stay in L1 across all panels. A row-major operand is read in order
- * panel by panel anyway and goes in one block.
- */
-const PACK_KB = 16;
-
-/**
- * pack(src, rs, cs, R, K, dst, w, kBlock): the matrix L[r, k] = f32 at src + r·rs + k·cs
- * (strides in bytes), R × K, into panels of w rows (w a multiple of 4), dst[p][k][l] =
- * L[p·w + l, k]. Rows past R in the last panel are skipped (the caller zeroes them). Depth goes
- * in blocks of kBlock (a multiple of 4), all panels per block.
- * Where L's rows are adjacent floats (rs = 4) a full panel's w values per k are copied as
- * vectors; where its columns are (cs = 4, a row-major operand) 4 × 4 blocks are transposed in
- * registers; otherwise element by element.
- */
-function packFunc(): FuncDef {
-  const [src, rs, cs, R, K, dst, w, kBlock] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [p0, lw, s, d, k, l, step, kb, sp, dp, k0, kn] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const vr = (q: number) => 20 + q; // four loaded rows
-  const vt = (q: number) => 24 + q; // and their interleaved halves
-  const code = new Code();
-  /** The 4 × 4 block of rows sp, sp + rs, … (4 floats each) as 4 columns stored at dp, dp + step, … */
-  const transpose4 = (c: Code) => {
-    for (let q = 0; q < 4; q++) c.get(sp).get(rs).i32(q).mul().add().v128Load().set(vr(q));
-    c.get(vr(0)).get(vr(1)).shuffle32([0, 4, 1, 5]).set(vt(0));
-    c.get(vr(0)).get(vr(1)).shuffle32([2, 6, 3, 7]).set(vt(1));
-    c.get(vr(2)).get(vr(3)).shuffle32([0, 4, 1, 5]).set(vt(2));
-    c.get(vr(2)).get(vr(3)).shuffle32([2, 6, 3, 7]).set(vt(3));
-    const cols: [number, number, [number, number, number, number]][] = [[0, 2, [0, 1, 4, 5]], [0, 2, [2, 3, 6, 7]], [1, 3, [0, 1, 4, 5]], [1, 3, [2, 3, 6, 7]]];
-    cols.forEach(([x, y, lanes], q) => c.get(dp).get(step).i32(q).mul().add().get(vt(x)).get(vt(y)).shuffle32(lanes).v128Store());
-  };
-  /** for (v = 0; v < bound; v += by) body — the bound re-read each time (a local). */
-  const upTo = (c: Code, v: number, bound: (c: Code) => void, by: number, body: (c: Code) => void) => {
-    c.i32(0).set(v);
-    c.block((b) => b.loop((lp) => {
-      lp.get(v);
-      bound(lp);
-      lp.ltU().eqz().brIf(1);
-      body(lp);
-      lp.get(v).i32(by).add().set(v);
-      lp.br(0);
-    }));
-  };
-  code.get(w).i32(4).mul().set(step);
-  upTo(code, k0, (c) => c.get(K), 0, (blocks) => {
-    // kn = min(kBlock, K − k0)
-    blocks.get(K).get(k0).sub().set(kn);
-    blocks.get(kn).get(kBlock).ltU().eqz().if((t) => t.get(kBlock).set(kn));
-    upTo(blocks, p0, (c) => c.get(R), 0, (panels) => {
-      // lw = min(w, R − p0)
-      panels.get(R).get(p0).sub().set(lw);
-      panels.get(lw).get(w).ltU().eqz().if((t) => t.get(w).set(lw));
-      panels.get(src).get(p0).get(rs).mul().add().get(k0).get(cs).mul().add().set(s);
-      panels.get(dst).get(p0).get(K).mul().i32(4).mul().add().get(k0).get(step).mul().add().set(d);
-      panels.get(kn).set(k);
-      // Row-major rows, a full panel: k in blocks of 4 by register transposes, the rest below.
-      panels.get(cs).i32(4).eq().get(lw).get(w).eq().and().if((tr) => {
-        tr.i32(0).set(kb);
-        tr.block((c1) => c1.loop((kbs) => {
-          kbs.get(kb).i32(4).add().get(kn).leS().eqz().brIf(1);
-          upTo(kbs, l, (c) => c.get(w), 4, (gs) => {
-            gs.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
-            gs.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
-            transpose4(gs);
-          });
-          kbs.get(kb).i32(4).add().set(kb);
-          kbs.br(0);
-        }));
-        tr.get(s).get(kb).i32(4).mul().add().set(s);
-        tr.get(d).get(kb).get(step).mul().add().set(d);
-        tr.get(kn).get(kb).sub().set(k);
-      });
-      panels.block((c1) => c1.loop((ks) => {
-        ks.get(k).eqz().brIf(1);
-        ks.get(rs).i32(4).eq().get(lw).get(w).eq().and().ifElse(
-          (vecs) => upTo(vecs, l, (c) => c.get(step), 16, (lv) => lv.get(d).get(l).add().get(s).get(l).add().v128Load().v128Store()),
-          (scalars) => upTo(scalars, l, (c) => c.get(lw), 1, (ls) => ls.get(d).get(l).i32(4).mul().add().get(s).get(l).get(rs).mul().add().f32Load().f32Store()),
-        );
-        ks.get(s).get(cs).add().set(s);
-        ks.get(d).get(step).add().set(d);
-        ks.get(k).i32(1).sub().set(k);
-        ks.br(0);
-      }));
-      // next panel: p0 += w (upTo's step is the local w, added here)
-      panels.get(p0).get(w).add().set(p0);
-    });
-    blocks.get(k0).get(kBlock).add().set(k0);
-  });
-  return { name: 'pack', params: new Array(8).fill(I32), locals: [...new Array(12).fill(I32), ...new Array(8).fill(V128)], body: code };
-}
-
-interface KernelExports {
-  gemm(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, depth: number, aStride: number, bStride: number, crs: number, accumulate: number): void;
-  pack(src: number, rs: number, cs: number, R: number, K: number, dst: number, w: number, kBlock: number): void;
-}
+import { encodeModule } from './wasm-encoder.js';
+import { KC, MR_NARROW, MR_WIDE, NR, PACK_KB, productFuncs, type KernelExports } from './gemm-kernels.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here and in simd-attention.ts. */
 export interface WasmBackend {
@@ -266,7 +111,7 @@ export function currentWasmBackend(): WasmBackend | null {
 /** The kernel module's bytes: FMA variant when this engine validates it, else multiply + add. */
 function kernelModule(): { module: WebAssembly.Module; fma: boolean } | null {
   for (const fma of [true, false]) {
-    const bytes = encodeModule([gemmFunc(fma), packFunc()]);
+    const bytes = encodeModule(productFuncs(fma));
     if (fma && !WebAssembly.validate(bytes)) enableRelaxedSimd();
     if (WebAssembly.validate(bytes)) return { module: new WebAssembly.Module(bytes), fma };
   }
@@ -337,6 +182,20 @@ export class SimdMatMul {
     this.mem.free(p.ptr);
   }
 
+  /**
+   * Column sums of x [n, p] as [p], bit for bit the ones-row product 1ᵀ·x (the reference the
+   * other backends compute, see layers.ts columnSums): read in place by the colsum kernel when p
+   * is a multiple of 16 — no packing, no padding rows — else by that product.
+   */
+  columnSums(x: tf.Tensor2D): tf.Tensor1D {
+    const [n, p] = x.shape;
+    if (x.dtype !== 'float32' || p % 16 !== 0) {
+      return tf.tidy(() => tf.reshape(this.matMul(tf.ones([n, 1]), x, true, false), [p]));
+    }
+    const src = this.mem.offset(x);
+    return this.mem.compute<tf.Tensor1D>([p], (out) => this.fns.colsum(src, n, p, out));
+  }
+
   /** op(a)·B for B packed by packB. */
   matMulPacked(a: tf.Tensor2D, transA: boolean, b: PackedMatrix): tf.Tensor2D {
     if (a.dtype !== 'float32') throw new Error('matMul: float32 tensors only');
@@ -344,25 +203,39 @@ export class SimdMatMul {
     const [M, K] = transA ? [aCols, aRows] : [aRows, aCols];
     const { N } = b;
     if (K !== b.K) throw new Error(`matMul: inner dimensions ${K} and ${b.K} differ`);
+    // The wide tile unless its padding rows would cost more than its speed gains (few rows).
+    const MR = roundUp(M, MR_WIDE) <= roundUp(M, MR_NARROW) * 1.1 ? MR_WIDE : MR_NARROW;
+    const wide = MR === MR_WIDE ? 1 : 0;
     const Mp = roundUp(M, MR);
     const Np = roundUp(N, NR);
-    const direct = M === Mp && N === Np;
+    // Full panels of A write straight into the result when its rows are whole tiles wide; the
+    // last, partial panel (M mod MR rows) goes through a scratch tile, copied out at the end.
+    const full = Math.floor(M / MR);
+    const tail = M - full * MR;
+    const direct = N === Np;
     const aBytes = Mp * K * 4;
+    const mainBytes = direct ? 0 : full * MR * Np * 4;
+    const tailBytes = tail > 0 ? MR * Np * 4 : 0;
     const mem = this.mem;
     const src = mem.offset(a);
     return mem.compute<tf.Tensor2D>([M, N], (out) => {
-      mem.withScratch(aBytes + (direct ? 0 : Mp * Np * 4), (aPack) => {
-        const c = direct ? out : aPack + aBytes;
+      mem.withScratch(aBytes + mainBytes + tailBytes, (aPack) => {
+        const cMain = direct ? out : aPack + aBytes;
+        const cTail = aPack + aBytes + mainBytes;
         this.packPanels(src, aCols, transA, M, K, aPack, MR);
-        if (K === 0) mem.heap().fill(0, c / 4, c / 4 + Mp * Np);
+        if (K === 0) {
+          mem.heap().fill(0, out / 4, out / 4 + M * N);
+          return;
+        }
         for (let k0 = 0; k0 < K; k0 += KC) {
           const kc = Math.min(KC, K - k0);
-          this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, c, Mp / MR, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, k0 > 0 ? 1 : 0);
+          const acc = k0 > 0 ? 1 : 0;
+          if (full > 0) this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, cMain, full, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc, wide);
+          if (tail > 0) this.fns.gemm(aPack + (full * K + k0) * MR * 4, b.ptr + k0 * NR * 4, cTail, 1, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc, wide);
         }
-        if (!direct) {
-          const h = mem.heap();
-          for (let i = 0; i < M; i++) h.copyWithin(out / 4 + i * N, c / 4 + i * Np, c / 4 + i * Np + N);
-        }
+        const h = mem.heap();
+        if (!direct) for (let i = 0; i < full * MR; i++) h.copyWithin(out / 4 + i * N, cMain / 4 + i * Np, cMain / 4 + i * Np + N);
+        for (let i = 0; i < tail; i++) h.copyWithin(out / 4 + (full * MR + i) * N, cTail / 4 + i * Np, cTail / 4 + i * Np + N);
       });
     });
   }

@@ -86,6 +86,8 @@ export class Code {
   f32Add() { return this.op(0x92); }
   f32Sub() { return this.op(0x93); }
   f32Mul() { return this.op(0x94); }
+  f32Div() { return this.op(0x95); }
+  f32Sqrt() { return this.op(0x91); }
   f32Max() { return this.op(0x97); }
   f64Add() { return this.op(0xa0); }
   f64Div() { return this.op(0xa3); }

@@ -7,7 +7,8 @@
 // [rows, features]: rows = batch × positions.
 
 import * as tf from '@tensorflow/tfjs';
-import { matMul } from '../../kernels/simd.js';
+import { matMul, simdMatMul } from '../../kernels/simd.js';
+import { simdElementwise, type SimdElementwise } from '../../kernels/simd-elementwise.js';
 
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type CustomOp = (...args: tf.Tensor[]) => tf.Tensor;
@@ -21,8 +22,13 @@ function custom(f: (save: (ts: tf.Tensor[]) => void, ...inputs: tf.Tensor[]) => 
   return op as unknown as CustomOp;
 }
 
-/** Column sums of x [n, p] as [p] (a ones-row product: `tf.sum(x, 0)` transposes x first). */
+/**
+ * Column sums of x [n, p] as [p]: the ones-row product 1ᵀ·x (`tf.sum(x, 0)` transposes x
+ * first), which on wasm simd.ts's colsum kernel computes bit for bit without the product.
+ */
 export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
+  const simd = simdMatMul();
+  if (simd) return simd.columnSums(x);
   return tf.tidy(() => tf.reshape(matMul(tf.ones([x.shape[0], 1]), x, true, false), [x.shape[1]]));
 }
 
@@ -42,8 +48,12 @@ export const gelu = custom((save, x) => {
   save([x, s]);
   return {
     value: tf.mul(x, s),
-    // d/dx x·σ(kx) = σ + k·x·σ·(1 − σ)
-    gradFunc: (dy, [xs, ss]) => [tf.mul(dy, tf.add(ss, tf.mul(tf.mul(xs, GELU_K), tf.mul(ss, tf.sub(1, ss)))))],
+    // d/dx x·σ(kx) = σ + k·x·σ·(1 − σ); on wasm the same operations fused in one pass
+    gradFunc: (dy, [xs, ss]) => {
+      const fused = simdElementwise();
+      if (fused) return [fused.geluGrad(xs, ss, dy, GELU_K)];
+      return [tf.mul(dy, tf.add(ss, tf.mul(tf.mul(xs, GELU_K), tf.mul(ss, tf.sub(1, ss)))))];
+    },
   };
 }) as (x: tf.Tensor2D) => tf.Tensor2D;
 
@@ -51,6 +61,8 @@ export const LN_EPS = 1e-5;
 
 /** LayerNorm over the last axis with gain g and bias b, both [p]. */
 export const layerNorm = custom((save, x, g, b) => {
+  const fused = simdElementwise();
+  if (fused) return fusedLayerNorm(fused, save, x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D);
   const p = x.shape[1] as number;
   const mean = tf.mean(x, 1, true);
   const xc = tf.sub(x, mean);
@@ -69,6 +81,24 @@ export const layerNorm = custom((save, x, g, b) => {
     },
   };
 }) as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;
+
+/**
+ * layerNorm on wasm: the same operations in one pass each way (simd-elementwise.ts, bit for bit
+ * the tfjs expressions above), dy·x̂ from the gradient pass for the gain's column sums.
+ */
+function fusedLayerNorm(fused: SimdElementwise, save: (ts: tf.Tensor[]) => void, x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D): { value: tf.Tensor; gradFunc: Grad } {
+  const { y, xhat, rstd } = fused.layerNorm(x, g, b, LN_EPS);
+  save([xhat, rstd, g]);
+  return {
+    value: y,
+    gradFunc: (dy, [xh, rs, gs]) => {
+      const { dx, dyXhat } = fused.layerNormGrad(dy as tf.Tensor2D, xh as tf.Tensor2D, rs as tf.Tensor2D, gs as tf.Tensor1D);
+      const dg = columnSums(dyXhat);
+      dyXhat.dispose();
+      return [dx, dg, columnSums(dy as tf.Tensor2D)];
+    },
+  };
+}
 
 /**
  * Embedding as a product with a one-hot matrix [n, r] (a constant, built in JS: `tf.oneHot` to
