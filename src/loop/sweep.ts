@@ -98,7 +98,7 @@ export function createSweep(deps: LoopDeps, id: string, grid: SweepGrid, points:
       updateRun(db, run.id, { status: 'queued', pid: null });
       return { ...run, status: 'queued' as const, pid: null };
     });
-  })();
+  }).immediate(); // the write lock up front, as every writing transaction here (store/runs.ts deleteAfter)
 }
 
 export interface SweepPlan {

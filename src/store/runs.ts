@@ -157,11 +157,13 @@ export function clearCheckpoint(db: Database.Database, runId: number, gen: numbe
  * one transaction — but this keeps resume robust against rows written outside one).
  */
 export function deleteAfter(db: Database.Database, runId: number, gen: number): void {
+  // IMMEDIATE: takes the write lock up front (waiting for it under busy_timeout). Deferred, it
+  // failed at once with "database is locked" when runs started together on one file.
   db.transaction(() => {
     for (const t of ['documents', 'histograms', 'metrics', 'generations']) {
       db.prepare(`DELETE FROM ${t} WHERE run_id = ? AND gen > ?`).run(runId, gen);
     }
-  })();
+  }).immediate();
 }
 
 export interface SweepRow {
