@@ -132,5 +132,5 @@ export function mergeSource(out: Database.Database, source: MergeSource): Merged
       merged.push({ name: run.name, from: source.file, sweep: run.sweep_id, id: run.id, newId, documents: n, documentShift: shift });
     }
     return merged;
-  })();
+  }).immediate();
 }
