@@ -7,8 +7,7 @@ import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isUserError } from '../errors.js';
 import { normalizeRunConfig } from '../loop/config.js';
-import { isBuiltinCorpus, loadCorpus } from '../corpus/index.js';
-import { resolveUserCorpus } from '../corpus/user.js';
+import { loadCorpus } from '../corpus/index.js';
 import { checkDatabasePath, checkFolder, openDatabase } from '../store/open.js';
 import { checkSweepId } from '../loop/config.js';
 import { ensureSweep, listRuns } from '../store/runs.js';
@@ -23,10 +22,10 @@ export function register(program: Command): void {
       const config = normalizeRunConfig(input);
       const sweepId = opts.sweepId === undefined ? null : checkSweepId(String(opts.sweepId));
       // A bad corpus is refused before the database file is created or touched.
-      loadCorpus(config.corpus, { corporaDir: String(opts.corporaDir) });
-      // A user corpus is stored by the absolute path of its file, so that `resume` from another
-      // folder reads the same file (the stored corpus hash checks it).
-      if (!isBuiltinCorpus(config.corpus)) input.corpus = resolve(resolveUserCorpus(config.corpus, String(opts.corporaDir))!);
+      const corpus = loadCorpus(config.corpus, { corporaDir: String(opts.corporaDir) });
+      // A user corpus is stored by the absolute path of the file it was read from, so that
+      // `resume` from another folder reads the same file (the stored corpus hash checks it).
+      if (corpus.source !== 'builtin') input.corpus = resolve(corpus.source);
       checkDatabasePath(String(opts.db));
       checkFolder('--models-dir', String(opts.modelsDir));
       // Loaded only now: tfjs takes a second to load, and bad input should not wait for it.
