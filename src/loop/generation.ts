@@ -232,8 +232,6 @@ type NewRows = { docs: NewDocument[]; samples: Map<string, number[]>; text: Reco
 /** Seconds per phase; a phase may run twice in a generation (metrics), so they add up. */
 type Timer = (phase: string, t0: number) => void;
 
-export { checkpointDir };
-
 /**
  * Runs generation `gen`: new documents, retraining, evaluation, checkpoint and commit. Updates
  * `carry` in place (the model first, so the caller disposes whatever model exists if it throws).

@@ -11,7 +11,7 @@ import { loadCoarseGrainings, type CoarseGraining, type CoarseState } from '../m
 import { UserError } from '../errors.js';
 import { getRunState, lastGeneration, listGenerations, type RunRow } from '../store/runs.js';
 import { normalizeRunConfig, type RunConfig } from './config.js';
-import { STALE_HEARTBEAT_S } from '../store/lock.js';
+import { heartbeatAgeS, writerGone } from '../store/lock.js';
 
 export interface RunView {
   run: RunRow;
@@ -57,9 +57,6 @@ export function coarseOf(view: RunView, name: string): CoarseGraining {
   return cg;
 }
 
-/** Seconds a heartbeat may be old before a 'running' run counts as interrupted (the lock's bound). */
-export { STALE_HEARTBEAT_S };
-
 export interface LiveStatus {
   status: string;
   gen: number;
@@ -74,13 +71,14 @@ export interface LiveStatus {
 
 /**
  * Status as a reader sees it: a 'running' row whose writer is gone (its pid is dead on this
- * machine, as `pidAlive` tells; null = cannot tell), or its heartbeat is older than STALE_HEARTBEAT_S) is `interrupted`.
+ * machine, as `pidAlive` tells; null = cannot tell), or its heartbeat is older than the lock's
+ * bound (store/lock.ts writerGone) is `interrupted`.
  */
 export function liveStatus(db: Database.Database, run: RunRow, nowMs: number, pidAlive: (pid: number | null) => boolean | null = () => null): LiveStatus {
   const gen = lastGeneration(db, run.id);
-  const age = run.heartbeat_at ? (nowMs - Date.parse(run.heartbeat_at)) / 1000 : null;
+  const age = heartbeatAgeS(run.heartbeat_at, nowMs);
   let status: string = run.status;
-  if (status === 'running' && (pidAlive(run.pid) === false || (age !== null && age > STALE_HEARTBEAT_S))) status = 'interrupted';
+  if (status === 'running' && writerGone(pidAlive(run.pid), age)) status = 'interrupted';
   const gens = listGenerations(db, run.id).filter((g) => g.gen > 0).slice(-5);
   const spg = gens.length ? gens.reduce((a, g) => a + (Date.parse(g.finished_at) - Date.parse(g.started_at)) / 1000, 0) / gens.length : null;
   const progress = status === 'running' && run.progress_json ? JSON.parse(run.progress_json) : null;

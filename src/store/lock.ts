@@ -27,12 +27,25 @@ export interface Claimant {
 
 type Claim = Pick<RunRow, 'name' | 'status' | 'pid' | 'heartbeat_at'>;
 
+/** Seconds since a heartbeat (null: none recorded). */
+export function heartbeatAgeS(heartbeatAt: string | null, nowMs: number): number | null {
+  return heartbeatAt ? (nowMs - Date.parse(heartbeatAt)) / 1000 : null;
+}
+
+/**
+ * Whether the writer of a `running` row is gone: its pid is dead on this machine (`alive` false;
+ * null = cannot tell) or its heartbeat is older than STALE_HEARTBEAT_S. The one rule for both
+ * claiming a run (here) and reading its status (loop/view.ts liveStatus).
+ */
+export function writerGone(alive: boolean | null, ageS: number | null): boolean {
+  return alive === false || (ageS !== null && ageS > STALE_HEARTBEAT_S);
+}
+
 /** The live owner of a run other than `me`, or null when the run is free to claim. */
 export function liveOwner(run: Claim, me: Claimant): { pid: number; ageS: number | null } | null {
   if (run.status !== 'running' || run.pid === null || run.pid === me.pid) return null;
-  const ageS = run.heartbeat_at ? (me.nowMs - Date.parse(run.heartbeat_at)) / 1000 : null;
-  if (me.pidAlive(run.pid) === false) return null;
-  if (ageS !== null && ageS > STALE_HEARTBEAT_S) return null;
+  const ageS = heartbeatAgeS(run.heartbeat_at, me.nowMs);
+  if (writerGone(me.pidAlive(run.pid), ageS)) return null;
   return { pid: run.pid, ageS };
 }
 
