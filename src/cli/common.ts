@@ -53,6 +53,11 @@ export function table(header: string[], rows: (string | number | null)[][]): str
 }
 
 /** A number for a table cell: 3 decimals for fractions, fewer for big numbers. */
+/** "0.4σ·0.031": a verdict's temperature-term z and model error δ̂ (status and compare). */
+export function termsText(t: { tau_z: number; err_tv: number }): string {
+  return `${t.tau_z.toFixed(1)}σ·${t.err_tv.toFixed(3)}`;
+}
+
 export function num(x: number | null | undefined, digits = 3): number | null {
   if (x === null || x === undefined || !Number.isFinite(x)) return null;
   return Number(x.toFixed(Math.abs(x) >= 100 ? 1 : digits));

@@ -8,7 +8,7 @@ import { openDatabase } from '../store/open.js';
 import { getRun, getSweep, listRuns } from '../store/runs.js';
 import { UserError } from '../errors.js';
 import { compareRuns, COMPARE_KEYS, COMPARE_METRICS, type Comparison, type Stat } from '../report/compare.js';
-import { DEFAULT_DB, num, printJson, table } from './common.js';
+import { DEFAULT_DB, num, printJson, table, termsText } from './common.js';
 
 const short = (x: number) => String(Number(x.toPrecision(6)));
 const pm = (s: Stat) => (s.mean === null ? '–' : `${num(s.mean)}${s.sd === null ? '' : ` ± ${num(s.sd)}`}`);
@@ -27,7 +27,7 @@ function render(c: Comparison): string {
       const others = Object.entries(r.verdicts).filter(([k]) => k !== c.coarse).map(([k, v]) => `${k}=${v}`);
       const terms = coarseFirst(r.terms).map((k) => {
         const t = r.terms[k];
-        return t ? `${t.tau_z.toFixed(1)}σ·${t.err_tv.toFixed(3)}` : '–';
+        return t ? termsText(t) : '–';
       });
       rows.push([
         r.name, short(r.temperature), ...trunc(r), short(r.fresh), r.policy, String(r.seed), `${Math.max(0, r.generation)}/${r.generations}`,

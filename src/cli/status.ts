@@ -12,7 +12,7 @@ import { liveStatus, runView, folderBytes, runModelsDir } from '../loop/view.js'
 import { runVerdicts } from '../loop/verdicts.js';
 import { describeTruncations, samplingRuleOf } from '../model/sampling.js';
 import type { KernelSpan } from '../loop/kernels.js';
-import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, num, pidAlive, printJson, table } from './common.js';
+import { DEFAULT_DB, DEFAULT_MODELS_DIR, bytes, num, pidAlive, printJson, table, termsText } from './common.js';
 import { verdictLines } from './progress.js';
 import { duration } from '../report/format.js';
 
@@ -27,7 +27,7 @@ function lastMetrics(db: Parameters<typeof readMetrics>[0], run: RunRow, gen: nu
 /** "first 0.4σ·0.031": the verdict's temperature-term z and model error δ̂ on one coarse-graining. */
 function termsCell(v: { coarse: string; numbers: Record<string, number> }): string {
   const n = v.numbers;
-  return n.tau_z === undefined ? '' : `${v.coarse} ${n.tau_z.toFixed(1)}σ·${n.err_tv.toFixed(3)}`;
+  return n.tau_z === undefined ? '' : `${v.coarse} ${termsText({ tau_z: n.tau_z, err_tv: n.err_tv })}`;
 }
 
 function dbBytes(file: string): number {

@@ -94,10 +94,12 @@ export function decompose(
   const Hpi = correctedEntropy(train, Infinity); // the training set is what the model learned, not a sample of it
   const c = normalize(control);
   // Null: h and c both drawn from the model at T = 1; the control's shares stand in for it.
-  const sdTemp = Math.sqrt(entropyNoise(c, n) ** 2 + entropyNoise(c, controlSize) ** 2);
+  const sdControl = entropyNoise(c, controlSize);
+  const sdTemp = Math.sqrt(entropyNoise(c, n) ** 2 + sdControl ** 2);
+  const Vc = lyapunovV(c, live);
   return {
-    temperature: { dH: Hh - Hc, sd: sdTemp, dV: lyapunovV(normalize(samples), live) - lyapunovV(c, live), tv: n > 0 ? totalVariation(samples, c) : 0 },
-    error: { dH: Hc - Hpi, sd: entropyNoise(c, controlSize), dV: lyapunovV(c, live) - lyapunovV(normalize(train), live), tv: totalVariation(c, train) },
+    temperature: { dH: Hh - Hc, sd: sdTemp, dV: lyapunovV(normalize(samples), live) - Vc, tv: n > 0 ? totalVariation(samples, c) : 0 },
+    error: { dH: Hc - Hpi, sd: sdControl, dV: Vc - lyapunovV(normalize(train), live), tv: totalVariation(c, train) },
   };
 }
 
