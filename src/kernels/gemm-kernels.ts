@@ -117,7 +117,7 @@ export const PACK_KB = 16;
  */
 function packFunc(): FuncDef {
   const [src, rs, cs, R, K, dst, w, kBlock] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [p0, lw, s, d, k, l, step, kb, sp, dp, k0, kn, wv] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const [p0, lw, s, d, k, l, step, , sp, dp, k0, kn, wv] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]; // 15: unused since the general 4 × 4 transpose went (every full panel has a tile width)
   const ro = (q: number) => 20 + q; // q·rs, for q = 1 … 7 (the fast paths' row offsets)
   const vr = (q: number) => 28 + q; // four loaded rows
   const vt = (q: number) => 32 + q; // and their interleaved halves
@@ -135,13 +135,6 @@ function packFunc(): FuncDef {
     const cols: [number, number, [number, number, number, number]][] = [[0, 2, [0, 1, 4, 5]], [0, 2, [2, 3, 6, 7]], [1, 3, [0, 1, 4, 5]], [1, 3, [2, 3, 6, 7]]];
     cols.forEach(([x, y, lanes], q) => store(c, q, (v) => v.get(vt(x)).get(vt(y)).shuffle32(lanes)));
   };
-  /** The 4 × 4 block of rows sp, sp + rs, … (4 floats each) as 4 columns stored at dp, dp + step, … */
-  const transpose4 = (c: Code) =>
-    transposeWith(c, (t, q) => t.get(sp).get(rs).i32(q).mul().add().v128Load(), (t, q, value) => {
-      t.get(dp).get(step).i32(q).mul().add();
-      value(t);
-      t.v128Store();
-    });
   /** sp + row offset of row x of the panel (x < 8, its offset in ro). */
   const rowAt = (c: Code, x: number) => (x === 0 ? c.get(sp) : c.get(sp).get(ro(x)).add());
   /**
@@ -226,28 +219,6 @@ function packFunc(): FuncDef {
             t.br(1);
           });
         }
-        // Row-major rows, a full panel: k in blocks of 4 by register transposes, the rest below.
-        paths.get(cs).i32(4).eq().get(lw).get(w).eq().and().if((tr) => {
-          tr.i32(0).set(kb);
-          tr.block((c1) => c1.loop((kbs) => {
-            kbs.get(kb).i32(4).add().get(kn).leS().eqz().brIf(1);
-            upTo(kbs, l, (c) => c.get(wv), 4, (gs) => {
-              gs.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
-              gs.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
-              transpose4(gs);
-            });
-            upTo(kbs, l, (c) => c.get(w), 1, (rest) => {
-              rest.get(s).get(l).get(rs).mul().add().get(kb).i32(4).mul().add().set(sp);
-              rest.get(d).get(kb).get(step).mul().add().get(l).i32(4).mul().add().set(dp);
-              for (let q = 0; q < 4; q++) rest.get(dp).get(step).i32(q).mul().add().get(sp).f32Load(q * 4).f32Store();
-            }, (f) => f.get(wv));
-            kbs.get(kb).i32(4).add().set(kb);
-            kbs.br(0);
-          }));
-          tr.get(s).get(kb).i32(4).mul().add().set(s);
-          tr.get(d).get(kb).get(step).mul().add().set(d);
-          tr.get(kn).get(kb).sub().set(k);
-        });
       });
       panels.block((c1) => c1.loop((ks) => {
         ks.get(k).eqz().brIf(1);
