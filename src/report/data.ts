@@ -286,6 +286,10 @@ export function buildSweepReport(db: Database.Database, sweepId: string, opts: {
   getSweep(db, sweepId);
   const views = listRuns(db, sweepId).map((r) => runView(db, r));
   if (!views.length) throw new UserError(`sweep '${sweepId}' has no runs in this database`);
-  const coarse = commonCoarse(views, opts.coarse);
-  return { id: sweepId, coarse, createdAt: opts.createdAt, runs: views.map((v) => sweepRun(db, v, coarse)) };
+  return sweepReportOf(db, sweepId, views, commonCoarse(views, opts.coarse), opts.createdAt);
+}
+
+/** A sweep's report on one coarse-graining from its runs' views (serve passes its cached ones). */
+export function sweepReportOf(db: Database.Database, sweepId: string, views: readonly RunView[], coarse: string, createdAt: string | null): SweepReportData {
+  return { id: sweepId, coarse, createdAt, runs: views.map((v) => sweepRun(db, v, coarse)) };
 }

@@ -12,7 +12,7 @@ import { onePerDocument } from '../metrics/coarse.js';
 import { findRun, findSweep, lastGeneration, listRuns, listSweeps, type RunRow } from '../store/runs.js';
 import { liveStatus, runView, type LiveStatus, type RunView } from '../loop/view.js';
 import { runVerdicts } from '../loop/verdicts.js';
-import { buildRunReport, buildSweepReport, coarseSeries, predictedFixedPoint, runSettings } from '../report/data.js';
+import { buildRunReport, coarseSeries, commonCoarse, predictedFixedPoint, runSettings, sweepReportOf } from '../report/data.js';
 import type { RunReportData, RunSettings, SweepReportData, Verdict } from '../report/types.js';
 import { badRequest, notFound, type Query } from './params.js';
 
@@ -281,7 +281,9 @@ export function sweepData(d: ServeDeps, id: string): SweepData {
   const vs = runs.map((r) => viewOf(d.db, r));
   const names = vs[0].coarse.map((c) => c.name).filter((n) => vs.every((v) => v.coarse.some((c) => c.name === n)));
   const createdAt = new Date(d.now()).toISOString();
-  const first = buildSweepReport(d.db, id, { createdAt }).coarse;
+  // The `report` command's sweep reports, from the cached views: each run's series and verdicts
+  // once per coarse-graining, not once more to learn the default one.
+  const first = commonCoarse(vs);
   const ordered = [first, ...names.filter((n) => n !== first)];
   const coarse = ordered.map((name): SweepCoarse => {
     const fixed: Record<string, number | null> = {};
@@ -291,7 +293,7 @@ export function sweepData(d: ServeDeps, id: string): SweepData {
       const theta = p0 ? predictedFixedPoint(v, p0, name) : null;
       fixed[v.run.name] = theta ? Math.max(...theta) : null;
     }
-    return { report: buildSweepReport(d.db, id, { coarse: name, createdAt }), fixedPointTopShare: fixed };
+    return { report: sweepReportOf(d.db, id, vs, name, createdAt), fixedPointTopShare: fixed };
   });
   return { id, coarse, runs: runs.map((r) => ({ name: r.name, id: r.id })) };
 }
