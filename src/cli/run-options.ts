@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { defaultRunConfig, policies, type RunConfig } from '../loop/config.js';
 import { samplingTruncations } from '../model/sampling.js';
 import { VAL_TOKEN_BUDGET } from '../loop/validation.js';
-import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR } from './common.js';
+import { DEFAULT_CORPORA_DIR, DEFAULT_DB, DEFAULT_MODELS_DIR, parseNumber } from './common.js';
 
 /** option flag → RunConfig key, with its help line. */
 export const runOptionTable: [flag: string, key: keyof RunConfig, help: string][] = [
@@ -91,6 +91,13 @@ export function optionProp(flag: string): string {
 export function addTruncationOptions(cmd: Command): Command {
   for (const t of samplingTruncations()) cmd.option(t.flag, `${t.help} (default: ${t.off} (off))`);
   return cmd;
+}
+
+/** The exact lane's curated-loop options (sim, theory): best of M by a category-level reward. */
+export function addSelectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--select <label:k>', "keep the best of --candidates samples by a reward for category k (index from 0), as the loop's --select label:<L>")
+    .option('--candidates <M>', 'candidates per kept document with --select', parseNumber, defaultRunConfig.candidates);
 }
 
 /** The truncation values given on the command line, by rule key (strings; samplingRuleOf checks them). */

@@ -2,7 +2,7 @@
 // Parses options, calls src/theory/sim.ts, prints one JSON document or a short table.
 
 import { describeRule, samplingRuleOf } from '../model/sampling.js';
-import { addTruncationOptions, truncationsFromOptions } from './run-options.js';
+import { addSelectionOptions, addTruncationOptions, truncationsFromOptions } from './run-options.js';
 import { type Command, InvalidArgumentError } from 'commander';
 import { defaultSimConfig, simulate, type SimPoint } from '../theory/sim.js';
 import { fixedPoint } from '../theory/ode.js';
@@ -60,15 +60,13 @@ export function register(program: Command): void {
     .option('--initial <counts>', 'initial category counts c1,c2,… (ℓ = their sum)', parseVector, [...d.initial])
     .option('--temperature <T>', 'sampling temperature, T > 0', parseNumber, d.temperature);
   // The truncations apply to the category distribution, after the temperature.
-  addTruncationOptions(cmd)
+  addSelectionOptions(addTruncationOptions(cmd))
     .option('--fresh <λ>', 'fraction of each step drawn from the initial proportions, 0 ≤ λ ≤ 1', parseNumber, d.freshFraction)
     .option('--policy <policy>', 'accumulate (add to the counts) or replace (the new counts only)', d.policy)
     .option('--per-step <N>', 'documents added per step', parseNumber, d.perStep)
     .option('--steps <K>', 'steps (generations)', parseNumber, d.steps)
     .option('--replicates <R>', 'independent replicates', parseNumber, d.replicates)
     .option('--seed <n>', 'seed; same seed, same result', parseNumber, d.seed)
-    .option('--select <label:k>', "keep the best of --candidates samples by a reward for category k (index from 0), as the loop's --select label:<L>")
-    .option('--candidates <M>', 'candidates per kept document with --select', parseNumber, 4)
     .option('--json', 'print one JSON document')
     .action((o: SimOptions) => {
       const result = simulate({

@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { parseNumber, printJson } from './common.js';
 import { parseCategorySelection } from '../theory/select.js';
 import { fmt, fmtVector, parseVector, pickRows } from './sim.js';
-import { addTruncationOptions, truncationsFromOptions } from './run-options.js';
+import { addSelectionOptions, addTruncationOptions, truncationsFromOptions } from './run-options.js';
 import { describeRule, samplingRuleOf } from '../model/sampling.js';
 
 interface TheoryOptions {
@@ -37,14 +37,12 @@ export function register(program: Command): void {
     .option('--initial-size <ℓ>', 'documents in the initial data (accumulate clock); default: the sum of --initial when it gives counts, else --per-step', parseNumber)
     .option('--temperature <T>', 'sampling temperature, T > 0', parseNumber, d.temperature);
   // The truncations apply to the category distribution, after the temperature.
-  addTruncationOptions(cmd)
+  addSelectionOptions(addTruncationOptions(cmd))
     .option('--fresh <λ>', 'fraction of each generation drawn from θ₀, 0 ≤ λ ≤ 1', parseNumber, d.freshFraction)
     .option('--policy <policy>', 'accumulate (ODE at t = ln((ℓ+gN)/ℓ)) or replace (the map θ ← F(θ), t = g)', d.policy)
     .option('--per-step <N>', 'documents added per generation', parseNumber, d.perStep)
     .option('--steps <K>', 'generations', parseNumber, d.steps)
     .option('--seed <n>', 'accepted for symmetry with sim; the mean-field is deterministic', parseNumber)
-    .option('--select <label:k>', "keep the best of --candidates samples by a reward for category k (index from 0), as the loop's --select label:<L>")
-    .option('--candidates <M>', 'candidates per kept document with --select', parseNumber, 4)
     .option('--json', 'print one JSON document')
     .action((o: TheoryOptions) => {
       const sum = o.initial.reduce((s, x) => s + x, 0);
