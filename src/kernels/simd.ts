@@ -185,13 +185,11 @@ export class SimdMatMul {
   /**
    * Column sums of x [n, p] as [p], bit for bit the ones-row product 1ᵀ·x (the reference the
    * other backends compute, see layers.ts columnSums): read in place by the colsum kernel when p
-   * is a multiple of 16 — no packing, no padding rows — else by that product.
+   * is a multiple of 16 — no packing, no padding rows — else null (the caller takes the product).
    */
-  columnSums(x: tf.Tensor2D): tf.Tensor1D {
+  columnSums(x: tf.Tensor2D): tf.Tensor1D | null {
     const [n, p] = x.shape;
-    if (x.dtype !== 'float32' || p % 16 !== 0) {
-      return tf.tidy(() => tf.reshape(this.matMul(tf.ones([n, 1]), x, true, false), [p]));
-    }
+    if (x.dtype !== 'float32' || p % 16 !== 0) return null;
     const src = this.mem.offset(x);
     return this.mem.compute<tf.Tensor1D>([p], (out) => this.fns.colsum(src, n, p, out));
   }

@@ -27,8 +27,8 @@ function custom(f: (save: (ts: tf.Tensor[]) => void, ...inputs: tf.Tensor[]) => 
  * first), which on wasm simd.ts's colsum kernel computes bit for bit without the product.
  */
 export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
-  const simd = simdMatMul();
-  if (simd) return simd.columnSums(x);
+  const sums = simdMatMul()?.columnSums(x);
+  if (sums) return sums;
   return tf.tidy(() => tf.reshape(matMul(tf.ones([x.shape[0], 1]), x, true, false), [x.shape[1]]));
 }
 
