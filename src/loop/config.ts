@@ -7,6 +7,7 @@ import type { Regime } from '../metrics/verdict.js';
 import { COARSE_NAMES } from '../metrics/coarse.js';
 import { UserError } from '../errors.js';
 import { parseScorer } from './scorers.js';
+import { MAX_CANDIDATES } from '../theory/select.js';
 import type { ModelKind, SizePreset } from '../model/types.js';
 import { normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import type { TokenizerKind } from '../tokenizer/types.js';
@@ -157,7 +158,7 @@ export function normalizeRunConfig(input: Partial<RunConfig>): Readonly<RunConfi
     throw new UserError(c.trainSize === null ? '--policy accumulate-subsample needs --train-size S' : '--train-size goes with --policy accumulate-subsample');
   }
   if (c.select !== null) c.select = parseScorer(String(c.select)).spec;
-  c.candidates = num('candidates', c.candidates, (x) => int(x) && x >= 1 && x <= 64, 'a whole number from 1 to 64');
+  c.candidates = num('candidates', c.candidates, (x) => int(x) && x >= 1 && x <= MAX_CANDIDATES, `a whole number from 1 to ${MAX_CANDIDATES}`);
   c.dedupe = Boolean(c.dedupe);
   c.retrain = oneOf('retrain', c.retrain, retrains);
   c.generations = num('generations', c.generations, (x) => int(x) && x >= 1, 'a whole number ≥ 1');

@@ -24,6 +24,9 @@ export function selectionMap<A extends { [i: number]: number; length: number }>(
   return out;
 }
 
+/** Most candidates per kept document, for the loop's --candidates and the exact lane's alike. */
+export const MAX_CANDIDATES = 64;
+
 /**
  * Parses the exact lane's `--select label:<k>` (k = a category's 0-based index, or its name when
  * `names` are given) with `--candidates M`; null when no selection was asked for.
@@ -37,8 +40,8 @@ export function parseCategorySelection(spec: string | undefined, candidates: num
   if (!(Number.isInteger(k) && k >= 0 && k < categories)) {
     throw new UserError(`--select ${spec}: no category '${m[1]}' (give an index from 0 to ${categories - 1})`);
   }
-  if (!(Number.isInteger(candidates) && candidates >= 1 && candidates <= 64)) {
-    throw new UserError(`--candidates must be a whole number from 1 to 64, got '${candidates}'`);
+  if (!(Number.isInteger(candidates) && candidates >= 1 && candidates <= MAX_CANDIDATES)) {
+    throw new UserError(`--candidates must be a whole number from 1 to ${MAX_CANDIDATES}, got '${candidates}'`);
   }
   return { category: k, candidates };
 }

@@ -8,7 +8,7 @@ import { type Rng, rngFor } from '../rng.js';
 import { isIdentityRule, normalizeRuleFields, samplingKeys, type SamplingRuleFields } from '../model/sampling.js';
 import { multinomialInto } from './binomial.js';
 import { entropy, lyapunovV, normalize, tauInto } from './core.js';
-import { selectionMap, type CategorySelection } from './select.js';
+import { MAX_CANDIDATES, selectionMap, type CategorySelection } from './select.js';
 
 export type SimPolicy = 'accumulate' | 'replace';
 export const simPolicies: readonly SimPolicy[] = ['accumulate', 'replace'];
@@ -114,7 +114,7 @@ export function normalizeSimConfig(input: Partial<SimConfig>): Readonly<SimConfi
   c.replicates = check('replicates', c.replicates, (x) => whole(x) && x <= MAX_SIM_REPLICATES, `a whole number from 1 to ${MAX_SIM_REPLICATES}`);
   c.seed = check('seed', c.seed, Number.isInteger, 'a whole number');
   if (c.select !== null) {
-    check('candidates', c.select.candidates, (x) => Number.isInteger(x) && x >= 1 && x <= 64, 'a whole number from 1 to 64');
+    check('candidates', c.select.candidates, (x) => Number.isInteger(x) && x >= 1 && x <= MAX_CANDIDATES, `a whole number from 1 to ${MAX_CANDIDATES}`);
     check('select', c.select.category, (x) => Number.isInteger(x) && x >= 0 && x < c.initial.length, `a category index from 0 to ${c.initial.length - 1}`);
   }
   c.maxPoints = check('max-points', c.maxPoints, (x) => Number.isInteger(x) && x >= 2, 'a whole number ≥ 2');
