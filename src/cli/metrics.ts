@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { openDatabase } from '../store/open.js';
 import { getRun } from '../store/runs.js';
 import { readMetrics } from '../store/documents.js';
-import { coarseOf, runView } from '../loop/view.js';
+import { runView } from '../loop/view.js';
+import { commonCoarse } from '../report/data.js';
 import { UserError } from '../errors.js';
 import { metricsShown } from '../metrics/registry.js';
 import { DEFAULT_DB, num, printJson, table } from './common.js';
@@ -39,9 +40,8 @@ export function register(program: Command): void {
       const db = openDatabase(opts.db, { readonly: true });
       try {
         const run = getRun(db, runName);
-        const view = runView(db, run);
-        const coarse = opts.coarse ?? (view.coarse.some((c) => c.name === 'first') ? 'first' : view.coarse[0].name);
-        coarseOf(view, coarse);
+        // The reports' rule: the one asked for (checked), else 'first', else the first tracked.
+        const coarse = commonCoarse([runView(db, run)], opts.coarse);
         const rows = metricsRows(db, run.id, coarse);
         if (format === 'json') {
           printJson({ run: run.name, coarse, rows });
