@@ -2,13 +2,15 @@
 // backend's memory (see simd.ts for how tensors are addressed): the same algorithm — position i
 // attends to [segStart[i], i] — with each head's dot products and weighted sums done four lanes
 // at a time. ~5–8× the JS kernels, which stay as the reference and the path on other backends.
-// A module is generated per (d, heads), with the head width a multiple of 4; exp comes from JS.
+// A module is generated per (d, heads), with the head width a multiple of 4; e^x is wasm-exp.ts's
+// Math.exp in the module (the same bits as calling out to Math.exp, without the crossing).
 //
 // Probabilities are kept for the backward pass in a float32 tensor laid out [i][h][j − s0].
 
 import * as tf from '@tensorflow/tfjs';
 import { currentWasmBackend, WasmMemory } from './simd.js';
 import { Code, encodeModule, F32, F64, I32, V128, type FuncDef } from './wasm-encoder.js';
+import { expFunc } from './wasm-exp.js';
 
 /** The attention a kernel computes: model width d split into `heads` heads. */
 export interface AttentionShape {
@@ -16,7 +18,7 @@ export interface AttentionShape {
   heads: number;
 }
 
-const EXP = 0; // the imported Math.exp: f64 → f64
+const EXP = 0; // wasm-exp.ts's exp, the module's first function: f64 → f64
 
 /** Horizontal sum of the v128 in local t, as an f32 on the stack. */
 function hsum(c: Code, t: number): void {
@@ -263,7 +265,7 @@ function attentionFuncs(d: number, heads: number): FuncDef[] {
     locals: [...new Array(9).fill(I32), F32, F32, F32, F64, F64, ...new Array(2 * V + 2).fill(V128)],
     body: c,
   };
-  return [forward, backward, decode];
+  return [expFunc(), forward, backward, decode];
 }
 
 interface AttentionExports {
@@ -289,10 +291,10 @@ export class SimdAttention {
   static create(mem: WasmMemory, shape: AttentionShape): SimdAttention | null {
     const dh = shape.d / shape.heads;
     if (!Number.isInteger(dh) || dh % 4 !== 0) return null;
-    const bytes = encodeModule(attentionFuncs(shape.d, shape.heads), [{ name: 'exp', params: [F64], results: [F64] }]);
+    const bytes = encodeModule(attentionFuncs(shape.d, shape.heads));
     if (!WebAssembly.validate(bytes)) return null;
     try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory, exp: Math.exp } });
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory } });
       return new SimdAttention(mem, instance.exports as unknown as AttentionExports, shape);
     } catch {
       return null; // the JS kernels then

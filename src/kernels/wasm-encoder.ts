@@ -1,7 +1,8 @@
 // A minimal WebAssembly binary encoder: enough to write the few numeric kernels of simd.ts as
 // code (loops unrolled by the generator) without a toolchain or a binary checked into the
 // repository. A module imports one memory ("env" "memory") and exports functions whose
-// parameters and locals are i32 or v128; the bodies are instruction bytes built with `Code`.
+// parameters, locals and results are numbers or v128; the bodies are instruction bytes built
+// with `Code`.
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
@@ -90,7 +91,29 @@ export class Code {
   f32Sqrt() { return this.op(0x91); }
   f32Max() { return this.op(0x97); }
   f64Add() { return this.op(0xa0); }
+  f64Sub() { return this.op(0xa1); }
+  f64Mul() { return this.op(0xa2); }
   f64Div() { return this.op(0xa3); }
+  f64Eq() { return this.op(0x61); }
+  f64Ne() { return this.op(0x62); }
+  f64Lt() { return this.op(0x63); }
+  f64Gt() { return this.op(0x64); }
+  geS() { return this.op(0x4e); }
+  geU() { return this.op(0x4f); }
+  gtU() { return this.op(0x4b); }
+  shl() { return this.op(0x74); }
+  shrU() { return this.op(0x76); }
+  i32TruncF64S() { return this.op(0xaa); }
+  f64ConvertI32S() { return this.op(0xb7); }
+  i64ReinterpretF64() { return this.op(0xbd); }
+  f64ReinterpretI64() { return this.op(0xbf); }
+  i64ExtendI32U() { return this.op(0xad); }
+  i32WrapI64() { return this.op(0xa7); }
+  i64(n: number) { return this.op(0x42, ...sleb(n | 0)); }
+  i64Shl() { return this.op(0x86); }
+  i64ShrU() { return this.op(0x88); }
+  /** Returns from the function with the value(s) on the stack. */
+  ret() { return this.op(0x0f); }
   f64(x: number) {
     return this.op(0x44, ...new Uint8Array(new Float64Array([x]).buffer));
   }
@@ -148,6 +171,8 @@ export class Code {
 export interface FuncDef {
   name: string;
   params: ValType[];
+  /** What the function returns (none by default). */
+  results?: ValType[];
   locals: ValType[];
   body: Code;
 }
@@ -161,12 +186,12 @@ export interface ImportDef {
 
 /**
  * The module's bytes: imports env.memory and the given env functions, exports each function
- * under its name (exported functions return nothing).
+ * under its name. Function k of `funcs` is called as `call(imported.length + k)`.
  */
 export function encodeModule(funcs: readonly FuncDef[], imported: readonly ImportDef[] = []): Uint8Array<ArrayBuffer> {
   const types = [
     ...imported.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]),
-    ...funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]),
+    ...funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec((f.results ?? []).map((t) => [t]))]),
   ];
   const imports = [
     [...name('env'), ...name('memory'), 0x02, 0x00, 0x01],
