@@ -52,6 +52,14 @@ const SIMD = {
   f32x4Mul: 0xe6,
   f32x4Max: 0xe9,
   f32x4RelaxedMadd: 0x105,
+  f64x2Splat: 0x14,
+  f64x2Sqrt: 0xef,
+  f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
+  f64x2Mul: 0xf2,
+  f64x2Div: 0xf3,
+  f64x2PromoteLowF32x4: 0x5f,
+  f32x4DemoteF64x2Zero: 0x5e,
 } as const;
 
 /** An instruction sequence; each method appends one instruction and returns `this`. */
@@ -117,6 +125,7 @@ export class Code {
   f64(x: number) {
     return this.op(0x44, ...new Uint8Array(new Float64Array([x]).buffer));
   }
+  f64Sqrt() { return this.op(0x9f); }
   f64PromoteF32() { return this.op(0xbb); }
   f32DemoteF64() { return this.op(0xb6); }
   leS() { return this.op(0x4c); }
@@ -160,6 +169,16 @@ export class Code {
     return this.simd(SIMD.shuffle, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
   }
   f32x4ExtractLane(lane: number) { return this.simd(SIMD.f32x4ExtractLane, lane); }
+  f64x2Splat() { return this.simd(SIMD.f64x2Splat); }
+  f64x2Sqrt() { return this.simd(SIMD.f64x2Sqrt); }
+  f64x2Add() { return this.simd(SIMD.f64x2Add); }
+  f64x2Sub() { return this.simd(SIMD.f64x2Sub); }
+  f64x2Mul() { return this.simd(SIMD.f64x2Mul); }
+  f64x2Div() { return this.simd(SIMD.f64x2Div); }
+  /** The two low float32 lanes as float64s. */
+  f64x2PromoteLowF32x4() { return this.simd(SIMD.f64x2PromoteLowF32x4); }
+  /** Two float64s rounded to float32 in the low lanes, zeros above. */
+  f32x4DemoteF64x2Zero() { return this.simd(SIMD.f32x4DemoteF64x2Zero); }
   f32x4Add() { return this.simd(SIMD.f32x4Add); }
   f32x4Sub() { return this.simd(SIMD.f32x4Sub); }
   f32x4Mul() { return this.simd(SIMD.f32x4Mul); }
@@ -177,27 +196,17 @@ export interface FuncDef {
   body: Code;
 }
 
-/** A function imported from "env": called as `call(index)`, imports first in declaration order. */
-export interface ImportDef {
-  name: string;
-  params: ValType[];
-  results: ValType[];
-}
-
 /**
- * The module's bytes: imports env.memory and the given env functions, exports each function
- * under its name. Function k of `funcs` is called as `call(imported.length + k)`.
+ * The module's bytes: imports env.memory (a shared memory when `sharedMemory`, as the threads'
+ * common arrays are) and exports each function under its name; function k of `funcs` is called
+ * as `call(k)`.
  */
-export function encodeModule(funcs: readonly FuncDef[], imported: readonly ImportDef[] = []): Uint8Array<ArrayBuffer> {
-  const types = [
-    ...imported.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]),
-    ...funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec((f.results ?? []).map((t) => [t]))]),
-  ];
-  const imports = [
-    [...name('env'), ...name('memory'), 0x02, 0x00, 0x01],
-    ...imported.map((f, i) => [...name('env'), ...name(f.name), 0x00, ...uleb(i)]),
-  ];
-  const exports = funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(imported.length + i)]);
+export function encodeModule(funcs: readonly FuncDef[], options: { sharedMemory?: boolean } = {}): Uint8Array<ArrayBuffer> {
+  const types = funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec((f.results ?? []).map((t) => [t]))]);
+  // Memory limits: at least one page; a shared memory must declare a maximum (here wasm32's 4 GiB).
+  const limits = options.sharedMemory ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01];
+  const imports = [[...name('env'), ...name('memory'), 0x02, ...limits]];
+  const exports = funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]);
   const bodies = funcs.map((f) => {
     const body = [...vec(f.locals.map((t) => [1, t])), ...f.body.bytes, 0x0b];
     return [...uleb(body.length), ...body];
@@ -206,7 +215,7 @@ export function encodeModule(funcs: readonly FuncDef[], imported: readonly Impor
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
     ...section(2, vec(imports)),
-    ...section(3, vec(funcs.map((_, i) => uleb(imported.length + i)))),
+    ...section(3, vec(funcs.map((_, i) => uleb(i)))),
     ...section(7, vec(exports)),
     ...section(10, vec(bodies)),
   ]);
