@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { normalizeRunConfig } from '../src/loop/config.js';
-import { VAL_TOKEN_BUDGET, validationLoss, validationSubset } from '../src/loop/validation.js';
+import { REFERENCE_TOKEN_BUDGET, referenceSubset, VAL_TOKEN_BUDGET, validationLoss, validationSubset } from '../src/loop/validation.js';
 import { syntheticDocs } from '../src/model/bench.js';
 import { ngramFactory } from '../src/model/ngram/ngram.js';
 import { rngFor } from '../src/rng.js';
@@ -37,6 +37,18 @@ describe('validation subset', () => {
     expect(part.length).toBeLessThan(split.length);
     expect(scored(part)).toBeLessThanOrEqual(VAL_TOKEN_BUDGET);
     expect(scored(part)).toBeGreaterThan(VAL_TOKEN_BUDGET - 2 * 60);
+  });
+
+  it('the generation-0 reference: every training document within its budget, else a seeded subset filling it', () => {
+    expect(referenceSubset(short, 1)).toEqual(short.map((_, i) => i));
+    const big = syntheticDocs(8000, 30, V, 7).map((tokens) => ({ tokens }));
+    const a = referenceSubset(big, 1);
+    expect(a.length).toBeLessThan(big.length);
+    expect(a).toEqual([...a].sort((x, y) => x - y));
+    expect(scored(a.map((i) => big[i]))).toBeLessThanOrEqual(REFERENCE_TOKEN_BUDGET);
+    expect(scored(a.map((i) => big[i]))).toBeGreaterThan(REFERENCE_TOKEN_BUDGET - 2 * 30);
+    expect(referenceSubset(big, 1)).toEqual(a);
+    expect(referenceSubset(big, 2)).not.toEqual(a);
   });
 
   it('--val-docs goes through the run config', () => {

@@ -31,7 +31,7 @@ import type { RunConfig } from './config.js';
 import type { RunState, SeedDoc } from './state.js';
 import type { Phase } from './events.js';
 import type { DataPolicy } from './policy/index.js';
-import { validationLoss } from './validation.js';
+import { referenceSubset, validationLoss } from './validation.js';
 import { IdList, committedIds, sqliteTrainingSet, trainingHistograms, trainingTextLookup, type ReadCounter } from './dataset.js';
 import { decompositionRows, drawControl, modelFirstShares } from './control.js';
 import { termSums } from './verdicts.js';
@@ -298,11 +298,18 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
   return { docs, samples, text, loglik, terms };
 }
 
-/** Generation 0's documents' own likelihood under the model they made (the reference row), and its summary over the training docs. */
+/**
+ * Generation 0's reference row: its documents' own likelihood under the model they made, and the
+ * summary over the training documents scored. Those are all of them within
+ * REFERENCE_TOKEN_BUDGET, else a seeded subset (validation.ts); the others keep no gen0_loglik.
+ * The validation documents are always scored.
+ */
 async function seedLoglik(ctx: RunContext, model: LanguageModel, rows: NewRows): Promise<void> {
-  const ll = await perTokenLoglik(model, rows.docs.map((d) => d.tokens));
-  rows.docs.forEach((d, i) => (d.gen0Loglik = ll[i]));
-  rows.loglik = loglikSummary(ll.slice(0, ctx.state.seedTrain.length));
+  const nTrain = ctx.state.seedTrain.length;
+  const scored = [...referenceSubset(ctx.state.seedTrain, ctx.config.seed), ...rows.docs.slice(nTrain).map((_, i) => nTrain + i)];
+  const ll = await perTokenLoglik(model, scored.map((i) => rows.docs[i].tokens));
+  scored.forEach((i, k) => (rows.docs[i].gen0Loglik = ll[k]));
+  rows.loglik = loglikSummary(ll.slice(0, scored.length - (rows.docs.length - nTrain)));
 }
 
 /** The model's spec for generation `gen`: the run-config keys its family takes, and an init seed. */

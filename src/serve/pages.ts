@@ -227,7 +227,7 @@ export function documentsPage(view: RunView, d: DocumentsData, last: number, pat
       `<p class="sub"><span class="total" data-total="${esc(d.total)}">${esc(d.total)}</span> documents match; showing ${esc(shown)} · ${sortLinks(base, d)}` +
       ` · search: ${d.search === 'fts5' ? 'full-text index (all words, each as a prefix)' : 'substring (this database predates the full-text index)'} · ${searchAll}</p>` +
       table(head, rows, { colClass, num: [ll], cls: 'documents' }) +
-      `<p class="sub">log-lik. gen 0: log-likelihood per token (nats) of the document under the generation-0 model; blank where the database predates it.` +
+      `<p class="sub">log-lik. gen 0: log-likelihood per token (nats) of the document under the generation-0 model; blank for a seed document outside the scored reference subset, and where the database predates it.` +
       (d.curated ? ' selected: whether the selection step kept the candidate (discarded ones are stored, never trained on).' : '') +
       '</p>' +
       pager(base, d) +
