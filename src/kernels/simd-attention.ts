@@ -236,21 +236,23 @@ function attentionFuncs(d: number, heads: number): FuncDef[] {
       lr.get(pos).get(slotIds).get(r).i32(4).mul().add().i32Load().tee(base).i32(4).mul().add().i32Load().set(t);
       lr.get(base).get(context).mul().i32(d * 4).mul().set(base);
       lr.get(qkv).get(r).i32(row).mul().add().set(qr);
-      // the new k and v at position t
-      for (let v = 0; v < d / 4; v++) {
-        lr.get(kc).get(base).add().get(t).i32(d * 4).mul().add().get(qr).v128Load(K + 16 * v).v128Store(16 * v);
-        lr.get(vc).get(base).add().get(t).i32(d * 4).mul().add().get(qr).v128Load(2 * K + 16 * v).v128Store(16 * v);
-      }
       lr.i32(0).set(ho);
       lr.block((b1) => b1.loop((lh) => {
         lh.get(ho).i32(K).ltU().eqz().brIf(1);
+        // head h = ho / (4 dh) of the slot's cache: [context, dh] floats at base + ho · context,
+        // for k and for v; the new k and v at position t
+        lh.get(base).get(ho).get(context).mul().add().get(t).i32(dh * 4).mul().add().set(kp);
+        for (let v = 0; v < V; v++) {
+          lh.get(kc).get(kp).add().get(qr).get(ho).add().v128Load(K + 16 * v).v128Store(16 * v);
+          lh.get(vc).get(kp).add().get(qr).get(ho).add().v128Load(2 * K + 16 * v).v128Store(16 * v);
+        }
         for (let v = 0; v < V; v++) lh.get(qr).get(ho).add().v128Load(16 * v).get(scale).f32x4Splat().f32x4Mul().set(q(v));
         const at = {
           probs: (c: Code) => c.get(w),
-          keys: (c: Code) => c.get(kc).get(base).add().get(ho).add(),
-          values: (c: Code) => c.get(vc).get(base).add().get(ho).add(),
+          keys: (c: Code) => c.get(kc).get(base).add().get(ho).get(context).mul().add(),
+          values: (c: Code) => c.get(vc).get(base).add().get(ho).get(context).mul().add(),
         };
-        attendOne(lh, { j, j0: zero, jEnd: t, pp: wp, kp, max, p, inv, sum, e, t: tv, ps, q, acc }, V, at, 0, 0, d * 4);
+        attendOne(lh, { j, j0: zero, jEnd: t, pp: wp, kp, max, p, inv, sum, e, t: tv, ps, q, acc }, V, at, 0, 0, dh * 4);
         for (let v = 0; v < V; v++) lh.get(out).get(r).i32(d * 4).mul().add().get(ho).add().get(acc(v)).v128Store(16 * v);
         lh.get(ho).i32(dh * 4).add().set(ho);
         lh.br(0);
@@ -274,7 +276,10 @@ interface AttentionExports {
   decode(qkv: number, m: number, slotIds: number, pos: number, kCache: number, vCache: number, context: number, out: number, w: number, scale: number): void;
 }
 
-/** One layer's KV cache in the backend's memory: [slots, context, d] floats each for k and v. */
+/**
+ * One layer's KV cache in the backend's memory: [slots, heads, context, dh] floats each for k and
+ * v, so the keys a head attends over are one contiguous run (read at every step).
+ */
 export interface KvCache {
   k: number;
   v: number;
