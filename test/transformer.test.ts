@@ -159,6 +159,35 @@ describe('transformer internals', () => {
     tf.dispose(p as unknown as tf.TensorContainer);
   });
 
+  it('a decoding step for the first rows only gives their logits, bit for bit, and the same caches', () => {
+    const shape = { vocabSize: V, dModel: 32, nLayers: 2, nHeads: 2, context: 16 };
+    const p = initParams(shape, 12);
+    const full = new Decoder(p, shape, 3);
+    const part = new Decoder(p, shape, 3);
+    const posFull = new Int32Array(3);
+    const posPart = new Int32Array(3);
+    const slots = [2, 0, 1];
+    let compared = 0;
+    for (let t = 0; t < 10; t++) {
+      const tokens = slots.map((k) => 2 + ((t * 7 + k * 3) % (V - 2)));
+      const rows = t % 3; // 0, 1 or 2 of the 3 rows need logits
+      const a = full.step(slots, tokens, posFull);
+      const b = part.step(slots, tokens, posPart, rows);
+      expect(b.length).toBe(rows * V);
+      for (let i = 0; i < b.length; i++) if (!Object.is(a[i], b[i])) throw new Error(`step ${t}: logit ${i} differs`);
+      compared += b.length;
+      for (const k of slots) posFull[k] = posPart[k] = posFull[k] + 1;
+    }
+    expect(compared).toBe(9 * V);
+    // The caches the partial steps filled give the same logits from here on.
+    const a = full.step(slots, [3, 4, 5], posFull);
+    const b = part.step(slots, [3, 4, 5], posPart);
+    expect(Array.from(b)).toEqual(Array.from(a));
+    full.dispose();
+    part.dispose();
+    tf.dispose(p as unknown as tf.TensorContainer);
+  });
+
   it('same seed, same documents; past the context the cache is re-primed and sampling goes on', async () => {
     const a = transformerFactory.create({ ...spec, seed: 9 });
     const b = transformerFactory.create({ ...spec, seed: 9 });
