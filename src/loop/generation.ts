@@ -305,11 +305,12 @@ async function newDocuments(ctx: RunContext, carry: Carry, committed: IdList, ge
  * The validation documents are always scored.
  */
 async function seedLoglik(ctx: RunContext, model: LanguageModel, rows: NewRows): Promise<void> {
-  const nTrain = ctx.state.seedTrain.length;
-  const scored = [...referenceSubset(ctx.state.seedTrain, ctx.config.seed), ...rows.docs.slice(nTrain).map((_, i) => nTrain + i)];
+  const nTrain = ctx.state.seedTrain.length; // rows.docs: the training documents, then the validation ones
+  const train = referenceSubset(ctx.state.seedTrain, ctx.config.seed);
+  const scored = [...train, ...rows.docs.slice(nTrain).map((_, i) => nTrain + i)];
   const ll = await perTokenLoglik(model, scored.map((i) => rows.docs[i].tokens));
   scored.forEach((i, k) => (rows.docs[i].gen0Loglik = ll[k]));
-  rows.loglik = loglikSummary(ll.slice(0, scored.length - (rows.docs.length - nTrain)));
+  rows.loglik = loglikSummary(ll.slice(0, train.length));
 }
 
 /** The model's spec for generation `gen`: the run-config keys its family takes, and an init seed. */
