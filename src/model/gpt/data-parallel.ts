@@ -12,8 +12,8 @@
 //
 // Why threads: tfjs turns off the wasm backend's own threads under Node, and one thread of matrix
 // products is a hard ceiling (BENCHMARKS.md). Weights and gradients cross between the threads in
-// SharedArrayBuffers of all parameters (in namedParams order); batch parts travel as transferred
-// typed arrays. Used by transformer.ts.
+// flat arrays of all parameters (in namedParams order) in one shared WebAssembly memory (adam.ts);
+// batch parts travel as transferred typed arrays. Used by transformer.ts.
 
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
