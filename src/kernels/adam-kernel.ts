@@ -1,6 +1,7 @@
 // The Adam step of adam.ts as WebAssembly, on the shared memory that holds the optimizer's flat
-// arrays (both training threads instantiate it on the same memory). Why: the JS loop cost ~17 ns
-// an element (7 ms a step for `small`'s 410k parameters, on the critical path of every step).
+// arrays (both training threads instantiate it on the same memory). Why: the JS loop cost ~13 ns
+// an element (5.5 ms a step for `small`'s 410k parameters, on the critical path of every step);
+// this kernel 1.9 ms.
 //
 // Bit for bit the JS loop: the same float64 operations in the same order (IEEE-754 add, multiply,
 // divide and square root are exactly rounded in wasm as in JS), the gradient sum g1 + g2 as a
