@@ -16,6 +16,12 @@ function pair(n: number): [FlatAdam, FlatAdam] {
 }
 
 describe('Adam in wasm', () => {
+  it('refuses a range outside the arrays (the five share one memory)', () => {
+    const f = FlatAdam.create(10);
+    for (const [from, to] of [[0, 11], [-1, 5], [6, 5], [0.5, 4]]) expect(() => f.step(1, 1e-3, 1, from, to)).toThrow(/Adam step over elements/);
+    expect(() => f.step(1, 1e-3, 1, 0, 10)).not.toThrow();
+  });
+
   it('builds on a shared memory', () => {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
     expect(adamKernel(memory, { beta1: BETA1, beta2: BETA2, eps: ADAM_EPS })).not.toBeNull();
@@ -24,6 +30,7 @@ describe('Adam in wasm', () => {
   it('gives the JS loop’s weights bit for bit, over halves and one or two parts', () => {
     for (const n of [1, 3, 7, 1003, 4096 + 5]) {
       const [kernel, js] = pair(n);
+      expect(kernel.usesKernel).toBe(true); // else step would be stepJs and this compares nothing
       const rng = rngFor(6, 'adam-grads', n);
       const split = Math.floor(n / 2) | 1; // odd: the second half starts mid-group
       let differing = 0;

@@ -29,8 +29,8 @@ export function validationSubset<T extends { tokens: readonly number[] }>(split:
 
 /**
  * Budget, in tokens, of the seed training documents generation 0 scores under its own model for
- * the reference row of gen0_loglik: all of names (~50,000 tokens), ~1,900 of Brown's 57,000
- * sentences. Scoring all of Brown took 200–240 s, three times the rest of generation 0; 1,900 put
+ * the reference row of gen0_loglik: all of names (~50,000 tokens), ~1,900 of Brown's 51,576
+ * training sentences. Scoring all of Brown took 200–240 s, three times the rest of generation 0; 1,900 put
  * the reference mean's standard error near 0.007 nats/token, and its 1 % quantile rests on ~19
  * documents (a generation's 1,000 samples: 10).
  */

@@ -4,7 +4,8 @@
 // with no copy between them and no reduction on one thread alone. Element-wise, so an element's
 // update is the same arithmetic whichever thread does it: one and two threads give bit-identical
 // weights. The step runs in kernels/adam-kernel.ts's WebAssembly (the same arithmetic as the JS
-// loop below, which is kept for engines that cannot build it and as the kernel's reference).
+// loop below, which is the kernel's reference and the path where the kernel's module cannot be
+// built; the shared memory itself is required, as the SharedArrayBuffers before it were).
 // Used by transformer.ts (the main thread's half, or all of it on one thread) and
 // data-parallel-worker.ts (the other half).
 //
@@ -57,6 +58,11 @@ export class FlatAdam {
     return this.buffers.size;
   }
 
+  /** Whether the step runs in the wasm kernel (else in stepJs). */
+  get usesKernel(): boolean {
+    return this.kernel !== null;
+  }
+
   /** A fresh optimizer: moments back to zero. */
   reset(): void {
     this.m.fill(0);
@@ -68,6 +74,10 @@ export class FlatAdam {
    * that order, rounded to float32 as a float32 add is) or the first alone when parts = 1.
    */
   step(t: number, learningRate: number, parts: 1 | 2, from = 0, to = this.size): void {
+    // The kernel writes where it is told, and the five arrays share one memory: check the range.
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= this.size)) {
+      throw new Error(`Adam step over elements ${from} … ${to} of ${this.size}`);
+    }
     if (!this.kernel) return this.stepJs(t, learningRate, parts, from, to);
     const at = (array: number) => (array * this.size + from) * 4; // byte address of element `from`
     this.kernel.step(at(0), at(1), at(2), at(3), at(4), to - from, parts, learningRate, 1 - BETA1 ** t, 1 - BETA2 ** t);

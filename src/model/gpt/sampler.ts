@@ -6,13 +6,14 @@
 // simd-attention.ts's decoding kernel on wasm (the cache lives in the backend's memory), JS
 // elsewhere.
 // Past the context the cache is full: the slot is re-primed with the last context/2 tokens of
-// its document at positions 0 … context/2 − 1 (fed through the same cached steps, their logits
-// unused), and sampling goes on from the cache. That is how training sees long documents too
-// (windows starting mid-document at position 0); it conditions on between context/2 and
-// context tokens instead of always context, and costs one extra row per two tokens past the
-// context instead of a full forward pass over the window for every token (~30× the speed there).
-// A re-priming row needs only the keys and values it leaves in the caches: it stops after the
-// last layer's attention step (no output projection, MLP or logits: ~40 % of a row of `small`).
+// its document at positions 0 … context/2 − 1 (fed through the same cached steps; the logits of
+// all but the last are unused), and sampling goes on from the cache. That is how training sees
+// long documents too (windows starting mid-document at position 0); it conditions on between
+// context/2 and context tokens instead of always context, and costs context/2 − 1 re-priming
+// rows per context/2 + 1 tokens drawn past the context (about one extra row per token) instead
+// of a full forward pass over the window for every token (~30× the speed there). A re-priming
+// row needs only the keys and values it leaves in the caches: it stops after the last layer's
+// attention step (no output projection, MLP or logits: ~40 % of a row of `small`).
 // Each document draws from its own RNG stream (seeded from the caller's rng up front), so the
 // documents do not depend on the batch size.
 
