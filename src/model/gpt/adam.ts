@@ -30,6 +30,9 @@ export interface FlatBuffers {
 }
 
 const ARRAYS = 5;
+
+/** Adam's bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ at step t (from 1). */
+const biasCorrections = (t: number): [number, number] => [1 - BETA1 ** t, 1 - BETA2 ** t];
 const PAGE = 65536;
 
 export class FlatAdam {
@@ -80,15 +83,15 @@ export class FlatAdam {
     }
     if (!this.kernel) return this.stepJs(t, learningRate, parts, from, to);
     const at = (array: number) => (array * this.size + from) * 4; // byte address of element `from`
-    this.kernel.step(at(0), at(1), at(2), at(3), at(4), to - from, parts, learningRate, 1 - BETA1 ** t, 1 - BETA2 ** t);
+    const [c1, c2] = biasCorrections(t);
+    this.kernel.step(at(0), at(1), at(2), at(3), at(4), to - from, parts, learningRate, c1, c2);
   }
 
   /** The same step in JS: the reference the kernel is held to, and the path without it. */
   stepJs(t: number, learningRate: number, parts: 1 | 2, from = 0, to = this.size): void {
     const { weights: w, m, v } = this;
     const [g1, g2] = this.grads;
-    const c1 = 1 - BETA1 ** t;
-    const c2 = 1 - BETA2 ** t;
+    const [c1, c2] = biasCorrections(t);
     // The moments are computed in float64 and stored in float32; the update uses the float64
     // values. Either way the same arithmetic on every thread.
     for (let i = from; i < to; i++) {

@@ -254,9 +254,7 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
     for (let step = 1; done < n; step++) {
       // The slots that draw after this step first, then those still re-priming (no logits).
       const active: number[] = [];
-      const tokens: number[] = [];
       const priming: number[] = [];
-      const primingTokens: number[] = [];
       for (let k = 0; k < slots; k++) {
         if (slotDoc[k] < 0) continue;
         const doc = docs[slotDoc[k]];
@@ -267,10 +265,10 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
         }
         const draws = start[k] + pos[k] >= doc.length; // the token fed is the sequence's last
         (draws ? active : priming).push(k);
-        (draws ? tokens : primingTokens).push(tokenAt(doc, start[k] + pos[k]));
       }
-      const drawing = active.length;
-      const logits = dec.step([...active, ...priming], [...tokens, ...primingTokens], pos, drawing);
+      const fed = [...active, ...priming];
+      const tokens = fed.map((k) => tokenAt(docs[slotDoc[k]], start[k] + pos[k]));
+      const logits = dec.step(fed, tokens, pos, active.length);
       for (const k of priming) pos[k]++;
       let finished = false;
       active.forEach((k, r) => {
