@@ -13,7 +13,8 @@
 # CPU-second of the process (time.process_time, all threads), which a busy machine depresses less.
 # PyTorch from Debian: apt-get install python3-torch libopenblas0-openmp. Without the OpenBLAS
 # package Debian's torch links the reference BLAS (libblas3) and trains ~7x slower; the JSON
-# names the BLAS the process loaded.
+# names the BLAS the process loaded. productsGflops: the rate of a training step's forward products
+# alone (bench/ceiling.ts times the same shapes in wasm, and the wasm multiply-add peak).
 
 import argparse
 import json
@@ -125,6 +126,25 @@ def sample_rate(model, rounds, batch=64, new=T - 1):
     return rates(batch * new, walls, cpus)
 
 
+def products_rate(rounds):
+    """GFLOP/s of one forward pass's products of a training step (the shapes bench/ceiling.ts times), median."""
+    shapes = [(B * T, D, 3 * D), (B * T, D, D), (B * T, D, 4 * D), (B * T, 4 * D, D)] * L + [(B * T, D, V)]
+    g = torch.Generator().manual_seed(1)
+    pairs = [(torch.rand(m, k, generator=g), torch.rand(k, n, generator=g)) for m, k, n in shapes]
+    flops = sum(2 * m * k * n for m, k, n in shapes)
+    for _ in range(3):
+        for a, b in pairs:
+            a @ b
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(10):
+            for a, b in pairs:
+                a @ b
+        out.append(10 * flops / (time.perf_counter() - t0) / 1e9)
+    return round(statistics.median(out), 1)
+
+
 def blas():
     """The BLAS library this process mapped (Linux), e.g. openblas-openmp."""
     try:
@@ -148,9 +168,10 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     train = train_rate(model, a.steps, a.warmup)
     sample = sample_rate(model, a.rounds)
+    products = products_rate(a.rounds)
     print(json.dumps({
         'peer': f'pytorch {torch.__version__}', 'blas': blas(), 'threads': torch.get_num_threads(), 'params': params,
-        'train': train, 'sample': {'batch64': sample},
+        'train': train, 'sample': {'batch64': sample}, 'productsGflops': products,
         'load': os.getloadavg()[0],
     }))
 

@@ -1,12 +1,18 @@
 // The fused element-wise kernels (src/kernels/simd-elementwise.ts) against the tfjs expressions
 // they replace in layers.ts, bit for bit: same float32 operations in the same order, so not one
 // element may differ — on sizes with and without a partial last vector, and no tensor left behind.
+// Then the sampler's kernels against its JS reference: the float64 LayerNorm, GELU's
+// multiplications, residual adds, and a whole decoding step on wasm buffers against the step
+// through tfjs tensors.
 
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { simdElementwise } from '../src/kernels/simd-elementwise.js';
+import { currentWasmBackend, WasmMemory } from '../src/kernels/simd.js';
+import { initParams } from '../src/model/gpt/gpt.js';
 import { GELU_K, LN_EPS } from '../src/model/gpt/layers.js';
+import { Decoder, layerNormJs } from '../src/model/gpt/sampler.js';
 import { rngFor } from '../src/rng.js';
 import { differingBits } from './helpers/bits.js';
 
@@ -77,5 +83,92 @@ describe('fused element-wise kernels, bit for bit', () => {
       tf.dispose([x, g, b, dy, Object.values(want), Object.values(got), Object.values(grad)].flat());
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("the sampler's kernels, bit for bit", () => {
+  /** n floats at a fresh address, run f, read m floats back from the address f names. */
+  function onHeap(inputs: Float32Array[], outFloats: number, f: (addresses: number[], out: number) => void): Float32Array {
+    const mem = new WasmMemory(currentWasmBackend()!);
+    const total = inputs.reduce((a, x) => a + x.length, 0) + outFloats;
+    const at = mem.malloc(total * 4);
+    try {
+      const addresses: number[] = [];
+      let o = at;
+      for (const x of inputs) {
+        mem.heap().set(x, o / 4);
+        addresses.push(o);
+        o += x.length * 4;
+      }
+      f(addresses, o);
+      return mem.heap().slice(o / 4, o / 4 + outFloats);
+    } finally {
+      mem.free(at);
+    }
+  }
+  const floats = (n: number, seed: string, scale = 1, shift = 0) => {
+    const rng = rngFor(4, seed);
+    return Float32Array.from({ length: n }, () => shift + scale * rng.normal());
+  };
+  const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+
+  it("layerNormF64 is the sampler's float64 layerNormJs", () => {
+    const e = simdElementwise()!;
+    let compared = 0;
+    for (const p of [4, 32, 128, 256]) {
+      for (const n of [1, 3, 4, 5, 8, 11, 64]) {
+        // rows of very different scales, and a constant row (variance 0) among them
+        const x = floats(n * p, `x${n}/${p}`, 10 ** (n % 4), n % 3);
+        x.fill(2.5, 0, p);
+        const g = floats(p, `g${p}`, 0.5, 1);
+        const b = floats(p, `b${p}`, 0.1);
+        const want = layerNormJs(x, n, p, g, b);
+        const got = onHeap([x, g, b], n * p, ([px, pg, pb], out) => e.layerNormF64At(px, n, p, pg, pb, out, LN_EPS));
+        expect(same(got, want)).toBe(true);
+        compared += n * p;
+      }
+    }
+    expect(compared).toBe(96 * (4 + 32 + 128 + 256));
+    expect(() => e.layerNormF64At(0, 1, 30, 0, 0, 0, LN_EPS)).toThrow(/multiple of 4/);
+  });
+
+  it("scale, mul and add are float32 arithmetic, the partial last vector too", () => {
+    const e = simdElementwise()!;
+    for (const n of [1, 7, 64, 1027]) {
+      const a = floats(n, `a${n}`, 3);
+      const b = floats(n, `b${n}`, 1e-3);
+      const k = GELU_K;
+      expect(same(onHeap([a], n, ([pa], out) => e.scaleAt(pa, n, k, out)), a.map((x) => Math.fround(x * Math.fround(k))))).toBe(true);
+      expect(same(onHeap([a, b], n, ([pa, pb], out) => e.mulAt(pa, pb, n, out)), a.map((x, i) => Math.fround(x * b[i])))).toBe(true);
+      expect(same(onHeap([a, b], n, ([pa, pb], out) => e.addAt(pa, pb, n, out)), a.map((x, i) => Math.fround(x + b[i])))).toBe(true);
+    }
+  });
+
+  it("the sampler's step on wasm buffers gives the tensor step's logits, bit for bit", () => {
+    const shape = { vocabSize: 30, dModel: 64, nLayers: 2, nHeads: 4, context: 8 };
+    const p = initParams(shape, 21);
+    const before = tf.memory().numTensors;
+    const fast = new Decoder(p, shape, 5);
+    const ref = new Decoder(p, shape, 5, true);
+    expect([fast.onWasmBuffers, ref.onWasmBuffers]).toEqual([true, false]);
+    const pos = [new Int32Array(5), new Int32Array(5)];
+    let compared = 0;
+    for (let t = 0; t < 24; t++) {
+      // a changing set of slots in a changing order, some rows without logits (re-priming)
+      const slots = [4, 0, 2, 1, 3].filter((k) => (t + k) % 4 !== 0);
+      const tokens = slots.map((k) => 2 + ((t * 5 + k * 11) % 28));
+      const rows = t % (slots.length + 1);
+      const a = fast.step(slots, tokens, pos[0], rows);
+      const b = ref.step(slots, tokens, pos[1], rows);
+      expect(a.length).toBe(rows * 30);
+      expect(same(a, b)).toBe(true);
+      compared += a.length;
+      for (const q of pos) for (const k of slots) q[k] = (q[k] + 1) % shape.context;
+    }
+    expect(compared).toBeGreaterThan(1000);
+    fast.dispose();
+    ref.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(p as unknown as tf.TensorContainer);
   });
 });

@@ -372,30 +372,42 @@ export class SimdAttention {
     }
   }
 
+  /** Bytes of the scratch decodeAt needs for `slots` slots. */
+  decodeScratchBytes(slots: number, context: number): number {
+    return (2 * slots + context) * 4;
+  }
+
   /**
    * One decoding step (attention.ts's attentionStep on the cache in the backend's memory): row r
-   * of qkv [m, 3d] is slot slots[r] at position pos[slots[r]] (< context).
+   * of qkv [m, 3d] at byte address `qkv` is slot slots[r] at position pos[slots[r]] (< context);
+   * the attention of each row goes to [m, d] at `out`. `scratch` holds decodeScratchBytes(pos.length, context).
    */
-  decodeStep(qkv: Float32Array, slots: readonly number[], pos: Int32Array, cache: KvCache, context: number): Float32Array {
-    const m = slots.length;
-    const { d } = this.shape;
+  decodeAt(qkv: number, slots: readonly number[], pos: Int32Array, cache: KvCache, context: number, out: number, scratch: number): void {
     // The kernel writes into the cache at these places: check them here.
-    if (qkv.length !== m * 3 * d) throw new Error(`decodeStep: qkv has ${qkv.length} values for ${m} rows`);
     for (const s of slots) {
       if (!(s >= 0 && s < pos.length && pos[s] >= 0 && pos[s] < context)) throw new Error(`decodeStep: slot ${s} at position ${pos[s]} is outside the cache`);
     }
+    const m = slots.length;
+    const ids = scratch;
+    const ps = ids + m * 4;
+    const w = ps + pos.length * 4;
+    const buf = this.mem.memory.buffer;
+    new Int32Array(buf, ids, m).set(slots);
+    new Int32Array(buf, ps, pos.length).set(pos);
+    this.fns.decode(qkv, m, ids, ps, cache.k, cache.v, context, out, w, this.scale());
+  }
+
+  /** decodeAt for qkv [m, 3d] in a JS array; returns the attention [m, d] as a new array. */
+  decodeStep(qkv: Float32Array, slots: readonly number[], pos: Int32Array, cache: KvCache, context: number): Float32Array {
+    const m = slots.length;
+    const { d } = this.shape;
+    if (qkv.length !== m * 3 * d) throw new Error(`decodeStep: qkv has ${qkv.length} values for ${m} rows`);
     const qkvBytes = m * 3 * d * 4;
     const outBytes = m * d * 4;
-    return this.mem.withScratch(qkvBytes + outBytes + (m + pos.length + context) * 4, (at) => {
+    return this.mem.withScratch(qkvBytes + outBytes + this.decodeScratchBytes(pos.length, context), (at) => {
       const out = at + qkvBytes;
-      const ids = out + outBytes;
-      const ps = ids + m * 4;
-      const w = ps + pos.length * 4;
-      const buf = this.mem.memory.buffer;
-      new Float32Array(buf, at, m * 3 * d).set(qkv);
-      new Int32Array(buf, ids, m).set(slots);
-      new Int32Array(buf, ps, pos.length).set(pos);
-      this.fns.decode(at, m, ids, ps, cache.k, cache.v, context, out, w, this.scale());
+      new Float32Array(this.mem.memory.buffer, at, m * 3 * d).set(qkv);
+      this.decodeAt(at, slots, pos, cache, context, out, out + outBytes);
       return new Float32Array(this.mem.memory.buffer, out, m * d).slice();
     });
   }

@@ -7,7 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { currentWasmBackend, WasmMemory } from './simd.js';
-import { Code, encodeModule, F32, I32, V128, type FuncDef } from './wasm-encoder.js';
+import { Code, encodeModule, F32, F64, I32, V128, type FuncDef } from './wasm-encoder.js';
 
 /**
  * For v = a (vector of 4 lanes) over n floats at the byte addresses in `ptrs`: the vector loop,
@@ -60,6 +60,136 @@ function geluGradFunc(): FuncDef {
     });
   });
   return { name: 'geluGrad', params: [I32, I32, I32, I32, I32, F32], locals: [I32, V128, V128, V128], body: code };
+}
+
+/** scale(x, n, k, out): out = x · k element-wise over n floats (tf.mul by a float32 scalar). */
+function scaleFunc(): FuncDef {
+  const [x, n, kf, out] = [0, 1, 2, 3];
+  const [i, k] = [4, 5];
+  const code = new Code();
+  code.i32(0).set(i);
+  code.get(kf).f32x4Splat().set(k);
+  elementLoop(code, n, i, [x, out], (c, load, store) => store(out, (v) => {
+    load(x);
+    v.get(k).f32x4Mul();
+  }));
+  return { name: 'scale', params: [I32, I32, F32, I32], locals: [I32, V128], body: code };
+}
+
+/** mul(a, b, n, out): out = a · b element-wise over n floats (tf.mul of two float32 tensors). */
+function mulFunc(): FuncDef {
+  const [a, b, n, out] = [0, 1, 2, 3];
+  const i = 4;
+  const code = new Code();
+  code.i32(0).set(i);
+  elementLoop(code, n, i, [a, b, out], (c, load, store) => store(out, (v) => {
+    load(a);
+    load(b);
+    v.f32x4Mul();
+  }));
+  return { name: 'mul', params: [I32, I32, I32, I32], locals: [I32], body: code };
+}
+
+/** add(a, b, n, out): out = a + b element-wise over n floats (a residual connection). */
+function addFunc(): FuncDef {
+  const [a, b, n, out] = [0, 1, 2, 3];
+  const i = 4;
+  const code = new Code();
+  code.i32(0).set(i);
+  elementLoop(code, n, i, [a, b, out], (c, load, store) => store(out, (v) => {
+    load(a);
+    load(b);
+    v.f32x4Add();
+  }));
+  return { name: 'add', params: [I32, I32, I32, I32], locals: [I32], body: code };
+}
+
+/**
+ * layerNormF64(x, n, p, g, b, out, pf, eps): the sampler's LayerNorm (sampler.ts layerNormJs,
+ * its reference) of the rows of x [n, p] into out, for p a multiple of 4, in float64 as JS
+ * computes it: mean = (Σ x in order) / p, v = Σ (x − mean)² in order, s = 1 / √(v / p + eps),
+ * out = float32(((x − mean) · s) · g + b). Four rows at a time (four independent chains of
+ * sums, each in its row's order), then one; the last pass two columns at a time in f64x2 lanes.
+ */
+function layerNormF64Func(): FuncDef {
+  const [x, n, p, g, b, out, pf, eps] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [r, c, ptr, rowBytes, px, pg, pb, po] = [8, 9, 10, 11, 12, 13, 14, 15];
+  const sum = (k: number) => 16 + k; // f64: the mean's sums, then each row's mean
+  const vs = (k: number) => 20 + k; // f64: the variance's sums, then each row's 1/√
+  const tmp = 24; // f64
+  const [xv, mV, sV, lo, hi, gv, bv] = [25, 26, 27, 28, 29, 30, 31];
+  const code = new Code();
+  code.get(p).i32(4).mul().set(rowBytes);
+  code.i32(0).set(r);
+  const group = (rows: number) => code.block((done) => done.loop((l) => {
+    l.get(r).i32(rows).add().get(n).leS().eqz().brIf(1);
+    const rowAt = (k: number) => l.get(x).get(r).i32(k).add().get(rowBytes).mul().add();
+    const passOverColumns = (body: (k: number) => void) => {
+      l.get(x).get(r).get(rowBytes).mul().add().set(ptr).i32(0).set(c);
+      l.block((e) => e.loop((cl) => {
+        cl.get(c).get(p).ltU().eqz().brIf(1);
+        for (let k = 0; k < rows; k++) body(k);
+        cl.get(ptr).i32(4).add().set(ptr);
+        cl.get(c).i32(1).add().set(c);
+        cl.br(0);
+      }));
+    };
+    for (let k = 0; k < rows; k++) l.f64(0).set(sum(k)).f64(0).set(vs(k));
+    // Σ x: row k's value at ptr + k·rowBytes.
+    passOverColumns((k) => {
+      l.get(sum(k));
+      l.get(ptr).get(rowBytes).i32(k).mul().add().f32Load().f64PromoteF32();
+      l.f64Add().set(sum(k));
+    });
+    for (let k = 0; k < rows; k++) l.get(sum(k)).get(pf).f64Div().set(sum(k));
+    passOverColumns((k) => {
+      l.get(ptr).get(rowBytes).i32(k).mul().add().f32Load().f64PromoteF32().get(sum(k)).f64Sub().set(tmp);
+      l.get(vs(k)).get(tmp).get(tmp).f64Mul().f64Add().set(vs(k));
+    });
+    for (let k = 0; k < rows; k++) l.f64(1).get(vs(k)).get(pf).f64Div().get(eps).f64Add().f64Sqrt().f64Div().set(vs(k));
+    // out = ((x − mean) · s) · g + b, four columns at a time as two f64x2 halves.
+    for (let k = 0; k < rows; k++) {
+      rowAt(k).set(px);
+      l.get(out).get(r).i32(k).add().get(rowBytes).mul().add().set(po);
+      l.get(g).set(pg).get(b).set(pb).i32(0).set(c);
+      l.get(sum(k)).f64x2Splat().set(mV).get(vs(k)).f64x2Splat().set(sV);
+      l.block((e) => e.loop((cl) => {
+        cl.get(c).get(p).ltU().eqz().brIf(1);
+        const half = (v: number, high: boolean) => {
+          cl.get(v);
+          if (high) cl.get(v).shuffle32([2, 3, 2, 3]);
+          cl.f64x2PromoteLowF32x4();
+        };
+        const lanes = (high: boolean) => {
+          half(xv, high);
+          cl.get(mV).f64x2Sub().get(sV).f64x2Mul();
+          half(gv, high);
+          cl.f64x2Mul();
+          half(bv, high);
+          cl.f64x2Add().f32x4DemoteF64x2Zero();
+        };
+        cl.get(px).v128Load().set(xv).get(pg).v128Load().set(gv).get(pb).v128Load().set(bv);
+        lanes(false);
+        cl.set(lo);
+        lanes(true);
+        cl.set(hi);
+        cl.get(po).get(lo).get(hi).shuffle32([0, 1, 4, 5]).v128Store();
+        for (const q of [px, pg, pb, po]) cl.get(q).i32(16).add().set(q);
+        cl.get(c).i32(4).add().set(c);
+        cl.br(0);
+      }));
+    }
+    l.get(r).i32(rows).add().set(r);
+    l.br(0);
+  }));
+  group(4);
+  group(1);
+  return {
+    name: 'layerNormF64',
+    params: [I32, I32, I32, I32, I32, I32, F64, F64],
+    locals: [...new Array(8).fill(I32), ...new Array(9).fill(F64), ...new Array(7).fill(V128)],
+    body: code,
+  };
 }
 
 /** Σ over p floats from the address in local `ptr` into f32 local `sum`, one at a time in order (tfjs's Sum and Mean). */
@@ -179,6 +309,10 @@ interface ElementwiseExports {
   geluGrad(x: number, s: number, dy: number, out: number, n: number, k: number): void;
   layerNorm(x: number, g: number, b: number, n: number, p: number, y: number, xhat: number, rstd: number, pf: number, eps: number): void;
   layerNormGrad(dy: number, xhat: number, rstd: number, g: number, n: number, p: number, dx: number, dyXhat: number, pf: number): void;
+  scale(x: number, n: number, k: number, out: number): void;
+  mul(a: number, b: number, n: number, out: number): void;
+  add(a: number, b: number, n: number, out: number): void;
+  layerNormF64(x: number, n: number, p: number, g: number, b: number, out: number, pf: number, eps: number): void;
 }
 
 /** The fused element-wise kernels on one wasm backend. */
@@ -189,7 +323,7 @@ export class SimdElementwise {
   ) {}
 
   static create(mem: WasmMemory): SimdElementwise | null {
-    const bytes = encodeModule([geluGradFunc(), layerNormFunc(), layerNormGradFunc()]);
+    const bytes = encodeModule([geluGradFunc(), layerNormFunc(), layerNormGradFunc(), scaleFunc(), mulFunc(), addFunc(), layerNormF64Func()]);
     if (!WebAssembly.validate(bytes)) return null;
     try {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory } });
@@ -224,6 +358,30 @@ export class SimdElementwise {
     const [pd, ph, pr, pg] = [dy, xhat, rstd, g].map((t) => this.mem.offset(t));
     const [dx, dyXhat] = this.outputs([[n, p], [n, p]], ([po, pq]) => this.fns.layerNormGrad(pd, ph, pr, pg, n, p, po, pq, p));
     return { dx, dyXhat };
+  }
+
+  /** out = x · k over n floats at byte addresses (k rounded to float32: tf.mul by a scalar). */
+  scaleAt(x: number, n: number, k: number, out: number): void {
+    this.fns.scale(x, n, Math.fround(k), out);
+  }
+
+  /** out = a · b over n floats at byte addresses. */
+  mulAt(a: number, b: number, n: number, out: number): void {
+    this.fns.mul(a, b, n, out);
+  }
+
+  /** out = a + b over n floats at byte addresses. */
+  addAt(a: number, b: number, n: number, out: number): void {
+    this.fns.add(a, b, n, out);
+  }
+
+  /**
+   * The sampler's float64 LayerNorm (sampler.ts layerNormJs, bit for bit) of x [n, p] at byte
+   * address x with gain and bias [p] at g and b, into out; p must be a multiple of 4.
+   */
+  layerNormF64At(x: number, n: number, p: number, g: number, b: number, out: number, eps: number): void {
+    if (p % 4 !== 0) throw new Error(`layerNormF64: rows of ${p} floats (a multiple of 4 needed)`);
+    this.fns.layerNormF64(x, n, p, g, b, out, p, eps);
   }
 
   /** New float32 tensors of the given shapes, filled by f at their addresses (all disposed if f throws). */

@@ -93,7 +93,7 @@ export class WasmMemory {
 
 let relaxedTried = false;
 /** Turns on V8's relaxed-SIMD flag (once; harmless where it is on already or unknown). */
-function enableRelaxedSimd(): void {
+export function enableRelaxedSimd(): void {
   if (relaxedTried) return;
   relaxedTried = true;
   try {
@@ -199,6 +199,16 @@ export class SimdMatMul {
     if (a.dtype !== 'float32') throw new Error('matMul: float32 tensors only');
     const [aRows, aCols] = a.shape;
     const [M, K] = transA ? [aCols, aRows] : [aRows, aCols];
+    return this.mem.compute<tf.Tensor2D>([M, b.N], (out) => this.productAt(this.mem.offset(a), aCols, transA, M, K, b, out));
+  }
+
+  /**
+   * op(A)·B into [M, N] at byte address `out`, for A the row-major matrix at byte address `src`
+   * with `aCols` columns (op(A) is M × K: A itself, or its transpose when transA) and B packed by
+   * packB. The products of matMulPacked, for callers that keep their operands in the backend's
+   * memory themselves (the sampler).
+   */
+  productAt(src: number, aCols: number, transA: boolean, M: number, K: number, b: PackedMatrix, out: number): void {
     const { N } = b;
     if (K !== b.K) throw new Error(`matMul: inner dimensions ${K} and ${b.K} differ`);
     // The wide tile unless its padding rows would cost more than its speed gains (few rows).
@@ -215,26 +225,23 @@ export class SimdMatMul {
     const mainBytes = direct ? 0 : full * MR * Np * 4;
     const tailBytes = tail > 0 ? MR * Np * 4 : 0;
     const mem = this.mem;
-    const src = mem.offset(a);
-    return mem.compute<tf.Tensor2D>([M, N], (out) => {
-      mem.withScratch(aBytes + mainBytes + tailBytes, (aPack) => {
-        const cMain = direct ? out : aPack + aBytes;
-        const cTail = aPack + aBytes + mainBytes;
-        this.packPanels(src, aCols, transA, M, K, aPack, MR);
-        if (K === 0) {
-          mem.heap().fill(0, out / 4, out / 4 + M * N);
-          return;
-        }
-        for (let k0 = 0; k0 < K; k0 += KC) {
-          const kc = Math.min(KC, K - k0);
-          const acc = k0 > 0 ? 1 : 0;
-          if (full > 0) this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, cMain, full, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc, wide);
-          if (tail > 0) this.fns.gemm(aPack + (full * K + k0) * MR * 4, b.ptr + k0 * NR * 4, cTail, 1, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc, wide);
-        }
-        const h = mem.heap();
-        if (!direct) for (let i = 0; i < full * MR; i++) h.copyWithin(out / 4 + i * N, cMain / 4 + i * Np, cMain / 4 + i * Np + N);
-        for (let i = 0; i < tail; i++) h.copyWithin(out / 4 + (full * MR + i) * N, cTail / 4 + i * Np, cTail / 4 + i * Np + N);
-      });
+    mem.withScratch(aBytes + mainBytes + tailBytes, (aPack) => {
+      const cMain = direct ? out : aPack + aBytes;
+      const cTail = aPack + aBytes + mainBytes;
+      this.packPanels(src, aCols, transA, M, K, aPack, MR);
+      if (K === 0) {
+        mem.heap().fill(0, out / 4, out / 4 + M * N);
+        return;
+      }
+      for (let k0 = 0; k0 < K; k0 += KC) {
+        const kc = Math.min(KC, K - k0);
+        const acc = k0 > 0 ? 1 : 0;
+        if (full > 0) this.fns.gemm(aPack + k0 * MR * 4, b.ptr + k0 * NR * 4, cMain, full, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc, wide);
+        if (tail > 0) this.fns.gemm(aPack + (full * K + k0) * MR * 4, b.ptr + k0 * NR * 4, cTail, 1, Np / NR, kc, K * MR * 4, K * NR * 4, Np * 4, acc, wide);
+      }
+      const h = mem.heap();
+      if (!direct) for (let i = 0; i < full * MR; i++) h.copyWithin(out / 4 + i * N, cMain / 4 + i * Np, cMain / 4 + i * Np + N);
+      for (let i = 0; i < tail; i++) h.copyWithin(out / 4 + (full * MR + i) * N, cTail / 4 + i * Np, cTail / 4 + i * Np + N);
     });
   }
 }

@@ -1,10 +1,11 @@
 // Batched sampling with a KV cache: each step feeds one new token per active slot, and a slot
 // whose document ends (EOS or maxLength) is refilled with the next document at once, so the batch
-// stays full. Only the matrix products (simd.ts's kernel on wasm) and the MLP go through tfjs;
-// the per-token glue — embedding lookup, LayerNorm, residuals — is plain JS, because at one row
-// per slot a tfjs op costs ~30 µs of bookkeeping whatever its size. Attention over the cache is
-// simd-attention.ts's decoding kernel on wasm (the cache lives in the backend's memory), JS
-// elsewhere.
+// stays full. The per-token glue — embedding lookup, LayerNorm, residuals — is plain JS. On wasm
+// the rest runs on buffers the decoder keeps in the backend's memory, without tfjs tensors (a
+// tfjs op costs microseconds of bookkeeping whatever its size, and a step made ~30 of them):
+// simd.ts's products, simd-attention.ts's decoding kernel over the cache, and GELU's two
+// multiplications in simd-elementwise.ts; only GELU's sigmoid is tfjs's kernel, whose bits are
+// XNNPACK's. Elsewhere the products and the MLP are tfjs ops and attention is attention.ts's JS.
 // Past the context the cache is full: the slot is re-primed with the last context/2 tokens of
 // its document at positions 0 … context/2 − 1 (fed through the same cached steps; the logits of
 // all but the last are unused), and sampling goes on from the cache. That is how training sees
@@ -25,14 +26,15 @@ import { GELU_K, LN_EPS } from './layers.js';
 import type { Vocab } from './packing.js';
 import { ruleWeights, type SamplingRule } from '../sampling.js';
 import { simdAttention, type KvCache, type SimdAttention } from '../../kernels/simd-attention.js';
-import { simdMatMul, type PackedMatrix, type SimdMatMul } from '../../kernels/simd.js';
+import { simdElementwise, type SimdElementwise } from '../../kernels/simd-elementwise.js';
+import { currentWasmBackend, simdMatMul, WasmMemory, type PackedMatrix, type SimdMatMul, type WasmBackend } from '../../kernels/simd.js';
 
 /**
  * LayerNorm of each row in float64, stored as float32. Four rows at a time: their sums are four
  * independent chains (each row's in the same order as alone, so the same bits), which the CPU
  * overlaps instead of waiting on one chain of additions (1.6× the speed at 64 rows).
  */
-function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array): Float32Array {
+export function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(rows * d);
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
@@ -68,11 +70,10 @@ function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, 
       v2 += a2 * a2;
       v3 += a3 * a3;
     }
-    const rstd = (v: number) => 1 / Math.sqrt(v / d + LN_EPS);
-    const s0 = rstd(v0);
-    const s1 = rstd(v1);
-    const s2 = rstd(v2);
-    const s3 = rstd(v3);
+    const s0 = 1 / Math.sqrt(v0 / d + LN_EPS);
+    const s1 = 1 / Math.sqrt(v1 / d + LN_EPS);
+    const s2 = 1 / Math.sqrt(v2 / d + LN_EPS);
+    const s3 = 1 / Math.sqrt(v3 / d + LN_EPS);
     for (let c = 0; c < d; c++) {
       out[o0 + c] = (x[o0 + c] - m0) * s0 * g[c] + b[c];
       out[o1 + c] = (x[o1 + c] - m1) * s1 * g[c] + b[c];
@@ -93,30 +94,64 @@ function layerNormJs(x: Float32Array, rows: number, d: number, g: Float32Array, 
   return out;
 }
 
-/** The KV-cache decoder: weights read once, caches for `slots` concurrent documents. */
-export class Decoder {
-  private readonly d: number;
-  private readonly wte: Float32Array;
-  private readonly wpe: Float32Array;
-  private readonly ln: Float32Array[];
-  /** The caches: in the wasm backend's memory for its SIMD kernel, else JS arrays for attentionStep. */
+/**
+ * The operations of a decoding step on buffers of type B: JS arrays (tfjs ops and JS kernels),
+ * or byte addresses in the wasm backend's memory (WasmStep). Decoder.step is written once
+ * against them. A result may be a buffer the operations reuse: it is valid until the next call.
+ */
+interface StepOps<B> {
+  /** The residual stream of m rows: token plus position embedding. */
+  embed(tokens: readonly number[], positions: readonly number[]): B;
+  /** LayerNorm number `i` (two per layer, then the final one) of x's first rows. */
+  layerNorm(x: B, rows: number, i: number): B;
+  /** x [rows, K] · W. */
+  product(x: B, rows: number, w: tf.Tensor2D): B;
+  /** Layer l's attention over its cache for the rows of qkv [m, 3d] (slot slots[r] at pos[slots[r]]). */
+  attend(qkv: B, slots: readonly number[], pos: Int32Array, l: number): B;
+  /** x · W1 → GELU → · W2. */
+  mlp(x: B, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): B;
+  /** x += y over n floats. */
+  addTo(x: B, y: B, n: number): void;
+  /** The first n floats of x as a new array. */
+  read(x: B, n: number): Float32Array;
+  dispose(): void;
+}
+
+/** What both kinds of step operations share: the weights and the caches. */
+interface DecoderParts {
+  p: GptParams;
+  s: GptShape;
+  wte: Float32Array;
+  wpe: Float32Array;
+  /** LayerNorm gains and biases: g, b of each LayerNorm in order. */
+  ln: Float32Array[];
+  /** x · W on wasm with W's panels packed once (they are read at every step), else null. */
+  products: SimdMatMul | null;
+  packedOf(w: tf.Tensor2D): PackedMatrix;
+}
+
+/** The token plus position embedding of each fed row into x. */
+function embedInto(parts: DecoderParts, tokens: readonly number[], positions: readonly number[], x: Float32Array): void {
+  const d = parts.s.dModel;
+  for (let r = 0; r < tokens.length; r++) {
+    const te = tokens[r] * d;
+    const pe = positions[r] * d;
+    for (let c = 0; c < d; c++) x[r * d + c] = parts.wte[te + c] + parts.wpe[pe + c];
+  }
+}
+
+/** The step on JS arrays: products and the MLP as tfjs ops, attention in simd-attention.ts's kernel or attention.ts. */
+class JsStep implements StepOps<Float32Array> {
   private readonly simd: SimdAttention | null;
   private readonly caches: KvCache[] = [];
   private readonly kCache: Float32Array[] = [];
   private readonly vCache: Float32Array[] = [];
-  /** simd.ts's kernel on wasm, with each weight's packed panels (made on first use). */
-  private readonly products: SimdMatMul | null = simdMatMul();
-  private readonly packed = new Map<tf.Tensor, PackedMatrix>();
 
   constructor(
-    private readonly p: GptParams,
-    private readonly s: GptShape,
+    private readonly parts: DecoderParts,
     slots: number,
   ) {
-    this.d = s.dModel;
-    this.wte = p.wte.dataSync() as Float32Array;
-    this.wpe = p.wpe.dataSync() as Float32Array;
-    this.ln = [...p.blocks.flatMap((b) => [b.ln1g, b.ln1b, b.ln2g, b.ln2b]), p.lnfg, p.lnfb].map((t) => t.dataSync() as Float32Array);
+    const { s, p } = parts;
     this.simd = simdAttention({ d: s.dModel, heads: s.nHeads });
     if (this.simd) this.caches = this.simd.allocCaches(p.blocks.length, slots, s.context);
     else {
@@ -126,38 +161,206 @@ export class Decoder {
     }
   }
 
-  /** Frees the caches and packed weights held in the backend's memory. */
   dispose(): void {
     this.simd?.freeCaches(this.caches.splice(0));
-    for (const packed of this.packed.values()) this.products!.freePacked(packed);
-    this.packed.clear();
   }
 
-  /** x·W as a tensor: with W's panels packed once on wasm (they are read at every step), else tf.matMul. */
-  private product(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-    if (!this.products) return tf.matMul(x, w);
-    let packed = this.packed.get(w);
-    if (!packed) this.packed.set(w, (packed = this.products.packB(w)));
-    return this.products.matMulPacked(x, false, packed);
+  embed(tokens: readonly number[], positions: readonly number[]): Float32Array {
+    const x = new Float32Array(tokens.length * this.parts.s.dModel);
+    embedInto(this.parts, tokens, positions, x);
+    return x;
   }
 
-  /** x [rows, k] · W; returns a fresh array. */
-  private mm(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
-    const y = tf.tidy(() => this.product(tf.tensor2d(x, [rows, w.shape[0]]), w));
+  layerNorm(x: Float32Array, rows: number, i: number): Float32Array {
+    return layerNormJs(x, rows, this.parts.s.dModel, this.parts.ln[2 * i], this.parts.ln[2 * i + 1]);
+  }
+
+  /** x·W as a tensor: simd.ts's kernel on wasm, else tf.matMul. */
+  private tensorProduct(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+    const { products } = this.parts;
+    return products ? products.matMulPacked(x, false, this.parts.packedOf(w)) : tf.matMul(x, w);
+  }
+
+  private read2d(f: () => tf.Tensor2D): Float32Array {
+    const y = tf.tidy(f);
     const out = y.dataSync() as Float32Array;
     y.dispose();
     return out;
   }
 
-  /** The MLP on the backend, x·W1 → GELU → ·W2: the sigmoid there is vectorised, Math.exp in JS is not. */
-  private mlp(x: Float32Array, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): Float32Array {
-    const y = tf.tidy(() => {
-      const u = this.product(tf.tensor2d(x, [rows, w1.shape[0]]), w1);
-      return this.product(tf.mul(u, tf.sigmoid(tf.mul(u, GELU_K))) as tf.Tensor2D, w2);
+  product(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
+    return this.read2d(() => this.tensorProduct(tf.tensor2d(x.subarray(0, rows * w.shape[0]), [rows, w.shape[0]]), w));
+  }
+
+  /** GELU's sigmoid on the backend: vectorised, where Math.exp in JS is not. */
+  mlp(x: Float32Array, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): Float32Array {
+    return this.read2d(() => {
+      const u = this.tensorProduct(tf.tensor2d(x.subarray(0, rows * w1.shape[0]), [rows, w1.shape[0]]), w1);
+      return this.tensorProduct(tf.mul(u, tf.sigmoid(tf.mul(u, GELU_K))) as tf.Tensor2D, w2);
     });
-    const out = y.dataSync() as Float32Array;
-    y.dispose();
+  }
+
+  attend(qkv: Float32Array, slots: readonly number[], pos: Int32Array, l: number): Float32Array {
+    const { s } = this.parts;
+    return this.simd
+      ? this.simd.decodeStep(qkv, slots, pos, this.caches[l], s.context)
+      : attentionStep(qkv, slots, pos, this.kCache[l], this.vCache[l], s.context, { d: s.dModel, heads: s.nHeads });
+  }
+
+  addTo(x: Float32Array, y: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) x[i] += y[i];
+  }
+
+  read(x: Float32Array, n: number): Float32Array {
+    return x.slice(0, n);
+  }
+}
+
+/**
+ * The step on wasm without tfjs tensors: buffers of `slots` rows in the backend's memory (byte
+ * addresses), simd.ts's products, simd-attention.ts's decoding kernel on caches beside them, and
+ * simd-elementwise.ts's LayerNorm (the float64 one of layerNormJs, bit for bit), residual adds
+ * and GELU's multiplications; GELU's sigmoid is tfjs's kernel on a tensor made in place. Every
+ * operation is the float32 or float64 arithmetic of JsStep's, so the documents are the same.
+ */
+class WasmStep implements StepOps<number> {
+  private readonly mem: WasmMemory;
+  private readonly caches: KvCache[];
+  private readonly block: number;
+  /** Buffers: the residual stream, a LayerNorm's output, qkv, attention, a product's output, the MLP's hidden layer. */
+  private readonly x: number;
+  private readonly normed: number;
+  private readonly att: number;
+  private readonly out: number;
+  private readonly hidden: number;
+  private readonly gelu: number;
+  private readonly scratch: number;
+  /** The LayerNorm gains and biases, copied in. */
+  private readonly ln: number;
+
+  private constructor(
+    private readonly parts: DecoderParts,
+    backend: WasmBackend,
+    private readonly simd: SimdAttention,
+    private readonly el: SimdElementwise,
+    slots: number,
+  ) {
+    const { s, p } = parts;
+    const d = s.dModel;
+    this.mem = new WasmMemory(backend);
+    const floats = [d, d, d, Math.max(3 * d, s.vocabSize), 4 * d, 4 * d].map((w) => slots * w);
+    const lnFloats = parts.ln.length * d;
+    this.block = this.mem.malloc((floats.reduce((a, b) => a + b, 0) + lnFloats) * 4 + simd.decodeScratchBytes(slots, s.context));
+    const at = [this.block];
+    for (const f of [...floats, lnFloats]) at.push(at[at.length - 1] + f * 4);
+    [this.x, this.normed, this.att, this.out, this.hidden, this.gelu, this.ln, this.scratch] = at;
+    parts.ln.forEach((v, i) => this.mem.heap().set(v, this.ln / 4 + i * d));
+    try {
+      this.caches = simd.allocCaches(p.blocks.length, slots, s.context);
+    } catch (e) {
+      this.mem.free(this.block);
+      throw e;
+    }
+  }
+
+  /** The wasm step where the backend is wasm and all three kernels exist (and d is a multiple of 4), else null. */
+  static create(parts: DecoderParts, slots: number): WasmStep | null {
+    const backend = currentWasmBackend();
+    const simd = simdAttention({ d: parts.s.dModel, heads: parts.s.nHeads });
+    const el = simdElementwise();
+    if (!backend || !parts.products || !simd || !el || parts.s.dModel % 4 !== 0) return null;
+    return new WasmStep(parts, backend, simd, el, slots);
+  }
+
+  dispose(): void {
+    this.simd.freeCaches(this.caches.splice(0));
+    this.mem.free(this.block);
+  }
+
+  embed(tokens: readonly number[], positions: readonly number[]): number {
+    embedInto(this.parts, tokens, positions, new Float32Array(this.mem.memory.buffer, this.x, tokens.length * this.parts.s.dModel));
+    return this.x;
+  }
+
+  layerNorm(x: number, rows: number, i: number): number {
+    const d = this.parts.s.dModel;
+    this.el.layerNormF64At(x, rows, d, this.ln + 2 * i * d * 4, this.ln + (2 * i + 1) * d * 4, this.normed, LN_EPS);
+    return this.normed;
+  }
+
+  private productInto(x: number, rows: number, w: tf.Tensor2D, out: number): number {
+    this.parts.products!.productAt(x, w.shape[0], false, rows, w.shape[0], this.parts.packedOf(w), out);
     return out;
+  }
+
+  product(x: number, rows: number, w: tf.Tensor2D): number {
+    return this.productInto(x, rows, w, this.out);
+  }
+
+  mlp(x: number, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): number {
+    const n = rows * w1.shape[1];
+    const u = this.productInto(x, rows, w1, this.hidden);
+    // u · σ(k·u) as layers.ts's gelu: k·u into a tensor for tfjs's sigmoid, then u · σ.
+    const ku = this.mem.compute<tf.Tensor2D>([rows, w1.shape[1]], (at) => this.el.scaleAt(u, n, GELU_K, at));
+    try {
+      const sig = tf.sigmoid(ku);
+      this.el.mulAt(u, this.mem.offset(sig), n, this.gelu);
+      sig.dispose();
+    } finally {
+      ku.dispose();
+    }
+    return this.productInto(this.gelu, rows, w2, this.out);
+  }
+
+  attend(qkv: number, slots: readonly number[], pos: Int32Array, l: number): number {
+    this.simd.decodeAt(qkv, slots, pos, this.caches[l], this.parts.s.context, this.att, this.scratch);
+    return this.att;
+  }
+
+  addTo(x: number, y: number, n: number): void {
+    this.el.addAt(x, y, n, x);
+  }
+
+  read(x: number, n: number): Float32Array {
+    return this.mem.heap().slice(x / 4, x / 4 + n);
+  }
+}
+
+/** The KV-cache decoder: weights read once, caches for `slots` concurrent documents. */
+export class Decoder {
+  private readonly parts: DecoderParts;
+  private readonly packed = new Map<tf.Tensor, PackedMatrix>();
+  private readonly ops: StepOps<unknown>;
+
+  /** `reference`: the step through tfjs tensors and JS arrays even on wasm (what the wasm step is tested against). */
+  constructor(p: GptParams, s: GptShape, slots: number, reference = false) {
+    const products = simdMatMul();
+    this.parts = {
+      p,
+      s,
+      wte: p.wte.dataSync() as Float32Array,
+      wpe: p.wpe.dataSync() as Float32Array,
+      ln: [...p.blocks.flatMap((b) => [b.ln1g, b.ln1b, b.ln2g, b.ln2b]), p.lnfg, p.lnfb].map((t) => t.dataSync() as Float32Array),
+      products,
+      packedOf: (w) => {
+        let packed = this.packed.get(w);
+        if (!packed) this.packed.set(w, (packed = products!.packB(w)));
+        return packed;
+      },
+    };
+    this.ops = (reference ? null : WasmStep.create(this.parts, slots)) ?? new JsStep(this.parts, slots);
+  }
+
+  /** Whether the steps run on wasm buffers without tfjs tensors. */
+  get onWasmBuffers(): boolean {
+    return this.ops instanceof WasmStep;
+  }
+
+  /** Frees the caches, buffers and packed weights held in the backend's memory. */
+  dispose(): void {
+    this.ops.dispose();
+    for (const packed of this.packed.values()) this.parts.products!.freePacked(packed);
+    this.packed.clear();
   }
 
   /**
@@ -168,33 +371,24 @@ export class Decoder {
    * same as when every row is computed.
    */
   step(slots: readonly number[], tokens: readonly number[], pos: Int32Array, rows = slots.length): Float32Array {
-    const { d, s } = this;
+    const { p, s } = this.parts;
+    const d = s.dModel;
+    const ops = this.ops;
     const m = slots.length;
-    const x = new Float32Array(m * d);
-    for (let r = 0; r < m; r++) {
-      const te = tokens[r] * d;
-      const pe = pos[slots[r]] * d;
-      for (let c = 0; c < d; c++) x[r * d + c] = this.wte[te + c] + this.wpe[pe + c];
-    }
-    const last = this.p.blocks.length - 1;
-    this.p.blocks.forEach((b, l) => {
-      const [g1, b1, g2, b2] = this.ln.slice(4 * l, 4 * l + 4);
-      const qkv = this.mm(layerNormJs(x, m, d, g1, b1), m, b.wqkv);
-      const att = this.simd
-        ? this.simd.decodeStep(qkv, slots, pos, this.caches[l], s.context)
-        : attentionStep(qkv, slots, pos, this.kCache[l], this.vCache[l], s.context, { d, heads: s.nHeads });
+    const x = ops.embed(tokens, slots.map((k) => pos[k]));
+    const last = p.blocks.length - 1;
+    for (let l = 0; l <= last; l++) {
+      const b = p.blocks[l];
+      const att = ops.attend(ops.product(ops.layerNorm(x, m, 2 * l), m, b.wqkv), slots, pos, l);
       // After the last layer's keys and values (stored by the attention step) only the rows
       // that need logits go on.
       const n = l === last ? rows : m;
-      if (n === 0) return;
-      const proj = this.mm(att.subarray(0, n * d), n, b.wo);
-      for (let i = 0; i < n * d; i++) x[i] += proj[i];
-      const y = this.mlp(layerNormJs(x, n, d, g2, b2), n, b.w1, b.w2);
-      for (let i = 0; i < n * d; i++) x[i] += y[i];
-    });
+      if (n === 0) break;
+      ops.addTo(x, ops.product(att, n, b.wo), n * d);
+      ops.addTo(x, ops.mlp(ops.layerNorm(x, n, 2 * l + 1), n, b.w1, b.w2), n * d);
+    }
     if (rows === 0) return new Float32Array(0);
-    const nl = this.ln.length;
-    return this.mm(layerNormJs(x, rows, d, this.ln[nl - 2], this.ln[nl - 1]), rows, this.p.head);
+    return ops.read(ops.product(ops.layerNorm(x, rows, 2 * p.blocks.length), rows, p.head), rows * s.vocabSize);
   }
 }
 
