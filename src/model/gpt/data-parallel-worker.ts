@@ -11,7 +11,7 @@ import { initBackend } from '../../backend.js';
 import { FlatAdam } from './adam.js';
 import { loadParams, partGradients, readParams, writeParams, type Answers, type Job, type ReplicaInit } from './data-parallel.js';
 import { namedParams, paramsFromTensors, targetLogProbs } from './gpt.js';
-import { sampleDocuments } from './sampler.js';
+import { sampleClaimed } from './sampler.js';
 import { samplingKeys } from '../sampling.js';
 
 const init = workerData as ReplicaInit;
@@ -42,8 +42,8 @@ async function answer(m: Job): Promise<Answers[Job['kind']]> {
   // registered in the main thread only would be silently skipped here, so refuse it.
   const unknown = Object.keys(m.job.rule).filter((k) => !samplingKeys().includes(k));
   if (unknown.length) throw new Error(`sampling rule key(s) ${unknown.join(', ')} are not registered in the worker thread`);
-  const docs = await sampleDocuments(params, init.shape, m.vocab, { ...m.job, onProgress: (done) => port.postMessage({ progress: done }) }, m.seeds);
-  return { docs };
+  const docs = await sampleClaimed(params, init.shape, m.vocab, { ...m.job, onProgress: (done) => port.postMessage({ progress: done }) }, m.seeds, m.next);
+  return { docs: [...docs] };
 }
 
 port.on('message', async (m: Job) => {

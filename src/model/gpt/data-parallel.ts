@@ -7,8 +7,8 @@
 // the main thread computes both parts and the whole Adam step itself, the same arithmetic: so
 // losses and weights are bit-for-bit the same whatever the thread count (the split costs one
 // thread ~5 % against a whole batch). On other backends than wasm the batch is not split and
-// the thread count does not apply. Scoring and sampling hand the worker half of the batches or
-// of the documents' seeds (transformer.ts).
+// the thread count does not apply. Scoring hands the worker half of the batches; in sampling
+// both threads take the next document's seed from one shared count (sampler.ts sampleClaimed).
 //
 // Why threads: tfjs turns off the wasm backend's own threads under Node, and one thread of matrix
 // products is a hard ceiling (BENCHMARKS.md). Weights and gradients cross between the threads in
@@ -101,14 +101,14 @@ export type Job =
   | { kind: 'gradients'; part: PackedRows; totalWeight: number }
   | { kind: 'adam'; t: number; learningRate: number; from: number; to: number }
   | { kind: 'logProbs'; batches: PackedRows[]; bos: number }
-  | { kind: 'sample'; seeds: number[]; job: Omit<SampleJob, 'onProgress'>; vocab: Vocab };
+  | { kind: 'sample'; seeds: number[]; next: Int32Array; job: Omit<SampleJob, 'onProgress'>; vocab: Vocab };
 
 /** The worker's answer to each kind of job (data-parallel-worker.ts). */
 export interface Answers {
   gradients: { loss: number };
   adam: { done: true };
   logProbs: { logProbs: Float64Array[] };
-  sample: { docs: number[][] };
+  sample: { docs: [number, number[]][] };
 }
 
 type Reply = { ready: true; ruleKeys: string[] } | { progress: number } | { error: string } | Answers[keyof Answers];
@@ -185,8 +185,11 @@ export class GradientReplica {
     return Object.keys(rule).every((k) => this.ruleKeys.includes(k));
   }
 
-  /** Documents sampled from the given per-document seeds; `progress` hears how many are done. */
-  async sample(vars: readonly tf.Tensor[], job: Extract<Job, { kind: 'sample' }>, progress?: (done: number) => void): Promise<number[][]> {
+  /**
+   * The documents of the seeds the worker claims from the shared count `next` (sampleClaimed),
+   * as [index, document] pairs; `progress` hears how many it has done.
+   */
+  async sample(vars: readonly tf.Tensor[], job: Extract<Job, { kind: 'sample' }>, progress?: (done: number) => void): Promise<[number, number[]][]> {
     this.onProgress = progress ?? null;
     try {
       return (await this.run(vars, job, [])).docs;

@@ -415,15 +415,28 @@ export function documentSeeds(n: number, rng: Rng): number[] {
 /**
  * Documents (token ids without BOS/EOS) sampled under the rule, one per seed of
  * documentSeeds: a document depends on its seed alone, not on the batch or on which thread
- * samples it (transformer.ts splits the seeds over two threads).
+ * samples it.
  */
 export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, seeds: readonly number[]): Promise<number[][]> {
+  const sampled = await sampleClaimed(p, s, vocab, job, seeds, new Int32Array(1));
+  return seeds.map((_, i) => sampled.get(i)!);
+}
+
+/**
+ * The documents of the seeds whose indices this thread claims from `next` (the index of the
+ * next unclaimed seed, taken with Atomics.add) until none is left, by index. With `next` in a
+ * SharedArrayBuffer two threads sample the seeds together (transformer.ts): each takes the next
+ * document whenever one of its slots frees, so both finish within about a document of each
+ * other, however the lengths fall; which thread samples a document does not change it.
+ */
+export async function sampleClaimed(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, seeds: readonly number[], next: Int32Array): Promise<Map<number, number[]>> {
   const { rule, maxLength } = job;
   const n = seeds.length;
   const slots = Math.max(1, Math.min(job.batchSize, n));
-  const docs: number[][] = Array.from({ length: n }, () => []);
+  const docs = new Map<number, number[]>();
   const dec = new Decoder(p, s, slots);
   const slotDoc = new Int32Array(slots).fill(-1);
+  const slotTokens: number[][] = new Array(slots);
   const slotRng: Rng[] = new Array(slots);
   // The cache of a slot holds seq[start … start + pos − 1] of seq = [BOS, …document] at
   // positions 0 … pos − 1; a token is drawn once the cache covers the whole sequence.
@@ -431,27 +444,30 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
   const start = new Int32Array(slots);
   const reprime = Math.max(1, s.context >> 1);
   const probs = new Float64Array(s.vocabSize);
-  let next = 0;
+  let live = 0;
   let done = 0;
   const refill = (slot: number) => {
-    slotDoc[slot] = next < n ? next : -1;
-    if (next < n) {
-      slotRng[slot] = rngFor(seeds[next], 'doc');
+    const i = Atomics.add(next, 0, 1);
+    slotDoc[slot] = i < n ? i : -1;
+    if (i < n) {
+      slotTokens[slot] = [];
+      docs.set(i, slotTokens[slot]);
+      slotRng[slot] = rngFor(seeds[i], 'doc');
       pos[slot] = 0;
       start[slot] = 0;
-      next++;
-    }
+    } else live--;
   };
   const tokenAt = (doc: readonly number[], i: number) => (i === 0 ? vocab.bos : doc[i - 1]);
   try {
+    live = slots;
     for (let k = 0; k < slots; k++) refill(k);
-    for (let step = 1; done < n; step++) {
+    for (let step = 1; live > 0; step++) {
       // The slots that draw after this step first, then those still re-priming (no logits).
       const active: number[] = [];
       const priming: number[] = [];
       for (let k = 0; k < slots; k++) {
         if (slotDoc[k] < 0) continue;
-        const doc = docs[slotDoc[k]];
+        const doc = slotTokens[k];
         if (pos[k] === s.context) {
           // Cache full: start again from the last `reprime` tokens of the sequence.
           start[k] = doc.length + 1 - reprime;
@@ -461,13 +477,13 @@ export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, j
         (draws ? active : priming).push(k);
       }
       const fed = [...active, ...priming];
-      const tokens = fed.map((k) => tokenAt(docs[slotDoc[k]], start[k] + pos[k]));
+      const tokens = fed.map((k) => tokenAt(slotTokens[k], start[k] + pos[k]));
       const logits = dec.step(fed, tokens, pos, active.length);
       for (const k of priming) pos[k]++;
       let finished = false;
       active.forEach((k, r) => {
         pos[k]++;
-        const doc = docs[slotDoc[k]];
+        const doc = slotTokens[k];
         // Draw the slot's next token; a finished document frees its slot for the next one.
         const t = drawIndex(slotRng[k], ruleWeights(rule, logits, r * s.vocabSize, s.vocabSize, vocab.bos, probs));
         const ends = t === vocab.eos;

@@ -12,7 +12,7 @@ import { FlatAdam } from './adam.js';
 import { GradientReplica, loadParams, paramLayout, partGradients, splitBatch, writeParams } from './data-parallel.js';
 import { initParams, namedParams, paramCount, paramsFromTensors, targetLogProbs, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type PackedRows, type Vocab } from './packing.js';
-import { Decoder, documentSeeds, sampleDocuments, yieldToEventLoop } from './sampler.js';
+import { Decoder, documentSeeds, sampleClaimed, sampleDocuments, yieldToEventLoop } from './sampler.js';
 import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
 import { productKernel } from '../../kernels/simd.js';
 import type {
@@ -200,24 +200,26 @@ export class Transformer implements LanguageModel {
     const maxLength = options.maxLength ?? MAX_LENGTH_CONTEXTS * this.config.context;
     const batchSize = options.batchSize ?? 64;
     if (!(maxLength >= 1) || !(batchSize >= 1)) throw new UserError('maxLength and batchSize must be ≥ 1');
-    // Each document depends on its own seed alone: with two threads the worker samples the
-    // second half of the seeds, and the documents are the same as on one. A rule naming a
+    // Each document depends on its own seed alone: with two threads both sample from the seeds,
+    // and the documents are the same as on one. A rule naming a
     // truncation the worker does not know (registered at run time here) is sampled here alone.
     const seeds = documentSeeds(n, rng);
     const worker = n >= 2 ? await this.startReplica() : null;
     const replica = worker?.knowsRule(rule) ? worker : null;
     const job = { rule, maxLength, batchSize };
     if (!replica) return sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: options.onProgress }, seeds);
-    const half = Math.ceil(n / 2);
+    // Both threads take the next document from one shared count (sampleClaimed).
+    const next = new Int32Array(new SharedArrayBuffer(4));
     const done = [0, 0];
     const progress = (i: number) => (k: number) => {
       done[i] = k;
       options.onProgress?.(done[0] + done[1], n);
     };
-    const remote = replica.sample(this.vars(), { kind: 'sample', seeds: seeds.slice(half), job, vocab: this.vocab }, progress(1));
+    const remote = replica.sample(this.vars(), { kind: 'sample', seeds, next, job, vocab: this.vocab }, progress(1));
     remote.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
-    const first = await sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: progress(0) }, seeds.slice(0, half));
-    return [...first, ...(await remote)];
+    const here = await sampleClaimed(this.params, this.shape, this.vocab, { ...job, onProgress: progress(0) }, seeds, next);
+    for (const [i, doc] of await remote) here.set(i, doc);
+    return seeds.map((_, i) => here.get(i)!);
   }
 
   /**
