@@ -1,9 +1,10 @@
-// The most a WebAssembly GPT can train on this machine, measured: the peak rate of 128-bit wasm
-// SIMD multiply-adds (relaxed-SIMD, which V8 compiles to FMA instructions) on one and on two
-// threads, our product kernel's rate at the shapes of a `small` training step, and the floating
-// point operations a trained token costs — so tokens/s at the peak, with no other work at all,
-// is an upper bound that no wasm implementation of `small` can pass here. Compare it with the
-// PyTorch peer's tokens/s from the same minutes (bench/peer-pytorch.py).
+// The most a WebAssembly GPT can train and sample on this machine, measured: the peak rate of
+// 128-bit wasm SIMD multiply-adds (relaxed-SIMD, which V8 compiles to FMA instructions) on one
+// and on two threads, our product kernel's rate at the shapes of a `small` training step, and
+// the floating point operations a trained token and a sampled token cost at least (their
+// matrix products) — so tokens/s at the peak, with no other work at all, is an upper bound that
+// no wasm implementation of `small` can pass here. Compare it with the PyTorch peer's tokens/s
+// from the same minutes (bench/peer-pytorch.py).
 //
 //   npx tsx bench/ceiling.ts [--rounds 5] [--json]
 //
@@ -105,6 +106,8 @@ const forward: [number, number, number][] = [
 const productFlops = 3 * forward.reduce((s, [m, k, n]) => s + 2 * m * k * n, 0);
 const attentionFlops = 3 * L * rows * 2 * (2 * T * d);
 const flopsPerToken = (productFlops + attentionFlops) / rows;
+// A sampled token: one row through every product once (attention over the cache left out).
+const sampleFlopsPerToken = forward.reduce((s, [, k, n]) => s + 2 * k * n, 0);
 
 const backend = await initBackend();
 /** GFLOP/s of our product kernel over one forward pass's products (operands packed each time, as in training). */
@@ -135,6 +138,8 @@ const result = {
   productsGflops: { oneThread: median(products), rounds: products },
   flopsPerTrainedToken: flopsPerToken,
   ceilingTokensPerSecond: { oneThread: (median(one) * 1e9) / flopsPerToken, twoThreads: (median(two) * 1e9) / flopsPerToken },
+  productFlopsPerSampledToken: sampleFlopsPerToken,
+  sampleCeilingTokensPerSecond: { oneThread: (median(one) * 1e9) / sampleFlopsPerToken, twoThreads: (median(two) * 1e9) / sampleFlopsPerToken },
 };
 if (json) console.log(JSON.stringify(result));
 else {
@@ -143,5 +148,6 @@ else {
   console.log(`wasm SIMD multiply-add peak: ${f(result.peakGflops.oneThread)} GFLOP/s on one thread, ${f(result.peakGflops.twoThreads)} on two`);
   console.log(`our products at small's training shapes: ${f(result.productsGflops.oneThread)} GFLOP/s on one thread`);
   console.log(`a trained token of small: ${(flopsPerToken / 1e6).toFixed(2)} MFLOP (products ${(productFlops / rows / 1e6).toFixed(2)}, attention ${(attentionFlops / rows / 1e6).toFixed(2)})`);
-  console.log(`ceiling at the peak with no other work: ${Math.round(result.ceilingTokensPerSecond.oneThread)} tokens/s on one thread, ${Math.round(result.ceilingTokensPerSecond.twoThreads)} on two`);
+  console.log(`training ceiling at the peak with no other work: ${Math.round(result.ceilingTokensPerSecond.oneThread)} tokens/s on one thread, ${Math.round(result.ceilingTokensPerSecond.twoThreads)} on two`);
+  console.log(`a sampled token's products: ${(sampleFlopsPerToken / 1e6).toFixed(3)} MFLOP; sampling ceiling at the peak: ${Math.round(result.sampleCeilingTokensPerSecond.oneThread)} tokens/s on one thread, ${Math.round(result.sampleCeilingTokensPerSecond.twoThreads)} on two`);
 }

@@ -200,15 +200,15 @@ export class Transformer implements LanguageModel {
     const maxLength = options.maxLength ?? MAX_LENGTH_CONTEXTS * this.config.context;
     const batchSize = options.batchSize ?? 64;
     if (!(maxLength >= 1) || !(batchSize >= 1)) throw new UserError('maxLength and batchSize must be ≥ 1');
-    // Each document depends on its own seed alone: with two threads both sample from the seeds,
-    // and the documents are the same as on one. A rule naming a
-    // truncation the worker does not know (registered at run time here) is sampled here alone.
+    // Each document depends on its own seed alone: with two threads both take documents from the
+    // seeds, and the documents are the same as on one. A rule naming a truncation the worker does
+    // not know (registered at run time here) is sampled here alone.
     const seeds = documentSeeds(n, rng);
     const worker = n >= 2 ? await this.startReplica() : null;
     const replica = worker?.knowsRule(rule) ? worker : null;
     const job = { rule, maxLength, batchSize };
     if (!replica) return sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: options.onProgress }, seeds);
-    // Both threads take the next document from one shared count (sampleClaimed).
+    // Both threads take the next document from one shared count (sampler.ts sampleClaimed).
     const next = new Int32Array(new SharedArrayBuffer(4));
     const done = [0, 0];
     const progress = (i: number) => (k: number) => {
