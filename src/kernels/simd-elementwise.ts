@@ -76,8 +76,11 @@ function scaleFunc(): FuncDef {
   return { name: 'scale', params: [I32, I32, F32, I32], locals: [I32, V128], body: code };
 }
 
-/** mul(a, b, n, out): out = a · b element-wise over n floats (tf.mul of two float32 tensors). */
-function mulFunc(): FuncDef {
+/**
+ * name(a, b, n, out): out = a ∘ b element-wise over n floats, for ∘ the float32 multiply (`mul`:
+ * tf.mul of two tensors, GELU's u · σ) or add (`add`: a residual connection).
+ */
+function binaryFunc(name: 'mul' | 'add'): FuncDef {
   const [a, b, n, out] = [0, 1, 2, 3];
   const i = 4;
   const code = new Code();
@@ -85,23 +88,10 @@ function mulFunc(): FuncDef {
   elementLoop(code, n, i, [a, b, out], (c, load, store) => store(out, (v) => {
     load(a);
     load(b);
-    v.f32x4Mul();
+    if (name === 'mul') v.f32x4Mul();
+    else v.f32x4Add();
   }));
-  return { name: 'mul', params: [I32, I32, I32, I32], locals: [I32], body: code };
-}
-
-/** add(a, b, n, out): out = a + b element-wise over n floats (a residual connection). */
-function addFunc(): FuncDef {
-  const [a, b, n, out] = [0, 1, 2, 3];
-  const i = 4;
-  const code = new Code();
-  code.i32(0).set(i);
-  elementLoop(code, n, i, [a, b, out], (c, load, store) => store(out, (v) => {
-    load(a);
-    load(b);
-    v.f32x4Add();
-  }));
-  return { name: 'add', params: [I32, I32, I32, I32], locals: [I32], body: code };
+  return { name, params: [I32, I32, I32, I32], locals: [I32], body: code };
 }
 
 /**
@@ -323,7 +313,7 @@ export class SimdElementwise {
   ) {}
 
   static create(mem: WasmMemory): SimdElementwise | null {
-    const bytes = encodeModule([geluGradFunc(), layerNormFunc(), layerNormGradFunc(), scaleFunc(), mulFunc(), addFunc(), layerNormF64Func()]);
+    const bytes = encodeModule([geluGradFunc(), layerNormFunc(), layerNormGradFunc(), scaleFunc(), binaryFunc('mul'), binaryFunc('add'), layerNormF64Func()]);
     if (!WebAssembly.validate(bytes)) return null;
     try {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory } });
