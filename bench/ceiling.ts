@@ -1,10 +1,11 @@
 // The most a WebAssembly GPT can train and sample on this machine, measured: the peak rate of
 // 128-bit wasm SIMD multiply-adds (relaxed-SIMD, which V8 compiles to FMA instructions) on one
-// and on two threads, our product kernel's rate at the shapes of a `small` training step, and
-// the floating point operations a trained token and a sampled token cost at least (their
-// matrix products) — so tokens/s at the peak, with no other work at all, is an upper bound that
-// no wasm implementation of `small` can pass here. Compare it with the PyTorch peer's tokens/s
-// from the same minutes (bench/peer-pytorch.py).
+// and on two threads, our product kernel's rate at the shapes of a `small` training step and of
+// sampling at batch 64, and the floating point operations a trained token and a sampled token
+// cost at least (their matrix products; for training also attention's causal minimum) — so
+// tokens/s at the peak, with no other work at all, is an upper bound that no wasm
+// implementation of `small` can pass here. Compare it with the PyTorch peer's tokens/s from the
+// same minutes (bench/peer-pytorch.py).
 //
 //   npx tsx bench/ceiling.ts [--rounds 5] [--json]
 //
@@ -101,41 +102,46 @@ const forward: [number, number, number][] = [
   [rows, d, V],
 ];
 // Forward, then two products of each shape backward (input and weight gradients); attention's
-// scores and weighted sums are 2 · T · d multiply-adds a position and layer forward (full
-// windows), also three times over.
+// scores and weighted sums are 2 · (i + 1) · d multiply-adds at position i of a window, causal,
+// also three times over: the least a full window costs.
 const productFlops = 3 * forward.reduce((s, [m, k, n]) => s + 2 * m * k * n, 0);
-const attentionFlops = 3 * L * rows * 2 * (2 * T * d);
+const attentionFlops = 3 * L * (rows / T) * 2 * 2 * d * ((T * (T + 1)) / 2);
 const flopsPerToken = (productFlops + attentionFlops) / rows;
 // A sampled token: one row through every product once (attention over the cache left out).
 const sampleFlopsPerToken = forward.reduce((s, [, k, n]) => s + 2 * k * n, 0);
 
 const backend = await initBackend();
-/** GFLOP/s of our product kernel over one forward pass's products (operands packed each time, as in training). */
-function productsRate(): number {
-  const pairs = forward.map(([m, k, n]) => [tf.randomUniform([m, k], -1, 1, 'float32', 1), tf.randomUniform([k, n], -1, 1, 'float32', 2)] as tf.Tensor2D[]);
+/**
+ * GFLOP/s of our product kernel over one forward pass's products with `m` rows (operands packed
+ * each time: 2,048 rows as in training, 64 as in sampling at batch 64).
+ */
+function productsRate(m: number): number {
+  const pairs = forward.map(([, k, n]) => [tf.randomUniform([m, k], -1, 1, 'float32', 1), tf.randomUniform([k, n], -1, 1, 'float32', 2)] as tf.Tensor2D[]);
   const pass = () => pairs.forEach(([a, b]) => matMul(a, b).dispose());
   for (let i = 0; i < 3; i++) pass();
   const t0 = performance.now();
-  const reps = 10;
+  const reps = Math.round(20_480 / m);
   for (let i = 0; i < reps; i++) pass();
   const s = (performance.now() - t0) / 1000;
   pairs.flat().forEach((t) => t.dispose());
-  return (reps * forward.reduce((a, [m, k, n]) => a + 2 * m * k * n, 0)) / s / 1e9;
+  return (reps * forward.reduce((a, [, k, n]) => a + 2 * m * k * n, 0)) / s / 1e9;
 }
 
 const one: number[] = [];
 const two: number[] = [];
 const products: number[] = [];
+const sampleProducts: number[] = [];
 for (let r = 0; r < rounds; r++) {
   one.push(peakHere());
   two.push(await peakTwoThreads());
-  products.push(productsRate());
+  products.push(productsRate(rows));
+  sampleProducts.push(productsRate(64));
 }
 const result = {
   backend,
   productKernel: productKernel(),
   peakGflops: { oneThread: median(one), twoThreads: median(two), rounds: { oneThread: one, twoThreads: two } },
-  productsGflops: { oneThread: median(products), rounds: products },
+  productsGflops: { oneThread: median(products), rounds: products, sampleRows64: median(sampleProducts) },
   flopsPerTrainedToken: flopsPerToken,
   ceilingTokensPerSecond: { oneThread: (median(one) * 1e9) / flopsPerToken, twoThreads: (median(two) * 1e9) / flopsPerToken },
   productFlopsPerSampledToken: sampleFlopsPerToken,
@@ -146,7 +152,7 @@ else {
   const f = (x: number) => x.toFixed(1);
   console.log(`${backend}, product kernel ${result.productKernel}; ${rounds} rounds, medians`);
   console.log(`wasm SIMD multiply-add peak: ${f(result.peakGflops.oneThread)} GFLOP/s on one thread, ${f(result.peakGflops.twoThreads)} on two`);
-  console.log(`our products at small's training shapes: ${f(result.productsGflops.oneThread)} GFLOP/s on one thread`);
+  console.log(`our products at small's training shapes: ${f(result.productsGflops.oneThread)} GFLOP/s on one thread; at 64 rows (sampling at batch 64): ${f(result.productsGflops.sampleRows64)}`);
   console.log(`a trained token of small: ${(flopsPerToken / 1e6).toFixed(2)} MFLOP (products ${(productFlops / rows / 1e6).toFixed(2)}, attention ${(attentionFlops / rows / 1e6).toFixed(2)})`);
   console.log(`training ceiling at the peak with no other work: ${Math.round(result.ceilingTokensPerSecond.oneThread)} tokens/s on one thread, ${Math.round(result.ceilingTokensPerSecond.twoThreads)} on two`);
   console.log(`a sampled token's products: ${(sampleFlopsPerToken / 1e6).toFixed(3)} MFLOP; sampling ceiling at the peak: ${Math.round(result.sampleCeilingTokensPerSecond.oneThread)} tokens/s on one thread, ${Math.round(result.sampleCeilingTokensPerSecond.twoThreads)} on two`);

@@ -33,13 +33,16 @@ async function train(threads: number) {
   // A second call reuses the worker and starts a fresh optimizer, as a new generation does.
   await m.trainSteps(data, 8, rngFor(8, 'train'), { onStep: (_, loss) => losses.push(loss) });
   const weights = namedParams((m as unknown as { params: Parameters<typeof namedParams>[0] }).params).map(([, v]) => Array.from(v.dataSync()));
-  // Held-out scores (several evaluation batches, so two threads split them) and samples (the
-  // worker samples the second half of the documents).
+  // Held-out scores (several evaluation batches, so two threads split them) and samples (both
+  // threads take documents from one shared count).
   const longDocs = syntheticDocs(300, 20, V, 9);
   const scores = await m.logProbs(longDocs);
   // A rule with a truncation: the worker must apply the same rule.
   const samples = await m.sample(40, { temperature: 0.9, topK: 12 }, rngFor(9, 'sample'), { batchSize: 8, maxLength: 50 });
-  return { m, losses, weights, scores, samples };
+  const split = [...m.sampledByThread];
+  // Fewer documents than one batch: the worker still gets its share.
+  const few = await m.sample(12, { temperature: 1 }, rngFor(10, 'sample'), { batchSize: 64, maxLength: 50 });
+  return { m, losses, weights, scores, samples, split, few, fewSplit: [...m.sampledByThread] };
 }
 
 beforeAll(async () => {
@@ -68,6 +71,14 @@ describe('transformer on two threads', () => {
     expect(two.scores).toEqual(one.scores);
     expect(two.scores.every((r) => r.logProb < 0 && Number.isFinite(r.logProb))).toBe(true);
     expect(two.samples).toEqual(one.samples);
+    expect(two.few).toEqual(one.few);
+    // Who sampled what: all on one thread; on two, each thread some of the documents.
+    expect(one.split).toEqual([40, 0]);
+    expect(one.fewSplit).toEqual([12, 0]);
+    for (const [split, n] of [[two.split, 40], [two.fewSplit, 12]] as const) {
+      expect(split[0] + split[1]).toBe(n);
+      expect(Math.min(...split)).toBeGreaterThan(0);
+    }
     expect(new Set(two.samples.map((d) => d.join(','))).size).toBeGreaterThan(30); // not one document repeated
     expect(two.losses[19]).toBeLessThan(two.losses[0]);
     expect(tf.memory().numTensors).toBe(tensorsBefore);

@@ -42,7 +42,7 @@ async function answer(m: Job): Promise<Answers[Job['kind']]> {
   // registered in the main thread only would be silently skipped here, so refuse it.
   const unknown = Object.keys(m.job.rule).filter((k) => !samplingKeys().includes(k));
   if (unknown.length) throw new Error(`sampling rule key(s) ${unknown.join(', ')} are not registered in the worker thread`);
-  const docs = await sampleClaimed(params, init.shape, m.vocab, { ...m.job, onProgress: (done) => port.postMessage({ progress: done }) }, m.seeds, m.next);
+  const docs = await sampleClaimed(params, init.shape, m.vocab, { ...m.job, onProgress: (done) => port.postMessage({ progress: done }) }, m.seeds, m.first, m.next);
   return { docs: [...docs] };
 }
 

@@ -101,7 +101,7 @@ export type Job =
   | { kind: 'gradients'; part: PackedRows; totalWeight: number }
   | { kind: 'adam'; t: number; learningRate: number; from: number; to: number }
   | { kind: 'logProbs'; batches: PackedRows[]; bos: number }
-  | { kind: 'sample'; seeds: number[]; next: Int32Array; job: Omit<SampleJob, 'onProgress'>; vocab: Vocab };
+  | { kind: 'sample'; seeds: number[]; first: number; next: Int32Array; job: Omit<SampleJob, 'onProgress'>; vocab: Vocab };
 
 /** The worker's answer to each kind of job (data-parallel-worker.ts). */
 export interface Answers {
@@ -186,8 +186,9 @@ export class GradientReplica {
   }
 
   /**
-   * The documents of the seeds the worker claims from the shared count `next` (sampleClaimed),
-   * as [index, document] pairs; `progress` hears how many it has done.
+   * The documents the worker samples (sampleClaimed: its first fill from index `first`, then
+   * what it claims from the shared count `next`), as [index, document] pairs; `progress` hears
+   * how many it has done.
    */
   async sample(vars: readonly tf.Tensor[], job: Extract<Job, { kind: 'sample' }>, progress?: (done: number) => void): Promise<[number, number[]][]> {
     this.onProgress = progress ?? null;

@@ -1,11 +1,13 @@
 // Batched sampling with a KV cache: each step feeds one new token per active slot, and a slot
 // whose document ends (EOS or maxLength) is refilled with the next document at once, so the batch
-// stays full. The per-token glue — embedding lookup, LayerNorm, residuals — is plain JS. On wasm
-// the rest runs on buffers the decoder keeps in the backend's memory, without tfjs tensors (a
-// tfjs op costs microseconds of bookkeeping whatever its size, and a step made ~30 of them):
-// simd.ts's products, simd-attention.ts's decoding kernel over the cache, and GELU's two
-// multiplications in simd-elementwise.ts; only GELU's sigmoid is tfjs's kernel, whose bits are
-// XNNPACK's. Elsewhere the products and the MLP are tfjs ops and attention is attention.ts's JS.
+// stays full. On wasm a step runs on buffers the decoder keeps in the backend's memory, without
+// tfjs tensors (a tfjs op costs microseconds of bookkeeping whatever its size, and a step made
+// ~30 of them): simd.ts's products, simd-attention.ts's decoding kernel over the cache, and
+// simd-elementwise.ts's float64 LayerNorm, residual adds and GELU's two multiplications; only
+// GELU's sigmoid is tfjs's kernel, whose bits are XNNPACK's, and the embedding lookup and the
+// draw are JS. Elsewhere (and as the reference the wasm step is tested against) the products
+// and the MLP are tfjs ops, LayerNorm and residuals JS, attention simd-attention.ts's kernel or
+// attention.ts's JS.
 // Past the context the cache is full: the slot is re-primed with the last context/2 tokens of
 // its document at positions 0 … context/2 − 1 (fed through the same cached steps; the logits of
 // all but the last are unused), and sampling goes on from the cache. That is how training sees
@@ -227,7 +229,10 @@ class WasmStep implements StepOps<number> {
   private readonly mem: WasmMemory;
   private readonly caches: KvCache[];
   private readonly block: number;
-  /** Buffers: the residual stream, a LayerNorm's output, qkv, attention, a product's output, the MLP's hidden layer. */
+  /**
+   * Buffers: the residual stream, a LayerNorm's output, the attention's output, a product's
+   * output (qkv, the projections, the logits), the MLP's hidden layer before and after GELU.
+   */
   private readonly x: number;
   private readonly normed: number;
   private readonly att: number;
@@ -248,7 +253,9 @@ class WasmStep implements StepOps<number> {
     const { s, p } = parts;
     const d = s.dModel;
     this.mem = new WasmMemory(backend);
-    const floats = [d, d, d, Math.max(3 * d, s.vocabSize), 4 * d, 4 * d].map((w) => slots * w);
+    const hidden = p.blocks[0].w1.shape[1];
+    // Each buffer a whole number of vectors, so that the next starts 16-byte aligned.
+    const floats = [d, d, d, Math.max(3 * d, s.vocabSize), hidden, hidden].map((w) => Math.ceil((slots * w) / 4) * 4);
     const lnFloats = parts.ln.length * d;
     this.block = this.mem.malloc((floats.reduce((a, b) => a + b, 0) + lnFloats) * 4 + simd.decodeScratchBytes(slots, s.context));
     const at = [this.block];
@@ -302,12 +309,12 @@ class WasmStep implements StepOps<number> {
     const u = this.productInto(x, rows, w1, this.hidden);
     // u · σ(k·u) as layers.ts's gelu: k·u into a tensor for tfjs's sigmoid, then u · σ.
     const ku = this.mem.compute<tf.Tensor2D>([rows, w1.shape[1]], (at) => this.el.scaleAt(u, n, GELU_K, at));
+    let sig: tf.Tensor | null = null;
     try {
-      const sig = tf.sigmoid(ku);
+      sig = tf.sigmoid(ku);
       this.el.mulAt(u, this.mem.offset(sig), n, this.gelu);
-      sig.dispose();
     } finally {
-      ku.dispose();
+      tf.dispose([ku, ...(sig ? [sig] : [])]);
     }
     return this.productInto(this.gelu, rows, w2, this.out);
   }
@@ -418,21 +425,29 @@ export function documentSeeds(n: number, rng: Rng): number[] {
  * samples it.
  */
 export async function sampleDocuments(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, seeds: readonly number[]): Promise<number[][]> {
-  const sampled = await sampleClaimed(p, s, vocab, job, seeds, new Int32Array(1));
+  const slots = sampleSlots(job, seeds.length);
+  const sampled = await sampleClaimed(p, s, vocab, job, seeds, 0, Int32Array.of(slots));
   return seeds.map((_, i) => sampled.get(i)!);
 }
 
+/** The slots a sampler fills: the batch size, or fewer when there are fewer documents. */
+export function sampleSlots(job: SampleJob, n: number): number {
+  return Math.max(1, Math.min(job.batchSize, n));
+}
+
 /**
- * The documents of the seeds whose indices this thread claims from `next` (the index of the
- * next unclaimed seed, taken with Atomics.add) until none is left, by index. With `next` in a
- * SharedArrayBuffer two threads sample the seeds together (transformer.ts): each takes the next
- * document whenever one of its slots frees, so both finish within about a document of each
- * other, however the lengths fall; which thread samples a document does not change it.
+ * The documents of seeds first … first + slots − 1 (those below n: this thread's first fill of
+ * its slots), then of the seeds whose indices it claims from `next` (the index of the next
+ * unclaimed seed, taken with Atomics.add, starting past every thread's first fill) until none is
+ * left, by index. With `next` in a SharedArrayBuffer two threads sample the seeds together
+ * (transformer.ts): each takes the next document whenever one of its slots frees, so both finish
+ * within about a document of each other however the lengths fall, and each has its first fill
+ * whatever the timing; which thread samples a document does not change it.
  */
-export async function sampleClaimed(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, seeds: readonly number[], next: Int32Array): Promise<Map<number, number[]>> {
+export async function sampleClaimed(p: GptParams, s: GptShape, vocab: Vocab, job: SampleJob, seeds: readonly number[], first: number, next: Int32Array): Promise<Map<number, number[]>> {
   const { rule, maxLength } = job;
   const n = seeds.length;
-  const slots = Math.max(1, Math.min(job.batchSize, n));
+  const slots = sampleSlots(job, n);
   const docs = new Map<number, number[]>();
   const dec = new Decoder(p, s, slots);
   const slotDoc = new Int32Array(slots).fill(-1);
@@ -446,8 +461,7 @@ export async function sampleClaimed(p: GptParams, s: GptShape, vocab: Vocab, job
   const probs = new Float64Array(s.vocabSize);
   let live = 0;
   let done = 0;
-  const refill = (slot: number) => {
-    const i = Atomics.add(next, 0, 1);
+  const refill = (slot: number, i = Atomics.add(next, 0, 1)) => {
     slotDoc[slot] = i < n ? i : -1;
     if (i < n) {
       slotTokens[slot] = [];
@@ -460,7 +474,7 @@ export async function sampleClaimed(p: GptParams, s: GptShape, vocab: Vocab, job
   const tokenAt = (doc: readonly number[], i: number) => (i === 0 ? vocab.bos : doc[i - 1]);
   try {
     live = slots;
-    for (let k = 0; k < slots; k++) refill(k);
+    for (let k = 0; k < slots; k++) refill(k, first + k);
     for (let step = 1; live > 0; step++) {
       // The slots that draw after this step first, then those still re-priming (no logits).
       const active: number[] = [];

@@ -12,7 +12,7 @@ import { FlatAdam } from './adam.js';
 import { GradientReplica, loadParams, paramLayout, partGradients, splitBatch, writeParams } from './data-parallel.js';
 import { initParams, namedParams, paramCount, paramsFromTensors, targetLogProbs, type GptParams, type GptShape } from './gpt.js';
 import { concatRows, packEval, packTraining, type PackedRows, type Vocab } from './packing.js';
-import { Decoder, documentSeeds, sampleClaimed, sampleDocuments, yieldToEventLoop } from './sampler.js';
+import { Decoder, documentSeeds, sampleClaimed, sampleDocuments, sampleSlots, yieldToEventLoop } from './sampler.js';
 import { checkSamplingRule, defaultSamplingRule, ruleWeights, type SamplingRule } from '../sampling.js';
 import { productKernel } from '../../kernels/simd.js';
 import type {
@@ -114,6 +114,11 @@ export class Transformer implements LanguageModel {
   readonly kind = 'transformer' as const;
   readonly paramCount: number;
   private readonly shape: GptShape;
+  /**
+   * How many documents the main thread and the worker sampled in the last sample() call. The
+   * split depends on timing; the documents do not.
+   */
+  sampledByThread: [number, number] = [0, 0];
   /** The second training thread, started by the first trainSteps that uses it, ended by dispose(). */
   private replica: Promise<GradientReplica> | null = null;
   /** The optimizer's weights, gradients and moments, shared with the worker. */
@@ -207,18 +212,27 @@ export class Transformer implements LanguageModel {
     const worker = n >= 2 ? await this.startReplica() : null;
     const replica = worker?.knowsRule(rule) ? worker : null;
     const job = { rule, maxLength, batchSize };
-    if (!replica) return sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: options.onProgress }, seeds);
-    // Both threads take the next document from one shared count (sampler.ts sampleClaimed).
+    if (!replica) {
+      this.sampledByThread = [n, 0];
+      return sampleDocuments(this.params, this.shape, this.vocab, { ...job, onProgress: options.onProgress }, seeds);
+    }
+    // Each thread fills its slots (at most half of the documents) with documents of its own, then
+    // both take the next document from one shared count (sampler.ts sampleClaimed).
+    const shared = { ...job, batchSize: Math.min(batchSize, Math.ceil(n / 2)) };
+    const slots = sampleSlots(shared, n);
     const next = new Int32Array(new SharedArrayBuffer(4));
+    next[0] = 2 * slots;
     const done = [0, 0];
     const progress = (i: number) => (k: number) => {
       done[i] = k;
       options.onProgress?.(done[0] + done[1], n);
     };
-    const remote = replica.sample(this.vars(), { kind: 'sample', seeds, next, job, vocab: this.vocab }, progress(1));
+    const remote = replica.sample(this.vars(), { kind: 'sample', seeds, first: slots, next, job: shared, vocab: this.vocab }, progress(1));
     remote.catch(() => {}); // awaited below; an error meanwhile must not go unhandled
-    const here = await sampleClaimed(this.params, this.shape, this.vocab, { ...job, onProgress: progress(0) }, seeds, next);
-    for (const [i, doc] of await remote) here.set(i, doc);
+    const here = await sampleClaimed(this.params, this.shape, this.vocab, { ...shared, onProgress: progress(0) }, seeds, 0, next);
+    const there = await remote;
+    this.sampledByThread = [here.size, there.length];
+    for (const [i, doc] of there) here.set(i, doc);
     return seeds.map((_, i) => here.get(i)!);
   }
 
