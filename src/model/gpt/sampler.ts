@@ -119,7 +119,7 @@ interface StepOps<B> {
   dispose(): void;
 }
 
-/** What both kinds of step operations share: the weights and the caches. */
+/** What both kinds of step operations share: the weights, and their packed panels on wasm. */
 interface DecoderParts {
   p: GptParams;
   s: GptShape;
