@@ -80,8 +80,8 @@ export function register(program: Command): void {
         `model             ${r.model} ${JSON.stringify(r.config)}`,
         `parameters        ${r.params.toLocaleString('en-US')}`,
         `training          ${fmtRate(t)}  (${t.tokens} tokens/step, median step ${t.ms.toFixed(1)} ms of ${t.steps})`,
-        `sampling batch 1  ${fmtRate(r.sample.batch1)}  (${r.sample.batch1.docs} documents)`,
-        `sampling batch 64 ${fmtRate(r.sample.batch64)}  (${r.sample.batch64.docs} documents)`,
+        `sampling batch 1  ${fmtRate(r.sample.batch1)}  (${r.sample.batch1.docs} documents, median of ${r.sample.rounds} rounds)`,
+        `sampling batch 64 ${fmtRate(r.sample.batch64)}  (${r.sample.batch64.docs} documents, median of ${r.sample.rounds} rounds)`,
         `peak RSS          ${result.peakRssMB} MB`,
         `load average      ${load[0].toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 min; timings are low on a busy machine)`,
       ];

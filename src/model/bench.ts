@@ -43,8 +43,8 @@ export interface BenchResult {
   docLength: number;
   /** Median optimizer step; tokens are the positions one step trains. */
   train: Rate & { steps: number };
-  /** Sampling at batch 1 and 64; tokens are new tokens including each document's EOS. */
-  sample: { batch1: Rate & { docs: number }; batch64: Rate & { docs: number }; maxLength: number };
+  /** Sampling at batch 1 and 64 (each the median of `rounds`); tokens are new tokens including each document's EOS. */
+  sample: { batch1: Rate & { docs: number }; batch64: Rate & { docs: number }; maxLength: number; rounds: number };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -114,7 +114,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     };
     const batch1 = await rounds(32, 1);
     const batch64 = await rounds(512, 64);
-    return { model: o.kind, config: m.config, params: m.paramCount, vocabSize, docLength, train, sample: { batch1, batch64, maxLength } };
+    return { model: o.kind, config: m.config, params: m.paramCount, vocabSize, docLength, train, sample: { batch1, batch64, maxLength, rounds: SAMPLE_ROUNDS } };
   } finally {
     m.dispose();
   }
