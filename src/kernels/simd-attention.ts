@@ -385,7 +385,7 @@ export class SimdAttention {
   decodeAt(qkv: number, slots: readonly number[], pos: Int32Array, cache: KvCache, context: number, out: number, scratch: number): void {
     // The kernel writes into the cache at these places: check them here.
     for (const s of slots) {
-      if (!(s >= 0 && s < pos.length && pos[s] >= 0 && pos[s] < context)) throw new Error(`decodeStep: slot ${s} at position ${pos[s]} is outside the cache`);
+      if (!(s >= 0 && s < pos.length && pos[s] >= 0 && pos[s] < context)) throw new Error(`decode step: slot ${s} at position ${pos[s]} is outside the cache`);
     }
     const m = slots.length;
     const ids = scratch;

@@ -190,14 +190,19 @@ class JsStep implements StepOps<Float32Array> {
     return out;
   }
 
+  /** The first rows of x, as many columns as W has rows, times W. */
+  private rowsTimes(x: Float32Array, rows: number, w: tf.Tensor2D): tf.Tensor2D {
+    return this.tensorProduct(tf.tensor2d(x.subarray(0, rows * w.shape[0]), [rows, w.shape[0]]), w);
+  }
+
   product(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
-    return this.read2d(() => this.tensorProduct(tf.tensor2d(x.subarray(0, rows * w.shape[0]), [rows, w.shape[0]]), w));
+    return this.read2d(() => this.rowsTimes(x, rows, w));
   }
 
   /** GELU's sigmoid on the backend: vectorised, where Math.exp in JS is not. */
   mlp(x: Float32Array, rows: number, w1: tf.Tensor2D, w2: tf.Tensor2D): Float32Array {
     return this.read2d(() => {
-      const u = this.tensorProduct(tf.tensor2d(x.subarray(0, rows * w1.shape[0]), [rows, w1.shape[0]]), w1);
+      const u = this.rowsTimes(x, rows, w1);
       return this.tensorProduct(tf.mul(u, tf.sigmoid(tf.mul(u, GELU_K))) as tf.Tensor2D, w2);
     });
   }
